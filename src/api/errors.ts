@@ -1,0 +1,63 @@
+/** Maps every error to one answer shape: { statusCode, error, message, problems? }. */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ConflictError, type FieldProblem, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { SecretKeyError } from '../store/secrets.js';
+import { problemsFromAjv } from './validation.js';
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  413: 'Payload Too Large',
+  415: 'Unsupported Media Type',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+};
+
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function send(reply: FastifyReply, statusCode: number, message: string, problems?: FieldProblem[]) {
+  return reply.code(statusCode).send({
+    statusCode,
+    error: STATUS_TEXT[statusCode] ?? 'Error',
+    message,
+    ...(problems && problems.length > 0 ? { problems } : {}),
+  });
+}
+
+export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error.validation) {
+    const problems = problemsFromAjv(error.validation as never, error.validationContext);
+    const message = problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; ');
+    return send(reply, 400, message, problems);
+  }
+  if (error instanceof ValidationError) return send(reply, 400, error.message, error.problems);
+  if (error instanceof NotFoundError) return send(reply, 404, error.message);
+  if (error instanceof ConflictError) return send(reply, 409, error.message);
+  if (error instanceof ForbiddenError) return send(reply, 403, error.message);
+  if (error instanceof HttpError) return send(reply, error.statusCode, error.message);
+  if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+    return send(reply, 400, `The request body is not valid JSON: ${error.message}`);
+  }
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 413, 'The request body is larger than this endpoint accepts');
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 415, 'Send the request body as application/json');
+  if (error instanceof SecretKeyError) {
+    request.log.error({ err: { message: error.message } }, 'secret could not be decrypted');
+    return send(reply, 500, error.message);
+  }
+  const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+  if (status === 500) {
+    request.log.error({ err: error }, 'request failed');
+    return send(reply, 500, 'Liaison failed to answer this request; the server log has the details');
+  }
+  return send(reply, status, error.message);
+}

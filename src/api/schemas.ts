@@ -1,0 +1,362 @@
+/**
+ * The API's schemas. Each one validates requests, types the handlers and writes the OpenAPI document; the
+ * limits come from the domain modules so the API, the CLI and the store enforce the same numbers.
+ */
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import {
+  ACTIVITY_STATUSES,
+  DIRECTIONS,
+  EMAIL_ENABLED_TYPES,
+  REGARDING_TYPES,
+} from '../domain/activity.js';
+import { ALERT_LEVELS, ALERT_SCOPES } from '../domain/alert.js';
+import { APPROVAL_STATUSES, SYNC_METHODS, SYNC_STATUSES } from '../domain/mailbox.js';
+import { PROFILE_LIMITS, SERVER_TYPES } from '../domain/profile.js';
+import { PAGE_LIMIT } from '../store/common.js';
+import { MAX_RECORD_ADDRESSES } from '../store/records.js';
+
+/** A string restricted to a list of values (plain JSON Schema enum, readable errors). */
+export function StringEnum<T extends readonly string[]>(values: T, options: { description?: string } = {}) {
+  return Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+}
+
+/** A value that may also be null (OpenAPI 3.1 style: a type list, so errors stay short). */
+export function Nullable<T extends TSchema>(schema: T) {
+  const type = (schema as { type?: string }).type;
+  const copy: Record<string, unknown> = { ...schema, type: [type, 'null'] };
+  if (Array.isArray(copy.enum)) copy.enum = [...(copy.enum as unknown[]), null];
+  return Type.Unsafe<Static<T> | null>(copy);
+}
+
+export const Id = Type.String({ format: 'uuid', description: 'Record id (UUID)' });
+export const DateTime = Type.String({ format: 'date-time' });
+export const Email = Type.String({ minLength: 3, maxLength: 320, description: 'Email address (name@domain)' });
+
+export const IdParams = Type.Object({ id: Id });
+
+export const PageQuery = {
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_LIMIT.max, default: PAGE_LIMIT.default })),
+  after: Type.Optional(Type.String({ description: 'nextCursor of the previous page' })),
+};
+
+export function PageOf<T extends TSchema>(item: T) {
+  return Type.Object({
+    items: Type.Array(item),
+    nextCursor: Nullable(Type.String({ description: 'Pass as `after` for the next page; null on the last page' })),
+  });
+}
+
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer(),
+    error: Type.String(),
+    message: Type.String(),
+    problems: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  },
+  { title: 'Error' },
+);
+
+/** The error answers every route can give besides its own. */
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  404: ErrorBody,
+  409: ErrorBody,
+};
+
+// ---- users and queues ----
+
+export const User = Type.Object({
+  id: Id,
+  name: Type.String(),
+  email: Type.String(),
+  isAdmin: Type.Boolean(),
+  mailboxId: Nullable(Id),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+
+export const UserCreate = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 200 }), email: Email, isAdmin: Type.Optional(Type.Boolean()) },
+  { additionalProperties: false },
+);
+export const UserUpdate = Type.Partial(UserCreate, { additionalProperties: false });
+
+export const Token = Type.Object({
+  id: Id,
+  token: Type.String({ description: 'Shown once; only its hash is stored' }),
+});
+export const TokenCreate = Type.Object({ label: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
+
+export const Queue = Type.Object({
+  id: Id,
+  name: Type.String(),
+  email: Type.String(),
+  ownerId: Id,
+  mailboxId: Nullable(Id),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+export const QueueCreate = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    email: Email,
+    ownerId: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+export const QueueUpdate = Type.Partial(QueueCreate, { additionalProperties: false });
+
+// ---- contacts, accounts, leads ----
+
+export const CrmRecord = Type.Object({
+  id: Id,
+  name: Type.String(),
+  emailAddresses: Type.Array(Type.String()),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+export const CrmRecordCreate = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    emailAddresses: Type.Optional(Type.Array(Email, { maxItems: MAX_RECORD_ADDRESSES })),
+  },
+  { additionalProperties: false },
+);
+export const CrmRecordUpdate = Type.Partial(CrmRecordCreate, { additionalProperties: false });
+
+// ---- email server profiles ----
+
+const port = Type.Integer({ minimum: PROFILE_LIMITS.port.min, maximum: PROFILE_LIMITS.port.max });
+const writeOnlySecret = (description: string) => Nullable(Type.String({ maxLength: 4096, writeOnly: true, description }));
+
+const profileFields = {
+  name: Type.String({ minLength: 1, maxLength: PROFILE_LIMITS.nameMaxLength }),
+  description: Type.Optional(Nullable(Type.String({ maxLength: PROFILE_LIMITS.descriptionMaxLength }))),
+  serverType: StringEnum(SERVER_TYPES),
+  autodiscover: Type.Optional(Type.Boolean({ description: 'Exchange only: find each mailbox’s EWS URL by Autodiscover (default true)' })),
+  incomingServer: Type.Optional(
+    Nullable(
+      Type.String({
+        maxLength: PROFILE_LIMITS.serverMaxLength,
+        description: 'EWS or Graph: an https URL. IMAP/POP3: host, host:port or imaps://, imap://, pop3s://, pop3:// host',
+      }),
+    ),
+  ),
+  incomingPort: Type.Optional(Nullable(port)),
+  outgoingServer: Type.Optional(
+    Nullable(Type.String({ maxLength: PROFILE_LIMITS.serverMaxLength, description: 'EWS or Graph: an https URL. SMTP: host, host:port or smtps://, smtp:// host' })),
+  ),
+  outgoingPort: Type.Optional(Nullable(port)),
+  useSameSettingsForOutgoing: Type.Optional(Type.Boolean({ description: 'Send with the incoming credentials (default true)' })),
+  username: Type.Optional(Nullable(Type.String({ maxLength: PROFILE_LIMITS.usernameMaxLength }))),
+  password: Type.Optional(writeOnlySecret('Write-only; null clears it')),
+  outgoingUsername: Type.Optional(Nullable(Type.String({ maxLength: PROFILE_LIMITS.usernameMaxLength }))),
+  outgoingPassword: Type.Optional(writeOnlySecret('Write-only; only when useSameSettingsForOutgoing is false')),
+  tenantId: Type.Optional(Nullable(Type.String({ maxLength: 253 }))),
+  clientId: Type.Optional(Nullable(Type.String({ maxLength: 36 }))),
+  clientSecret: Type.Optional(writeOnlySecret('Write-only; Exchange Online app registration secret')),
+  trustedCaPem: Type.Optional(Nullable(Type.String({ maxLength: 65536, description: 'Extra CA certificates (PEM) to trust, e.g. a corporate PKI' }))),
+  processEmailFrom: Type.Optional(Nullable(Type.String({ format: 'date-time', description: 'Only email received after this moment is processed' }))),
+  minPollingIntervalMinutes: Type.Optional(
+    Type.Integer({ minimum: PROFILE_LIMITS.minPollingIntervalMinutes.min, maximum: PROFILE_LIMITS.minPollingIntervalMinutes.max, default: PROFILE_LIMITS.minPollingIntervalMinutes.default }),
+  ),
+  maxConcurrentConnections: Type.Optional(
+    Type.Integer({ minimum: PROFILE_LIMITS.maxConcurrentConnections.min, maximum: PROFILE_LIMITS.maxConcurrentConnections.max, default: PROFILE_LIMITS.maxConcurrentConnections.default }),
+  ),
+  moveFailedToUndeliverable: Type.Optional(Type.Boolean({ default: false })),
+  notifyOwnerOnFailure: Type.Optional(Type.Boolean({ default: false, description: 'Email the owner when more than half of the mailboxes failed in the last hour' })),
+  ownerId: Type.Optional(Type.Intersect([Id], { description: 'Defaults to the caller' })),
+};
+
+export const ProfileCreate = Type.Object(profileFields, { additionalProperties: false });
+export const ProfileUpdate = Type.Partial(ProfileCreate, { additionalProperties: false });
+
+export const Profile = Type.Object({
+  id: Id,
+  name: Type.String(),
+  description: Nullable(Type.String()),
+  serverType: StringEnum(SERVER_TYPES),
+  autodiscover: Type.Boolean(),
+  incomingServer: Nullable(Type.String()),
+  incomingPort: Nullable(Type.Integer()),
+  outgoingServer: Nullable(Type.String()),
+  outgoingPort: Nullable(Type.Integer()),
+  useSameSettingsForOutgoing: Type.Boolean(),
+  username: Nullable(Type.String()),
+  passwordSet: Type.Boolean(),
+  outgoingUsername: Nullable(Type.String()),
+  outgoingPasswordSet: Type.Boolean(),
+  tenantId: Nullable(Type.String()),
+  clientId: Nullable(Type.String()),
+  clientSecretSet: Type.Boolean(),
+  trustedCaPem: Nullable(Type.String()),
+  processEmailFrom: Nullable(DateTime),
+  minPollingIntervalMinutes: Type.Integer(),
+  maxConcurrentConnections: Type.Integer(),
+  moveFailedToUndeliverable: Type.Boolean(),
+  notifyOwnerOnFailure: Type.Boolean(),
+  ownerId: Id,
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+
+// ---- mailboxes ----
+
+export const Alert = Type.Object({
+  id: Id,
+  level: StringEnum(ALERT_LEVELS),
+  scope: StringEnum(ALERT_SCOPES),
+  profileId: Nullable(Id),
+  mailboxId: Nullable(Id),
+  activityId: Nullable(Id),
+  code: Type.String(),
+  message: Type.String(),
+  serverResponse: Nullable(Type.String()),
+  fix: Nullable(Type.String()),
+  createdAt: DateTime,
+});
+
+export const Mailbox = Type.Object({
+  id: Id,
+  name: Type.String(),
+  emailAddress: Type.String(),
+  type: StringEnum(['user', 'queue'] as const),
+  userId: Nullable(Id),
+  queueId: Nullable(Id),
+  ownerId: Id,
+  profileId: Nullable(Id),
+  approvalStatus: StringEnum(APPROVAL_STATUSES),
+  incomingMethod: StringEnum(SYNC_METHODS),
+  outgoingMethod: StringEnum(SYNC_METHODS),
+  incomingStatus: StringEnum(SYNC_STATUSES),
+  outgoingStatus: StringEnum(SYNC_STATUSES),
+  enabled: Type.Boolean(),
+  processEmailFrom: Nullable(DateTime),
+  lastSyncAt: Nullable(DateTime),
+  lastTestAt: Nullable(DateTime),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+});
+
+export const MailboxDetail = Type.Composite([Mailbox, Type.Object({ recentAlerts: Type.Array(Alert) })]);
+
+export const MailboxUpdate = Type.Object(
+  {
+    profileId: Type.Optional(Nullable(Id)),
+    approvalStatus: Type.Optional(StringEnum(APPROVAL_STATUSES)),
+    enabled: Type.Optional(Type.Boolean()),
+    incomingMethod: Type.Optional(StringEnum(SYNC_METHODS)),
+    outgoingMethod: Type.Optional(StringEnum(SYNC_METHODS)),
+    processEmailFrom: Type.Optional(Nullable(Type.String({ format: 'date-time' }))),
+  },
+  { additionalProperties: false },
+);
+
+export const MailboxIds = Type.Array(Id, { minItems: 1, maxItems: 1000, uniqueItems: true });
+
+export const MailboxAssociate = Type.Object(
+  { mailboxIds: MailboxIds, profileId: Nullable(Id) },
+  { additionalProperties: false },
+);
+
+export const MailboxApproval = Type.Object(
+  { mailboxIds: MailboxIds, approvalStatus: StringEnum(APPROVAL_STATUSES) },
+  { additionalProperties: false },
+);
+
+export const MailboxQuery = Type.Object(
+  {
+    ...PageQuery,
+    profileId: Type.Optional(Type.String({ description: 'A profile id, or "none"' })),
+    ownerId: Type.Optional(Id),
+    type: Type.Optional(StringEnum(['user', 'queue'] as const)),
+    approvalStatus: Type.Optional(StringEnum(APPROVAL_STATUSES)),
+    enabled: Type.Optional(Type.Boolean()),
+    incomingStatus: Type.Optional(StringEnum(SYNC_STATUSES)),
+    outgoingStatus: Type.Optional(StringEnum(SYNC_STATUSES)),
+    status: Type.Optional(StringEnum(SYNC_STATUSES, { description: 'Either direction has this status' })),
+  },
+  { additionalProperties: false },
+);
+
+// ---- email activities ----
+
+export const RecordRef = Type.Object({ type: StringEnum(EMAIL_ENABLED_TYPES), id: Id });
+export const Party = Type.Object({ address: Type.String(), displayName: Nullable(Type.String()), record: Nullable(RecordRef) });
+export const Regarding = Type.Object({ type: StringEnum(REGARDING_TYPES), id: Id }, { additionalProperties: false });
+
+export const Activity = Type.Object({
+  id: Id,
+  mailboxId: Nullable(Id),
+  ownerId: Nullable(Id),
+  direction: StringEnum(DIRECTIONS),
+  status: StringEnum(ACTIVITY_STATUSES),
+  subject: Type.String(),
+  bodyText: Nullable(Type.String()),
+  bodyHtml: Nullable(Type.String()),
+  messageId: Nullable(Type.String()),
+  inReplyTo: Nullable(Type.String()),
+  trackingToken: Nullable(Type.String()),
+  regarding: Nullable(Type.Object({ type: StringEnum(REGARDING_TYPES), id: Id })),
+  deliveryAttempts: Type.Integer(),
+  sentAt: Nullable(DateTime),
+  receivedAt: Nullable(DateTime),
+  createdAt: DateTime,
+  updatedAt: DateTime,
+  from: Type.Array(Party),
+  to: Type.Array(Party),
+  cc: Type.Array(Party),
+  bcc: Type.Array(Party),
+  attachments: Type.Array(Type.Object({ id: Id, fileName: Type.String(), contentType: Type.String(), size: Type.Integer() })),
+});
+
+const recipients = Type.Optional(Type.Array(Email, { maxItems: 500 }));
+const NewAttachment = Type.Object(
+  {
+    fileName: Type.String({ minLength: 1, maxLength: 255 }),
+    contentType: Type.Optional(Type.String({ maxLength: 255, default: 'application/octet-stream' })),
+    contentBase64: Type.String({ description: 'The file, base64-encoded' }),
+  },
+  { additionalProperties: false },
+);
+
+const draftFields = {
+  subject: Type.Optional(Type.String({ maxLength: 2000 })),
+  bodyText: Type.Optional(Nullable(Type.String())),
+  bodyHtml: Type.Optional(Nullable(Type.String())),
+  to: recipients,
+  cc: recipients,
+  bcc: recipients,
+  regarding: Type.Optional(Nullable(Regarding)),
+  attachments: Type.Optional(Type.Array(NewAttachment, { maxItems: 50 })),
+};
+
+export const ActivityCreate = Type.Object(
+  { mailboxId: Type.Optional(Type.Intersect([Id], { description: 'The sending mailbox; defaults to the caller’s own' })), ...draftFields },
+  { additionalProperties: false },
+);
+export const ActivityUpdate = Type.Object(draftFields, { additionalProperties: false });
+
+export const ActivityQuery = Type.Object(
+  {
+    ...PageQuery,
+    mailboxId: Type.Optional(Id),
+    direction: Type.Optional(StringEnum(DIRECTIONS)),
+    status: Type.Optional(StringEnum(ACTIVITY_STATUSES)),
+    regardingId: Type.Optional(Id),
+  },
+  { additionalProperties: false },
+);
+
+export const AlertQuery = Type.Object(
+  {
+    ...PageQuery,
+    profileId: Type.Optional(Id),
+    mailboxId: Type.Optional(Id),
+    level: Type.Optional(StringEnum(ALERT_LEVELS)),
+    scope: Type.Optional(StringEnum(ALERT_SCOPES)),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,105 @@
+/**
+ * The HTTP server: /health, /metrics, /docs, and the REST API under /api/v1 (bearer tokens).
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
+import { authenticate } from './auth.js';
+import { errorHandler, send } from './errors.js';
+import { registerMetrics } from './metrics.js';
+import { activityRoutes } from './routes/activities.js';
+import { alertRoutes } from './routes/alerts.js';
+import { mailboxRoutes } from './routes/mailboxes.js';
+import { profileRoutes } from './routes/profiles.js';
+import { recordRoutes } from './routes/records.js';
+import { userRoutes } from './routes/users.js';
+import { validatorCompiler } from './validation.js';
+
+export const API_PREFIX = '/api/v1';
+
+export interface ApiOptions {
+  store: Store;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Never let a secret reach the log, whatever a future log line includes. */
+export const LOG_REDACT = {
+  paths: [
+    'req.headers.authorization',
+    'headers.authorization',
+    '*.password',
+    '*.outgoingPassword',
+    '*.clientSecret',
+    '*.token',
+    'body.password',
+    'body.outgoingPassword',
+    'body.clientSecret',
+  ],
+  censor: '[redacted]',
+};
+
+export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
+  const { store } = options;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Unknown query parameters and fields are errors, not silently dropped settings.
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => send(reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`));
+  app.decorateRequest('user', null);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Liaison API',
+        version: VERSION,
+        description:
+          'Server-side synchronization between the CRM and mail servers. Every /api/v1 call needs `Authorization: Bearer <token>`; ' +
+          'create a token with `liaison user create` or `liaison user token`.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearerAuth: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: `${API_PREFIX}/openapi.json` } as never });
+
+  const registry = registerMetrics(app, store);
+
+  app.get('/health', { schema: { hide: true } }, async (_request, reply) => {
+    const database = await store.health();
+    return reply.code(database.reachable ? 200 : 503).send({
+      status: database.reachable ? 'ok' : 'unavailable',
+      version: VERSION,
+      database: { dialect: store.database.dialect, ...database },
+    });
+  });
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
+    reply.header('Content-Type', registry.contentType).send(await registry.metrics()),
+  );
+
+  app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(
+    async (api) => {
+      api.addHook('onRequest', authenticate(store));
+      await api.register(userRoutes(store));
+      await api.register(recordRoutes(store));
+      await api.register(profileRoutes(store));
+      await api.register(mailboxRoutes(store));
+      await api.register(activityRoutes(store));
+      await api.register(alertRoutes(store));
+    },
+    { prefix: API_PREFIX },
+  );
+
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,84 @@
+/**
+ * Request validation. Bodies are checked strictly (no type coercion, unknown fields refused, so a typo is an
+ * error rather than a silently ignored setting); query strings and path parameters are coerced from text.
+ */
+import AjvModule from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import type { ErrorObject } from 'ajv';
+import type { FieldProblem } from '../domain/errors.js';
+
+// Both packages are CommonJS with a default export; under NodeNext the class sits on `.default`.
+const Ajv = AjvModule.default;
+const addFormats = addFormatsModule.default;
+
+function makeAjv(coerce: boolean) {
+  const ajv = new Ajv({
+    allErrors: true,
+    removeAdditional: false,
+    useDefaults: coerce,
+    coerceTypes: coerce ? 'array' : false,
+    strict: false,
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+const strictAjv = makeAjv(false);
+const coercingAjv = makeAjv(true);
+
+export function validatorCompiler({ schema, httpPart }: { schema: object; httpPart?: string }) {
+  return (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema);
+}
+
+/** Turns Ajv's errors into field problems a person can act on. */
+export function problemsFromAjv(errors: ErrorObject[], context: string | undefined): FieldProblem[] {
+  const problems: FieldProblem[] = [];
+  for (const error of errors) {
+    const path = error.instancePath.replace(/^\//, '').replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.');
+    const prefix = context === 'querystring' ? 'query ' : context === 'params' ? 'path ' : '';
+    switch (error.keyword) {
+      case 'required':
+        problems.push({ field: joinPath(path, (error.params as { missingProperty: string }).missingProperty), message: 'is required' });
+        break;
+      case 'additionalProperties': {
+        const field = (error.params as { additionalProperty: string }).additionalProperty;
+        problems.push({ field: joinPath(path, field), message: `is not a ${prefix}field this API knows; check its spelling` });
+        break;
+      }
+      case 'enum':
+        problems.push({
+          field: path,
+          message: `must be one of ${((error.params as { allowedValues: unknown[] }).allowedValues ?? []).filter((v) => v !== null).join(', ')}`,
+        });
+        break;
+      case 'format':
+        problems.push({ field: path, message: formatMessage((error.params as { format: string }).format) });
+        break;
+      default:
+        problems.push({ field: path, message: error.message ?? 'is not valid' });
+    }
+  }
+  // allErrors can report one mistake twice (e.g. both branches of a type list); keep the first of each.
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.field}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function joinPath(path: string, field: string): string {
+  return path ? `${path}.${field}` : field;
+}
+
+function formatMessage(format: string): string {
+  switch (format) {
+    case 'uuid':
+      return 'must be a record id (a UUID such as 01234567-89ab-7cde-8f01-23456789abcd)';
+    case 'date-time':
+      return 'must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T08:00:00Z';
+    default:
+      return `must be a valid ${format}`;
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Options every command that touches the store takes, with one precedence everywhere:
+ * flags, then environment variables, then defaults.
+ */
+import path from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+export interface StoreFlags {
+  data: string;
+  databaseUrl?: string;
+}
+
+export function addStoreOptions(command: Command): Command {
+  return command
+    .addOption(new Option('--data <dir>', 'data folder: the embedded database and the secret key file').env('LIAISON_DATA').default('./data'))
+    .addOption(
+      new Option('--database-url <url>', 'PostgreSQL URL (postgres://user@host:5432/db); leave out for the embedded SQLite database').env(
+        'DATABASE_URL',
+      ),
+    );
+}
+
+export function storeOptionsFrom(flags: StoreFlags) {
+  return { dataDir: path.resolve(flags.data), databaseUrl: flags.databaseUrl ?? null };
+}
+
+/** A TCP port; 0 asks the system for any free one (the tests use that). */
+export function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new InvalidArgumentError('must be a port number from 1 to 65535 (or 0 for any free port)');
+  return port;
+}
+
+export function parseBoolean(value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new InvalidArgumentError('must be true or false');
+}

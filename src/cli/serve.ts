@@ -1,0 +1,66 @@
+/** `liaison serve`: the API, the console's server and (unless --no-workers) the sync workers, in one process. */
+import type { Command } from 'commander';
+import { Option } from 'commander';
+import { buildApi, LOG_REDACT } from '../api/server.js';
+import { Store } from '../store/store.js';
+import { addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
+
+interface ServeFlags extends StoreFlags {
+  host: string;
+  port: number;
+  workers: boolean;
+  logLevel: string;
+}
+
+export function serveCommand(program: Command): void {
+  const command = program
+    .command('serve')
+    .description('run the Liaison service: the REST API on /api/v1, its documentation on /docs, /health and /metrics')
+    .addOption(new Option('--host <host>', 'address to listen on').env('LIAISON_HOST').default('127.0.0.1'))
+    .addOption(new Option('--port <port>', 'port to listen on').env('LIAISON_PORT').default(8080).argParser(parsePort))
+    .addOption(new Option('--no-workers', 'serve the API only: do not synchronize mailboxes in this process'))
+    .addOption(new Option('--log-level <level>', 'log level').env('LIAISON_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']));
+  addStoreOptions(command);
+  command.action(async (flags: ServeFlags, cmd: Command) => {
+    // LIAISON_WORKERS=false stands in for --no-workers; the flag wins when given.
+    const workers = cmd.getOptionValueSource('workers') === 'cli' || process.env.LIAISON_WORKERS === undefined
+      ? flags.workers
+      : parseBoolean(process.env.LIAISON_WORKERS);
+    const store = await Store.open(storeOptionsFrom(flags));
+    const app = await buildApi({ store, logger: { level: flags.logLevel, redact: LOG_REDACT } });
+    let closing = false;
+    const shutdown = async (signal: string) => {
+      if (closing) return;
+      closing = true;
+      app.log.info({ signal }, 'shutting down');
+      await app.close();
+      await store.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    try {
+      await app.listen({ host: flags.host, port: flags.port });
+    } catch (error) {
+      await store.close();
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+        throw new Error(`port ${flags.port} on ${flags.host} is already in use; choose another with --port or LIAISON_PORT`);
+      }
+      throw error;
+    }
+    const address = app.server.address();
+    const port = address && typeof address === 'object' ? address.port : flags.port;
+    const base = `http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${port}`;
+    if (store.keySource.created) app.log.info(`created the secret key: ${store.keySource.description}; back it up with the database`);
+    if (store.keySource.looseFilePermissions) app.log.warn(`${store.keySource.description} can be read by other users; chmod 600 it`);
+    app.log.info({ database: store.database.location, dialect: store.database.dialect, workers }, 'store ready');
+    const admins = await store.users.list({ isAdmin: true, limit: 1 });
+    process.stderr.write(
+      `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
+        `Database: ${store.database.location}\n` +
+        (admins.items.length === 0
+          ? 'No administrator yet. Create one and note the token it prints:\n  liaison user create --email you@example.com --name "Your Name" --admin\n'
+          : ''),
+    );
+  });
+}

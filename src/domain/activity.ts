@@ -1,0 +1,77 @@
+/**
+ * Email activities: the CRM record of one email. Statuses, the send transition, and how parties resolve to
+ * email-enabled records.
+ */
+
+export const ACTIVITY_STATUSES = ['draft', 'pending-send', 'sending', 'sent', 'failed', 'received'] as const;
+export type ActivityStatus = (typeof ACTIVITY_STATUSES)[number];
+
+export const DIRECTIONS = ['incoming', 'outgoing'] as const;
+export type Direction = (typeof DIRECTIONS)[number];
+
+export const PARTY_ROLES = ['from', 'to', 'cc', 'bcc'] as const;
+export type PartyRole = (typeof PARTY_ROLES)[number];
+
+/** Records an email address can resolve to. */
+export const EMAIL_ENABLED_TYPES = ['user', 'queue', 'contact', 'account', 'lead'] as const;
+export type EmailEnabledType = (typeof EMAIL_ENABLED_TYPES)[number];
+
+/** CRM records an email can be regarding. */
+export const REGARDING_TYPES = ['contact', 'account', 'lead'] as const;
+export type RegardingType = (typeof REGARDING_TYPES)[number];
+
+export interface RecordRef {
+  type: EmailEnabledType;
+  id: string;
+}
+
+/** A sender resolves to the first match in this order (users first, queues last). */
+export const SENDER_ORDER: readonly EmailEnabledType[] = ['user', 'contact', 'account', 'lead', 'queue'];
+
+/** With this many matches or more, a sender stays unresolved: the address says too little. */
+export const SENDER_MATCH_LIMIT = 100;
+
+export function resolveSender(matches: readonly RecordRef[]): RecordRef | null {
+  if (matches.length === 0 || matches.length >= SENDER_MATCH_LIMIT) return null;
+  return [...matches].sort((a, b) => SENDER_ORDER.indexOf(a.type) - SENDER_ORDER.indexOf(b.type))[0] ?? null;
+}
+
+/** A recipient is linked to every record its address matches, or left as the bare address. */
+export function resolveRecipient(matches: readonly RecordRef[]): Array<RecordRef | null> {
+  if (matches.length === 0) return [null];
+  return [...matches].sort((a, b) => SENDER_ORDER.indexOf(a.type) - SENDER_ORDER.indexOf(b.type));
+}
+
+/** Why a draft cannot be sent yet; empty when it can. */
+export function sendProblems(activity: { status: ActivityStatus; direction: Direction; recipientCount: number }): string[] {
+  const problems: string[] = [];
+  if (activity.direction !== 'outgoing') problems.push('only outgoing email can be sent');
+  if (activity.status !== 'draft' && activity.status !== 'failed') {
+    problems.push(`the email is ${activity.status}; only a draft (or an email whose sending failed) can be sent`);
+  }
+  if (activity.recipientCount === 0) problems.push('the email has no recipients; add at least one to, cc or bcc address');
+  return problems;
+}
+
+/** Attachment limits: the CRM's defaults (5,120 KB per file, and the blocked file types). */
+export const ATTACHMENT_POLICY = {
+  maxBytes: 5120 * 1024,
+  blockedExtensions: new Set(
+    (
+      'ade adp app asa ashx asmx asp bas bat cdx cer chm class cmd com config cpl crt csh dll exe fxp hlp hta htr htw ida idc idq ' +
+      'inf ins isp its jar js jse ksh lnk mad maf mag mam maq mar mas mat mau mav maw mda mdb mde mdt mdw mdz msc msh msh1 ' +
+      'msh1xml msh2 msh2xml mshxml msi msp mst ops pcd pif prf prg printer pst reg rem scf scr sct shb shs shtm shtml soap stm ' +
+      'tmp url vb vbe vbs vsmacros vss vst vsw ws wsc wsf wsh'
+    ).split(' '),
+  ),
+} as const;
+
+export function attachmentProblem(fileName: string, size: number): string | null {
+  const dot = fileName.lastIndexOf('.');
+  const extension = dot >= 0 ? fileName.slice(dot + 1).toLowerCase() : '';
+  if (ATTACHMENT_POLICY.blockedExtensions.has(extension)) return `"${fileName}": .${extension} files are blocked`;
+  if (size > ATTACHMENT_POLICY.maxBytes) {
+    return `"${fileName}" is ${Math.ceil(size / 1024)} KB; attachments may be at most ${ATTACHMENT_POLICY.maxBytes / 1024} KB`;
+  }
+  return null;
+}

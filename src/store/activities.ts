@@ -1,0 +1,398 @@
+/** Email activities with their parties and attachments. */
+import type { ExpressionBuilder, Kysely } from 'kysely';
+import {
+  type ActivityStatus,
+  attachmentProblem,
+  type Direction,
+  type EmailEnabledType,
+  type PartyRole,
+  type RecordRef,
+  type RegardingType,
+  resolveRecipient,
+  resolveSender,
+  sendProblems,
+} from '../domain/activity.js';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { newId } from '../domain/ids.js';
+import { cleanAddresses, recordsByAddress } from './addresses.js';
+import { type Db, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import type { ActivityPartiesTable, EmailActivitiesTable, Schema } from './schema.js';
+
+export interface Party {
+  address: string;
+  displayName: string | null;
+  /** The CRM record the address resolved to, or null when it matched none. */
+  record: RecordRef | null;
+}
+
+export interface AttachmentInfo {
+  id: string;
+  fileName: string;
+  contentType: string;
+  size: number;
+}
+
+export interface Activity {
+  id: string;
+  mailboxId: string | null;
+  ownerId: string | null;
+  direction: Direction;
+  status: ActivityStatus;
+  subject: string;
+  bodyText: string | null;
+  bodyHtml: string | null;
+  messageId: string | null;
+  inReplyTo: string | null;
+  trackingToken: string | null;
+  regarding: { type: RegardingType; id: string } | null;
+  deliveryAttempts: number;
+  sentAt: string | null;
+  receivedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  from: Party[];
+  to: Party[];
+  cc: Party[];
+  bcc: Party[];
+  attachments: AttachmentInfo[];
+}
+
+export interface NewAttachment {
+  fileName: string;
+  contentType: string;
+  content: Buffer;
+}
+
+export interface DraftInput {
+  subject?: string | undefined;
+  bodyText?: string | null | undefined;
+  bodyHtml?: string | null | undefined;
+  to?: string[] | undefined;
+  cc?: string[] | undefined;
+  bcc?: string[] | undefined;
+  regarding?: { type: RegardingType; id: string } | null | undefined;
+  attachments?: NewAttachment[] | undefined;
+}
+
+export interface ActivityFilter extends PageRequest {
+  mailboxId?: string | undefined;
+  direction?: Direction | undefined;
+  status?: ActivityStatus | undefined;
+  regardingId?: string | undefined;
+  /** Only activities this user may see: owned by them, or in a mailbox they own. */
+  visibleTo?: string | undefined;
+}
+
+const MAX_RECIPIENTS = 500;
+const MAX_SUBJECT = 2000;
+
+export class ActivityRepository {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  /** Creates an outgoing draft sent from the given mailbox, its parties resolved to CRM records. */
+  async createDraft(mailboxId: string, ownerId: string, input: DraftInput): Promise<Activity> {
+    const draft = checkDraft(input);
+    const id = newId();
+    const at = now();
+    await this.db.transaction().execute(async (trx) => {
+      const sender = await mailboxAddress(trx, mailboxId);
+      if (draft.regarding) await assertRegardingExists(trx, draft.regarding);
+      await trx
+        .insertInto('email_activities')
+        .values({
+          id,
+          mailbox_id: mailboxId,
+          owner_id: ownerId,
+          direction: 'outgoing',
+          status: 'draft',
+          subject: draft.subject ?? '',
+          body_text: draft.bodyText ?? null,
+          body_html: draft.bodyHtml ?? null,
+          message_id: null,
+          in_reply_to: null,
+          tracking_token: null,
+          regarding_type: draft.regarding?.type ?? null,
+          regarding_id: draft.regarding?.id ?? null,
+          delivery_attempts: 0,
+          sent_at: null,
+          received_at: null,
+          created_at: at,
+          updated_at: at,
+        })
+        .execute();
+      await writeParties(trx, id, { from: [sender], to: draft.to ?? [], cc: draft.cc ?? [], bcc: draft.bcc ?? [] });
+      await writeAttachments(trx, id, draft.attachments ?? [], 0);
+    });
+    return this.get(id);
+  }
+
+  async updateDraft(id: string, input: DraftInput): Promise<Activity> {
+    const draft = checkDraft(input);
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('email_activities').select(['status', 'direction']).where('id', '=', id).executeTakeFirst();
+      if (!row) throw new NotFoundError('email activity', id);
+      if (row.status !== 'draft') throw new ConflictError(`the email is ${row.status}; only a draft can be changed`);
+      if (draft.regarding) await assertRegardingExists(trx, draft.regarding);
+      await trx
+        .updateTable('email_activities')
+        .set({
+          ...(draft.subject !== undefined ? { subject: draft.subject } : {}),
+          ...(draft.bodyText !== undefined ? { body_text: draft.bodyText } : {}),
+          ...(draft.bodyHtml !== undefined ? { body_html: draft.bodyHtml } : {}),
+          ...(draft.regarding !== undefined ? { regarding_type: draft.regarding?.type ?? null, regarding_id: draft.regarding?.id ?? null } : {}),
+          updated_at: now(),
+        })
+        .where('id', '=', id)
+        .execute();
+      for (const role of ['to', 'cc', 'bcc'] as const) {
+        const addresses = draft[role];
+        if (addresses === undefined) continue;
+        await trx.deleteFrom('activity_parties').where('activity_id', '=', id).where('role', '=', role).execute();
+        await writeParties(trx, id, { [role]: addresses });
+      }
+      if (draft.attachments && draft.attachments.length > 0) {
+        const last = await trx
+          .selectFrom('attachments')
+          .select((eb) => eb.fn.max('position').as('p'))
+          .where('activity_id', '=', id)
+          .executeTakeFirst();
+        await writeAttachments(trx, id, draft.attachments, Number(last?.p ?? 0));
+      }
+    });
+    return this.get(id);
+  }
+
+  /** Puts a draft (or an email whose sending failed) in pending send, for the outgoing sync to pick up. */
+  async send(id: string): Promise<Activity> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await trx.selectFrom('email_activities').select(['status', 'direction']).where('id', '=', id).executeTakeFirst();
+      if (!row) throw new NotFoundError('email activity', id);
+      const recipients = await trx
+        .selectFrom('activity_parties')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('activity_id', '=', id)
+        .where('role', 'in', ['to', 'cc', 'bcc'])
+        .executeTakeFirstOrThrow();
+      const problems = sendProblems({
+        status: row.status as ActivityStatus,
+        direction: row.direction as Direction,
+        recipientCount: Number(recipients.n),
+      });
+      if (problems.length > 0) throw new ConflictError(`cannot send: ${problems.join('; ')}`);
+      // The status guard makes a concurrent second send a no-op instead of a second submission.
+      const result = await trx
+        .updateTable('email_activities')
+        .set({ status: 'pending-send', updated_at: now() })
+        .where('id', '=', id)
+        .where('status', '=', row.status)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw new ConflictError('the email changed while it was being sent; read it again');
+    });
+    return this.get(id);
+  }
+
+  async deleteDraft(id: string): Promise<void> {
+    const row = await this.db.selectFrom('email_activities').select('status').where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('email activity', id);
+    if (row.status !== 'draft') throw new ConflictError(`the email is ${row.status}; only a draft can be deleted`);
+    await this.db.deleteFrom('email_activities').where('id', '=', id).where('status', '=', 'draft').execute();
+  }
+
+  async get(id: string): Promise<Activity> {
+    const row = await this.db.selectFrom('email_activities').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('email activity', id);
+    return (await this.assemble([row]))[0]!;
+  }
+
+  /** True when the user owns the email or the mailbox it belongs to. */
+  async isVisibleTo(id: string, userId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('email_activities').select('id').where('id', '=', id).where(visibleTo(userId)).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async list(filter: ActivityFilter): Promise<Page<Activity>> {
+    const limit = pageLimit(filter);
+    let query = this.db.selectFrom('email_activities').selectAll().orderBy('id', 'desc').limit(limit + 1);
+    if (filter.after) query = query.where('id', '<', filter.after);
+    if (filter.mailboxId) query = query.where('mailbox_id', '=', filter.mailboxId);
+    if (filter.direction) query = query.where('direction', '=', filter.direction);
+    if (filter.status) query = query.where('status', '=', filter.status);
+    if (filter.regardingId) query = query.where('regarding_id', '=', filter.regardingId);
+    if (filter.visibleTo) query = query.where(visibleTo(filter.visibleTo));
+    const rows = await query.execute();
+    const page = toPage(rows, limit, (r) => r);
+    return { items: await this.assemble(page.items), nextCursor: page.nextCursor };
+  }
+
+  async attachment(activityId: string, attachmentId: string): Promise<NewAttachment> {
+    const row = await this.db
+      .selectFrom('attachments')
+      .select(['file_name', 'content_type', 'content'])
+      .where('id', '=', attachmentId)
+      .where('activity_id', '=', activityId)
+      .executeTakeFirst();
+    if (!row) throw new NotFoundError('attachment', attachmentId);
+    return { fileName: row.file_name, contentType: row.content_type, content: Buffer.from(row.content) };
+  }
+
+  private async assemble(rows: EmailActivitiesTable[]): Promise<Activity[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const parties = await this.db.selectFrom('activity_parties').selectAll().where('activity_id', 'in', ids).orderBy('position').execute();
+    const attachments = await this.db
+      .selectFrom('attachments')
+      .select(['id', 'activity_id', 'file_name', 'content_type', 'size'])
+      .where('activity_id', 'in', ids)
+      .orderBy('position')
+      .execute();
+    return rows.map((row) => {
+      const mine = parties.filter((p) => p.activity_id === row.id);
+      const byRole = (role: PartyRole) => groupParties(mine.filter((p) => p.role === role));
+      return {
+        id: row.id,
+        mailboxId: row.mailbox_id,
+        ownerId: row.owner_id,
+        direction: row.direction as Direction,
+        status: row.status as ActivityStatus,
+        subject: row.subject,
+        bodyText: row.body_text,
+        bodyHtml: row.body_html,
+        messageId: row.message_id,
+        inReplyTo: row.in_reply_to,
+        trackingToken: row.tracking_token,
+        regarding: row.regarding_type && row.regarding_id ? { type: row.regarding_type as RegardingType, id: row.regarding_id } : null,
+        deliveryAttempts: row.delivery_attempts,
+        sentAt: row.sent_at,
+        receivedAt: row.received_at,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        from: byRole('from'),
+        to: byRole('to'),
+        cc: byRole('cc'),
+        bcc: byRole('bcc'),
+        attachments: attachments
+          .filter((a) => a.activity_id === row.id)
+          .map((a) => ({ id: a.id, fileName: a.file_name, contentType: a.content_type, size: a.size })),
+      };
+    });
+  }
+}
+
+/** Activities a user may see: those they own, and those of mailboxes they own (their own, their queues'). */
+function visibleTo(userId: string) {
+  return (eb: ExpressionBuilder<Schema, 'email_activities'>) =>
+    eb.or([
+      eb('email_activities.owner_id', '=', userId),
+      eb(
+        'email_activities.mailbox_id',
+        'in',
+        eb
+          .selectFrom('mailboxes as m')
+          .leftJoin('queues as q', 'q.id', 'm.queue_id')
+          .select('m.id')
+          .where((inner) => inner.or([inner('m.user_id', '=', userId), inner('q.owner_id', '=', userId)])),
+      ),
+    ]);
+}
+
+/** One party per matched record: an address that matches a contact and a lead appears twice, once for each. */
+function groupParties(rows: ActivityPartiesTable[]): Party[] {
+  return rows.map((p) => ({
+    address: p.address,
+    displayName: p.display_name,
+    record: p.record_type && p.record_id ? { type: p.record_type as EmailEnabledType, id: p.record_id } : null,
+  }));
+}
+
+function checkDraft(input: DraftInput): DraftInput {
+  const problems = [];
+  const result: DraftInput = { ...input };
+  for (const role of ['to', 'cc', 'bcc'] as const) {
+    const list = input[role];
+    if (list === undefined) continue;
+    try {
+      result[role] = cleanAddresses(role, list, MAX_RECIPIENTS);
+    } catch (error) {
+      if (error instanceof ValidationError) problems.push(...error.problems);
+      else throw error;
+    }
+  }
+  if (input.subject !== undefined && input.subject.length > MAX_SUBJECT) problems.push({ field: 'subject', message: `must be at most ${MAX_SUBJECT} characters` });
+  for (const [index, attachment] of (input.attachments ?? []).entries()) {
+    const name = attachment.fileName.trim();
+    if (name === '' || /[\\/\0]/.test(name)) problems.push({ field: `attachments[${index}].fileName`, message: 'must be a file name without folders' });
+    const problem = attachmentProblem(name, attachment.content.length);
+    if (problem) problems.push({ field: `attachments[${index}]`, message: problem });
+  }
+  if (problems.length > 0) throw new ValidationError(problems);
+  return result;
+}
+
+async function mailboxAddress(db: Db, mailboxId: string): Promise<string> {
+  const row = await db
+    .selectFrom('mailboxes as m')
+    .innerJoin('email_addresses as ea', (join) =>
+      join
+        .on('ea.position', '=', 1)
+        .on((eb) =>
+          eb.or([
+            eb.and([eb('ea.record_type', '=', 'user'), eb('ea.record_id', '=', eb.ref('m.user_id'))]),
+            eb.and([eb('ea.record_type', '=', 'queue'), eb('ea.record_id', '=', eb.ref('m.queue_id'))]),
+          ]),
+        ),
+    )
+    .select('ea.address')
+    .where('m.id', '=', mailboxId)
+    .executeTakeFirst();
+  if (!row) throw new ValidationError([{ field: 'mailboxId', message: `no mailbox has id ${mailboxId}` }]);
+  return row.address;
+}
+
+async function assertRegardingExists(db: Db, regarding: { type: RegardingType; id: string }): Promise<void> {
+  const row = await db.selectFrom('crm_records').select('id').where('id', '=', regarding.id).where('type', '=', regarding.type).executeTakeFirst();
+  if (!row) throw new ValidationError([{ field: 'regarding', message: `no ${regarding.type} has id ${regarding.id}` }]);
+}
+
+async function writeParties(db: Db, activityId: string, byRole: Partial<Record<PartyRole, string[]>>): Promise<void> {
+  const all = Object.values(byRole).flat();
+  const matches = await recordsByAddress(db, all);
+  const rows: ActivityPartiesTable[] = [];
+  for (const [role, addresses] of Object.entries(byRole) as Array<[PartyRole, string[]]>) {
+    let position = 0;
+    for (const address of addresses) {
+      const found = matches.get(address.toLowerCase()) ?? [];
+      const records = role === 'from' ? [resolveSender(found)] : resolveRecipient(found);
+      for (const record of records) {
+        position += 1;
+        rows.push({
+          id: newId(),
+          activity_id: activityId,
+          role,
+          position,
+          address,
+          display_name: null,
+          record_type: record?.type ?? null,
+          record_id: record?.id ?? null,
+        });
+      }
+    }
+  }
+  if (rows.length > 0) await db.insertInto('activity_parties').values(rows).execute();
+}
+
+async function writeAttachments(db: Db, activityId: string, attachments: NewAttachment[], after: number): Promise<void> {
+  for (const [index, attachment] of attachments.entries()) {
+    await db
+      .insertInto('attachments')
+      .values({
+        id: newId(),
+        activity_id: activityId,
+        position: after + index + 1,
+        file_name: attachment.fileName.trim(),
+        content_type: attachment.contentType,
+        size: attachment.content.length,
+        content: attachment.content,
+      })
+      .execute();
+  }
+}

@@ -1,0 +1,264 @@
+/** Mailboxes: one per user and per queue, created with them; associated with a profile, approved, enabled. */
+import type { Kysely } from 'kysely';
+import { DATE_TIME_HINT, toIsoDateTime } from '../domain/dates.js';
+import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { newId } from '../domain/ids.js';
+import {
+  type ApprovalStatus,
+  applyMailboxChange,
+  type MailboxChange,
+  type MailboxState,
+  type SyncMethod,
+  type SyncStatus,
+} from '../domain/mailbox.js';
+import { type Db, flag, isSet, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import type { MailboxesTable, Schema } from './schema.js';
+
+export interface Mailbox extends MailboxState {
+  id: string;
+  name: string;
+  emailAddress: string;
+  type: 'user' | 'queue';
+  userId: string | null;
+  queueId: string | null;
+  /** The user who owns the mailbox: the user itself, or the queue's owner. */
+  ownerId: string;
+  processEmailFrom: string | null;
+  lastSyncAt: string | null;
+  lastTestAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MailboxFilter extends PageRequest {
+  /** A profile id, or 'none' for mailboxes without a profile. */
+  profileId?: string | undefined;
+  ownerId?: string | undefined;
+  type?: 'user' | 'queue' | undefined;
+  approvalStatus?: ApprovalStatus | undefined;
+  enabled?: boolean | undefined;
+  incomingStatus?: SyncStatus | undefined;
+  outgoingStatus?: SyncStatus | undefined;
+  /** Matches when either direction has this status. */
+  status?: SyncStatus | undefined;
+}
+
+export const mailboxStateColumns = [
+  'profile_id',
+  'approval_status',
+  'enabled',
+  'incoming_method',
+  'outgoing_method',
+  'incoming_status',
+  'outgoing_status',
+] as const;
+
+type StateRow = Pick<MailboxesTable, (typeof mailboxStateColumns)[number]>;
+
+export function mailboxStateOf(row: StateRow): MailboxState {
+  return {
+    profileId: row.profile_id,
+    approvalStatus: row.approval_status as ApprovalStatus,
+    enabled: isSet(row.enabled),
+    incomingMethod: row.incoming_method as SyncMethod,
+    outgoingMethod: row.outgoing_method as SyncMethod,
+    incomingStatus: row.incoming_status as SyncStatus,
+    outgoingStatus: row.outgoing_status as SyncStatus,
+  };
+}
+
+function stateColumns(state: MailboxState): StateRow {
+  return {
+    profile_id: state.profileId,
+    approval_status: state.approvalStatus,
+    enabled: flag(state.enabled),
+    incoming_method: state.incomingMethod,
+    outgoing_method: state.outgoingMethod,
+    incoming_status: state.incomingStatus,
+    outgoing_status: state.outgoingStatus,
+  };
+}
+
+/** A new mailbox: not associated, address not yet submitted for approval, server-side sync both ways, disabled. */
+export function newMailboxRow(owner: { userId: string } | { queueId: string }): MailboxesTable {
+  const at = now();
+  return {
+    id: newId(),
+    user_id: 'userId' in owner ? owner.userId : null,
+    queue_id: 'queueId' in owner ? owner.queueId : null,
+    ...stateColumns({
+      profileId: null,
+      approvalStatus: 'empty',
+      enabled: false,
+      incomingMethod: 'server-side-sync',
+      outgoingMethod: 'server-side-sync',
+      incomingStatus: 'not-run',
+      outgoingStatus: 'not-run',
+    }),
+    process_email_from: null,
+    last_sync_at: null,
+    last_test_at: null,
+    created_at: at,
+    updated_at: at,
+  };
+}
+
+export interface MailboxUpdate extends MailboxChange {
+  processEmailFrom?: string | null | undefined;
+}
+
+export class MailboxRepository {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  private select(db: Db = this.db) {
+    return db
+      .selectFrom('mailboxes as m')
+      .leftJoin('users as u', 'u.id', 'm.user_id')
+      .leftJoin('queues as q', 'q.id', 'm.queue_id')
+      .leftJoin('email_addresses as ea', (join) =>
+        join
+          .on('ea.position', '=', 1)
+          .on((eb) =>
+            eb.or([
+              eb.and([eb('ea.record_type', '=', 'user'), eb('ea.record_id', '=', eb.ref('m.user_id'))]),
+              eb.and([eb('ea.record_type', '=', 'queue'), eb('ea.record_id', '=', eb.ref('m.queue_id'))]),
+            ]),
+          ),
+      )
+      .selectAll('m')
+      .select((eb) => [
+        eb.fn.coalesce('u.name', 'q.name').as('name'),
+        eb.fn.coalesce('q.owner_id', 'm.user_id').as('owner_id'),
+        'ea.address as email_address',
+      ]);
+  }
+
+  private toMailbox(row: MailboxesTable & { name: string | null; owner_id: string | null; email_address: string | null }): Mailbox {
+    return {
+      id: row.id,
+      name: row.name ?? '',
+      emailAddress: row.email_address ?? '',
+      type: row.user_id ? 'user' : 'queue',
+      userId: row.user_id,
+      queueId: row.queue_id,
+      ownerId: row.owner_id ?? '',
+      ...mailboxStateOf(row),
+      processEmailFrom: row.process_email_from,
+      lastSyncAt: row.last_sync_at,
+      lastTestAt: row.last_test_at,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
+  }
+
+  async get(id: string, db: Db = this.db): Promise<Mailbox> {
+    const row = await this.select(db).where('m.id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('mailbox', id);
+    return this.toMailbox(row);
+  }
+
+  async list(filter: MailboxFilter): Promise<Page<Mailbox>> {
+    const limit = pageLimit(filter);
+    let query = this.select().orderBy('m.id').limit(limit + 1);
+    if (filter.after) query = query.where('m.id', '>', filter.after);
+    if (filter.profileId === 'none') query = query.where('m.profile_id', 'is', null);
+    else if (filter.profileId) query = query.where('m.profile_id', '=', filter.profileId);
+    if (filter.ownerId) {
+      const owner = filter.ownerId;
+      query = query.where((eb) => eb.or([eb('m.user_id', '=', owner), eb('q.owner_id', '=', owner)]));
+    }
+    if (filter.type === 'user') query = query.where('m.user_id', 'is not', null);
+    if (filter.type === 'queue') query = query.where('m.queue_id', 'is not', null);
+    if (filter.approvalStatus) query = query.where('m.approval_status', '=', filter.approvalStatus);
+    if (filter.enabled !== undefined) query = query.where('m.enabled', '=', flag(filter.enabled));
+    if (filter.incomingStatus) query = query.where('m.incoming_status', '=', filter.incomingStatus);
+    if (filter.outgoingStatus) query = query.where('m.outgoing_status', '=', filter.outgoingStatus);
+    if (filter.status) {
+      const status = filter.status;
+      query = query.where((eb) => eb.or([eb('m.incoming_status', '=', status), eb('m.outgoing_status', '=', status)]));
+    }
+    const rows = await query.execute();
+    return toPage(rows, limit, (row) => this.toMailbox(row));
+  }
+
+  async update(id: string, update: MailboxUpdate): Promise<Mailbox> {
+    return this.db.transaction().execute(async (trx) => {
+      const current = await this.get(id, trx);
+      if (update.profileId) await assertProfileExists(trx, update.profileId);
+      const next = applyMailboxChange(current, update);
+      let processEmailFrom = update.processEmailFrom;
+      if (processEmailFrom) {
+        processEmailFrom = toIsoDateTime(processEmailFrom);
+        if (processEmailFrom === null) throw new ValidationError([{ field: 'processEmailFrom', message: `must be ${DATE_TIME_HINT}` }]);
+      }
+      await trx
+        .updateTable('mailboxes')
+        .set({
+          ...stateColumns(next),
+          ...(processEmailFrom !== undefined ? { process_email_from: processEmailFrom } : {}),
+          updated_at: now(),
+        })
+        .where('id', '=', id)
+        .execute();
+      return this.get(id, trx);
+    });
+  }
+
+  /**
+   * Applies one change to many mailboxes, all or none: an unknown id, or a mailbox that refuses the change,
+   * leaves every mailbox as it was.
+   */
+  async updateMany(ids: readonly string[], change: MailboxChange): Promise<Mailbox[]> {
+    const unique = [...new Set(ids)];
+    if (unique.length === 0) throw new ValidationError([{ field: 'mailboxIds', message: 'must name at least one mailbox' }]);
+    return this.db.transaction().execute(async (trx) => {
+      if (change.profileId) await assertProfileExists(trx, change.profileId);
+      const rows = await trx.selectFrom('mailboxes').select(['id', ...mailboxStateColumns]).where('id', 'in', unique).execute();
+      const found = new Set(rows.map((r) => r.id));
+      const missing = unique.filter((id) => !found.has(id));
+      if (missing.length > 0) {
+        throw new ValidationError([{ field: 'mailboxIds', message: `no mailbox has id ${missing.join(', ')}` }]);
+      }
+      const at = now();
+      for (const row of rows) {
+        let next: MailboxState;
+        try {
+          next = applyMailboxChange(mailboxStateOf(row), change);
+        } catch (error) {
+          if (error instanceof ValidationError) {
+            throw new ValidationError(error.problems.map((p) => ({ ...p, message: `mailbox ${row.id}: ${p.message}` })));
+          }
+          throw error;
+        }
+        await trx.updateTable('mailboxes').set({ ...stateColumns(next), updated_at: at }).where('id', '=', row.id).execute();
+      }
+      const result: Mailbox[] = [];
+      for (const id of unique) result.push(await this.get(id, trx));
+      return result;
+    });
+  }
+
+  async countByProfile(profileId: string, db: Db = this.db): Promise<number> {
+    const row = await db
+      .selectFrom('mailboxes')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('profile_id', '=', profileId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Mailbox counts by state, for the metrics endpoint. */
+  async countByState(): Promise<Array<{ enabled: boolean; incomingStatus: string; outgoingStatus: string; count: number }>> {
+    const rows = await this.db
+      .selectFrom('mailboxes')
+      .select(['enabled', 'incoming_status', 'outgoing_status', (eb) => eb.fn.countAll<number>().as('n')])
+      .groupBy(['enabled', 'incoming_status', 'outgoing_status'])
+      .execute();
+    return rows.map((r) => ({ enabled: isSet(r.enabled), incomingStatus: r.incoming_status, outgoingStatus: r.outgoing_status, count: Number(r.n) }));
+  }
+}
+
+async function assertProfileExists(db: Db, profileId: string): Promise<void> {
+  const row = await db.selectFrom('email_server_profiles').select('id').where('id', '=', profileId).executeTakeFirst();
+  if (!row) throw new ValidationError([{ field: 'profileId', message: `no email server profile has id ${profileId}` }]);
+}

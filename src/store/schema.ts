@@ -1,0 +1,179 @@
+/**
+ * The tables as Kysely sees them. Column types are the lowest common denominator of SQLite and PostgreSQL so
+ * that one set of migrations serves both: ids are UUID text, times are ISO-8601 UTC text (they sort as they
+ * compare), flags are integers 0/1.
+ */
+export type Flag = number;
+
+export interface UsersTable {
+  id: string;
+  name: string;
+  is_admin: Flag;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ApiTokensTable {
+  id: string;
+  user_id: string;
+  /** SHA-256 of the token, hex; the token itself is never stored. */
+  token_hash: string;
+  label: string | null;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface QueuesTable {
+  id: string;
+  name: string;
+  owner_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Contacts, accounts and leads: the email-enabled CRM records that are not users or queues. */
+export interface CrmRecordsTable {
+  id: string;
+  type: 'contact' | 'account' | 'lead';
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/**
+ * Every email address of every email-enabled record, the one place addresses are stored and the index that
+ * incoming email resolves its parties through.
+ */
+export interface EmailAddressesTable {
+  id: string;
+  record_type: 'user' | 'queue' | 'contact' | 'account' | 'lead';
+  record_id: string;
+  position: number;
+  address: string;
+  /** Lower-cased address: what lookups compare. */
+  address_key: string;
+}
+
+export interface EmailServerProfilesTable {
+  id: string;
+  name: string;
+  description: string | null;
+  server_type: string;
+  autodiscover: Flag;
+  incoming_server: string | null;
+  incoming_port: number | null;
+  outgoing_server: string | null;
+  outgoing_port: number | null;
+  use_same_settings_for_outgoing: Flag;
+  username: string | null;
+  /** Secrets are AES-256-GCM ciphertexts (see store/secrets.ts), never plaintext. */
+  password_enc: string | null;
+  outgoing_username: string | null;
+  outgoing_password_enc: string | null;
+  tenant_id: string | null;
+  client_id: string | null;
+  client_secret_enc: string | null;
+  trusted_ca_pem: string | null;
+  process_email_from: string | null;
+  min_polling_interval_minutes: number;
+  max_concurrent_connections: number;
+  move_failed_to_undeliverable: Flag;
+  notify_owner_on_failure: Flag;
+  owner_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MailboxesTable {
+  id: string;
+  user_id: string | null;
+  queue_id: string | null;
+  profile_id: string | null;
+  approval_status: string;
+  incoming_method: string;
+  outgoing_method: string;
+  incoming_status: string;
+  outgoing_status: string;
+  enabled: Flag;
+  process_email_from: string | null;
+  last_sync_at: string | null;
+  last_test_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EmailActivitiesTable {
+  id: string;
+  mailbox_id: string | null;
+  owner_id: string | null;
+  direction: string;
+  status: string;
+  subject: string;
+  body_text: string | null;
+  body_html: string | null;
+  message_id: string | null;
+  in_reply_to: string | null;
+  tracking_token: string | null;
+  regarding_type: string | null;
+  regarding_id: string | null;
+  delivery_attempts: number;
+  sent_at: string | null;
+  received_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ActivityPartiesTable {
+  id: string;
+  activity_id: string;
+  role: string;
+  position: number;
+  address: string;
+  display_name: string | null;
+  record_type: string | null;
+  record_id: string | null;
+}
+
+export interface AttachmentsTable {
+  id: string;
+  activity_id: string;
+  position: number;
+  file_name: string;
+  content_type: string;
+  size: number;
+  content: Buffer;
+}
+
+export interface AlertsTable {
+  id: string;
+  level: string;
+  scope: string;
+  profile_id: string | null;
+  mailbox_id: string | null;
+  activity_id: string | null;
+  code: string;
+  message: string;
+  server_response: string | null;
+  fix: string | null;
+  created_at: string;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface Schema {
+  users: UsersTable;
+  api_tokens: ApiTokensTable;
+  queues: QueuesTable;
+  crm_records: CrmRecordsTable;
+  email_addresses: EmailAddressesTable;
+  email_server_profiles: EmailServerProfilesTable;
+  mailboxes: MailboxesTable;
+  email_activities: EmailActivitiesTable;
+  activity_parties: ActivityPartiesTable;
+  attachments: AttachmentsTable;
+  alerts: AlertsTable;
+  settings: SettingsTable;
+}

@@ -1,0 +1,339 @@
+/** Users and queues: the CRM records that own a mailbox each. Creating one creates its mailbox. */
+import { createHash, randomBytes } from 'node:crypto';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { newId } from '../domain/ids.js';
+import { addressChanged, type MailboxState } from '../domain/mailbox.js';
+import { addressesOf, assertMailboxAddressFree, cleanAddresses, deleteAddresses, setAddresses, unlinkParties } from './addresses.js';
+import { type Db, flag, isSet, isUniqueViolation, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { newMailboxRow, mailboxStateOf, mailboxStateColumns } from './mailboxes.js';
+import type { Kysely } from 'kysely';
+import type { Schema } from './schema.js';
+
+export interface User {
+  id: string;
+  name: string;
+  email: string;
+  isAdmin: boolean;
+  mailboxId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface Queue {
+  id: string;
+  name: string;
+  email: string;
+  ownerId: string;
+  mailboxId: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface UserInput {
+  name?: string | undefined;
+  email?: string | undefined;
+  isAdmin?: boolean | undefined;
+}
+
+export interface QueueInput {
+  name?: string | undefined;
+  email?: string | undefined;
+  ownerId?: string | undefined;
+}
+
+function cleanName(name: string | undefined, required: boolean): string | undefined {
+  if (name === undefined) {
+    if (required) throw new ValidationError([{ field: 'name', message: 'is required' }]);
+    return undefined;
+  }
+  const trimmed = name.trim();
+  if (trimmed === '' || trimmed.length > 200) throw new ValidationError([{ field: 'name', message: 'must be 1 to 200 characters' }]);
+  return trimmed;
+}
+
+function cleanEmail(email: string | undefined, required: boolean): string | undefined {
+  if (email === undefined) {
+    if (required) throw new ValidationError([{ field: 'email', message: 'is required' }]);
+    return undefined;
+  }
+  return cleanAddresses('email', [email], 1)[0];
+}
+
+/** A user's or queue's address changed: store it, and make the mailbox start approval over. */
+async function changeMailboxAddress(trx: Db, type: 'user' | 'queue', id: string, email: string): Promise<void> {
+  const current = (await addressesOf(trx, type, [id])).get(id)?.[0];
+  if (current === email) return;
+  await assertMailboxAddressFree(trx, email, { type, id });
+  await setAddresses(trx, type, id, [email]);
+  const mailbox = await trx
+    .selectFrom('mailboxes')
+    .select(['id', ...mailboxStateColumns])
+    .where(type === 'user' ? 'user_id' : 'queue_id', '=', id)
+    .executeTakeFirst();
+  if (mailbox && current?.toLowerCase() !== email.toLowerCase()) {
+    const next: MailboxState = addressChanged(mailboxStateOf(mailbox));
+    await trx
+      .updateTable('mailboxes')
+      .set({
+        approval_status: next.approvalStatus,
+        enabled: flag(next.enabled),
+        incoming_status: next.incomingStatus,
+        outgoing_status: next.outgoingStatus,
+        updated_at: now(),
+      })
+      .where('id', '=', mailbox.id)
+      .execute();
+  }
+}
+
+export class UserRepository {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  async create(input: UserInput): Promise<User> {
+    const name = cleanName(input.name, true)!;
+    const email = cleanEmail(input.email, true)!;
+    const id = newId();
+    const at = now();
+    await this.db.transaction().execute(async (trx) => {
+      await assertMailboxAddressFree(trx, email);
+      await trx.insertInto('users').values({ id, name, is_admin: flag(input.isAdmin ?? false), created_at: at, updated_at: at }).execute();
+      await setAddresses(trx, 'user', id, [email]);
+      await trx.insertInto('mailboxes').values(newMailboxRow({ userId: id })).execute();
+    }).catch(rethrowAddressConflict(email));
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<User> {
+    const user = (await this.fetch([id]))[0];
+    if (!user) throw new NotFoundError('user', id);
+    return user;
+  }
+
+  async findByEmail(email: string): Promise<User | null> {
+    const row = await this.db
+      .selectFrom('email_addresses')
+      .select('record_id')
+      .where('record_type', '=', 'user')
+      .where('address_key', '=', email.trim().toLowerCase())
+      .executeTakeFirst();
+    return row ? this.get(row.record_id) : null;
+  }
+
+  async list(page: PageRequest & { isAdmin?: boolean | undefined }): Promise<Page<User>> {
+    const limit = pageLimit(page);
+    let query = this.db.selectFrom('users').select('id').orderBy('id').limit(limit + 1);
+    if (page.after) query = query.where('id', '>', page.after);
+    if (page.isAdmin !== undefined) query = query.where('is_admin', '=', flag(page.isAdmin));
+    const ids = (await query.execute()).map((r) => r.id);
+    const users = await this.fetch(ids);
+    return toPage(users, limit, (u) => u);
+  }
+
+  async update(id: string, input: UserInput): Promise<User> {
+    const name = cleanName(input.name, false);
+    const email = cleanEmail(input.email, false);
+    await this.db.transaction().execute(async (trx) => {
+      const exists = await trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id).executeTakeFirst();
+      if (!exists) throw new NotFoundError('user', id);
+      if (input.isAdmin === false && isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'remove their administrator role');
+      await trx
+        .updateTable('users')
+        .set({
+          ...(name !== undefined ? { name } : {}),
+          ...(input.isAdmin !== undefined ? { is_admin: flag(input.isAdmin) } : {}),
+          updated_at: now(),
+        })
+        .where('id', '=', id)
+        .execute();
+      if (email !== undefined) await changeMailboxAddress(trx, 'user', id, email);
+    }).catch(rethrowAddressConflict(email));
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const exists = await trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id).executeTakeFirst();
+      if (!exists) throw new NotFoundError('user', id);
+      if (isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'delete them');
+      const profiles = await trx.selectFrom('email_server_profiles').select('name').where('owner_id', '=', id).execute();
+      const queues = await trx.selectFrom('queues').select('name').where('owner_id', '=', id).execute();
+      if (profiles.length > 0 || queues.length > 0) {
+        const owned = [...profiles.map((p) => `profile "${p.name}"`), ...queues.map((q) => `queue "${q.name}"`)];
+        throw new ConflictError(`the user still owns ${owned.join(', ')}; give them another owner first`);
+      }
+      await deleteAddresses(trx, 'user', id);
+      await unlinkParties(trx, 'user', id);
+      await trx.deleteFrom('users').where('id', '=', id).execute();
+    });
+  }
+
+  private async fetch(ids: string[]): Promise<User[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('users')
+      .leftJoin('mailboxes', 'mailboxes.user_id', 'users.id')
+      .select(['users.id', 'users.name', 'users.is_admin', 'users.created_at', 'users.updated_at', 'mailboxes.id as mailbox_id'])
+      .where('users.id', 'in', ids)
+      .orderBy('users.id')
+      .execute();
+    const emails = await addressesOf(this.db, 'user', ids);
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      email: emails.get(row.id)?.[0] ?? '',
+      isAdmin: isSet(row.is_admin),
+      mailboxId: row.mailbox_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+}
+
+export class QueueRepository {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  async create(input: QueueInput): Promise<Queue> {
+    const name = cleanName(input.name, true)!;
+    const email = cleanEmail(input.email, true)!;
+    if (!input.ownerId) throw new ValidationError([{ field: 'ownerId', message: 'is required' }]);
+    const id = newId();
+    const at = now();
+    await this.db.transaction().execute(async (trx) => {
+      await assertUserExists(trx, 'ownerId', input.ownerId!);
+      await assertMailboxAddressFree(trx, email);
+      await trx.insertInto('queues').values({ id, name, owner_id: input.ownerId!, created_at: at, updated_at: at }).execute();
+      await setAddresses(trx, 'queue', id, [email]);
+      await trx.insertInto('mailboxes').values(newMailboxRow({ queueId: id })).execute();
+    }).catch(rethrowAddressConflict(email));
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<Queue> {
+    const queue = (await this.fetch([id]))[0];
+    if (!queue) throw new NotFoundError('queue', id);
+    return queue;
+  }
+
+  async list(page: PageRequest & { ownerId?: string | undefined }): Promise<Page<Queue>> {
+    const limit = pageLimit(page);
+    let query = this.db.selectFrom('queues').select('id').orderBy('id').limit(limit + 1);
+    if (page.after) query = query.where('id', '>', page.after);
+    if (page.ownerId) query = query.where('owner_id', '=', page.ownerId);
+    const ids = (await query.execute()).map((r) => r.id);
+    return toPage(await this.fetch(ids), limit, (q) => q);
+  }
+
+  async update(id: string, input: QueueInput): Promise<Queue> {
+    const name = cleanName(input.name, false);
+    const email = cleanEmail(input.email, false);
+    await this.db.transaction().execute(async (trx) => {
+      const exists = await trx.selectFrom('queues').select('id').where('id', '=', id).executeTakeFirst();
+      if (!exists) throw new NotFoundError('queue', id);
+      if (input.ownerId !== undefined) await assertUserExists(trx, 'ownerId', input.ownerId);
+      await trx
+        .updateTable('queues')
+        .set({
+          ...(name !== undefined ? { name } : {}),
+          ...(input.ownerId !== undefined ? { owner_id: input.ownerId } : {}),
+          updated_at: now(),
+        })
+        .where('id', '=', id)
+        .execute();
+      if (email !== undefined) await changeMailboxAddress(trx, 'queue', id, email);
+    }).catch(rethrowAddressConflict(email));
+    return this.get(id);
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const deleted = await trx.deleteFrom('queues').where('id', '=', id).executeTakeFirst();
+      if (deleted.numDeletedRows === 0n) throw new NotFoundError('queue', id);
+      await deleteAddresses(trx, 'queue', id);
+      await unlinkParties(trx, 'queue', id);
+    });
+  }
+
+  private async fetch(ids: string[]): Promise<Queue[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('queues')
+      .leftJoin('mailboxes', 'mailboxes.queue_id', 'queues.id')
+      .select(['queues.id', 'queues.name', 'queues.owner_id', 'queues.created_at', 'queues.updated_at', 'mailboxes.id as mailbox_id'])
+      .where('queues.id', 'in', ids)
+      .orderBy('queues.id')
+      .execute();
+    const emails = await addressesOf(this.db, 'queue', ids);
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      email: emails.get(row.id)?.[0] ?? '',
+      ownerId: row.owner_id,
+      mailboxId: row.mailbox_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    }));
+  }
+}
+
+async function assertAnotherAdmin(db: Db, id: string, action: string): Promise<void> {
+  const others = await db
+    .selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('is_admin', '=', 1)
+    .where('id', '<>', id)
+    .executeTakeFirstOrThrow();
+  if (Number(others.n) === 0) throw new ConflictError(`this is the last administrator; make another user an administrator before you ${action}`);
+}
+
+export async function assertUserExists(db: Db, field: string, id: string): Promise<void> {
+  const user = await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
+  if (!user) throw new ValidationError([{ field, message: `no user has id ${id}` }]);
+}
+
+/** Two requests racing for one address: the unique index decides, and the loser gets the same answer. */
+function rethrowAddressConflict(email: string | undefined) {
+  return (error: unknown): never => {
+    if (isUniqueViolation(error)) throw new ConflictError(`${email ?? 'the address'} is already the address of another user or queue`);
+    throw error;
+  };
+}
+
+/** API tokens: random, shown once, stored as a SHA-256 hash. */
+export class TokenRepository {
+  constructor(private readonly db: Kysely<Schema>) {}
+
+  static hash(token: string): string {
+    return createHash('sha256').update(token, 'utf8').digest('hex');
+  }
+
+  async issue(userId: string, label: string | null = null): Promise<{ id: string; token: string }> {
+    const token = `lsn_${randomBytes(32).toString('base64url')}`;
+    const id = newId();
+    await assertUserExists(this.db, 'userId', userId);
+    await this.db
+      .insertInto('api_tokens')
+      .values({ id, user_id: userId, token_hash: TokenRepository.hash(token), label, created_at: now(), last_used_at: null })
+      .execute();
+    return { id, token };
+  }
+
+  /** The user a token belongs to, or null. Records the use at most once a minute per token. */
+  async authenticate(token: string): Promise<User | null> {
+    const row = await this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'user_id', 'last_used_at'])
+      .where('token_hash', '=', TokenRepository.hash(token))
+      .executeTakeFirst();
+    if (!row) return null;
+    const at = now();
+    if (!row.last_used_at || Date.parse(at) - Date.parse(row.last_used_at) > 60_000) {
+      await this.db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', row.id).execute();
+    }
+    return new UserRepository(this.db).get(row.user_id);
+  }
+
+  async revokeAll(userId: string): Promise<number> {
+    const result = await this.db.deleteFrom('api_tokens').where('user_id', '=', userId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
