@@ -59,7 +59,7 @@ export function serveCommand(program: Command): void {
       `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
         `Database: ${store.database.location}\n` +
         (admins.items.length === 0
-          ? 'No administrator yet. Create one and note the token it prints:\n  liaison user create --email you@example.com --name "Your Name" --admin\n'
+          ? 'No administrator yet. Create one and note the token it prints:\n  npx liaison user create --email you@example.com --name "Your Name" --admin\n'
           : ''),
     );
   });

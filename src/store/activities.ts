@@ -16,6 +16,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.
 import { newId } from '../domain/ids.js';
 import { cleanAddresses, recordsByAddress } from './addresses.js';
 import { type Db, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { type MailboxRepository, mailboxesOwnedBy } from './mailboxes.js';
 import type { ActivityPartiesTable, EmailActivitiesTable, Schema } from './schema.js';
 
 export interface Party {
@@ -87,7 +88,10 @@ const MAX_RECIPIENTS = 500;
 const MAX_SUBJECT = 2000;
 
 export class ActivityRepository {
-  constructor(private readonly db: Kysely<Schema>) {}
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly mailboxes: MailboxRepository,
+  ) {}
 
   /** Creates an outgoing draft sent from the given mailbox, its parties resolved to CRM records. */
   async createDraft(mailboxId: string, ownerId: string, input: DraftInput): Promise<Activity> {
@@ -95,7 +99,13 @@ export class ActivityRepository {
     const id = newId();
     const at = now();
     await this.db.transaction().execute(async (trx) => {
-      const sender = await mailboxAddress(trx, mailboxId);
+      const sender = await this.mailboxes
+        .get(mailboxId, trx)
+        .then((m) => m.emailAddress)
+        .catch((error: unknown) => {
+          if (error instanceof NotFoundError) throw new ValidationError([{ field: 'mailboxId', message: `no mailbox has id ${mailboxId}` }]);
+          throw error;
+        });
       if (draft.regarding) await assertRegardingExists(trx, draft.regarding);
       await trx
         .insertInto('email_activities')
@@ -206,7 +216,7 @@ export class ActivityRepository {
 
   /** True when the user owns the email or the mailbox it belongs to. */
   async isVisibleTo(id: string, userId: string): Promise<boolean> {
-    const row = await this.db.selectFrom('email_activities').select('id').where('id', '=', id).where(visibleTo(userId)).executeTakeFirst();
+    const row = await this.db.selectFrom('email_activities').select('id').where('id', '=', id).where(visibleTo(this.db, userId)).executeTakeFirst();
     return row !== undefined;
   }
 
@@ -218,7 +228,7 @@ export class ActivityRepository {
     if (filter.direction) query = query.where('direction', '=', filter.direction);
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.regardingId) query = query.where('regarding_id', '=', filter.regardingId);
-    if (filter.visibleTo) query = query.where(visibleTo(filter.visibleTo));
+    if (filter.visibleTo) query = query.where(visibleTo(this.db, filter.visibleTo));
     const rows = await query.execute();
     const page = toPage(rows, limit, (r) => r);
     return { items: await this.assemble(page.items), nextCursor: page.nextCursor };
@@ -279,20 +289,9 @@ export class ActivityRepository {
 }
 
 /** Activities a user may see: those they own, and those of mailboxes they own (their own, their queues'). */
-function visibleTo(userId: string) {
+function visibleTo(db: Db, userId: string) {
   return (eb: ExpressionBuilder<Schema, 'email_activities'>) =>
-    eb.or([
-      eb('email_activities.owner_id', '=', userId),
-      eb(
-        'email_activities.mailbox_id',
-        'in',
-        eb
-          .selectFrom('mailboxes as m')
-          .leftJoin('queues as q', 'q.id', 'm.queue_id')
-          .select('m.id')
-          .where((inner) => inner.or([inner('m.user_id', '=', userId), inner('q.owner_id', '=', userId)])),
-      ),
-    ]);
+    eb.or([eb('email_activities.owner_id', '=', userId), eb('email_activities.mailbox_id', 'in', mailboxesOwnedBy(db, userId))]);
 }
 
 /** One party per matched record: an address that matches a contact and a lead appears twice, once for each. */
@@ -326,26 +325,6 @@ function checkDraft(input: DraftInput): DraftInput {
   }
   if (problems.length > 0) throw new ValidationError(problems);
   return result;
-}
-
-async function mailboxAddress(db: Db, mailboxId: string): Promise<string> {
-  const row = await db
-    .selectFrom('mailboxes as m')
-    .innerJoin('email_addresses as ea', (join) =>
-      join
-        .on('ea.position', '=', 1)
-        .on((eb) =>
-          eb.or([
-            eb.and([eb('ea.record_type', '=', 'user'), eb('ea.record_id', '=', eb.ref('m.user_id'))]),
-            eb.and([eb('ea.record_type', '=', 'queue'), eb('ea.record_id', '=', eb.ref('m.queue_id'))]),
-          ]),
-        ),
-    )
-    .select('ea.address')
-    .where('m.id', '=', mailboxId)
-    .executeTakeFirst();
-  if (!row) throw new ValidationError([{ field: 'mailboxId', message: `no mailbox has id ${mailboxId}` }]);
-  return row.address;
 }
 
 async function assertRegardingExists(db: Db, regarding: { type: RegardingType; id: string }): Promise<void> {

@@ -4,6 +4,7 @@ import type { AlertInput, AlertLevel, AlertScope } from '../domain/alert.js';
 import { NotFoundError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { type Db, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { mailboxesOwnedBy } from './mailboxes.js';
 import type { AlertsTable, Schema } from './schema.js';
 
 export interface Alert {
@@ -81,16 +82,7 @@ export class AlertRepository {
     if (filter.mailboxId) query = query.where('mailbox_id', '=', filter.mailboxId);
     if (filter.level) query = query.where('level', '=', filter.level);
     if (filter.scope) query = query.where('scope', '=', filter.scope);
-    if (filter.visibleTo) {
-      const userId = filter.visibleTo;
-      query = query.where('mailbox_id', 'in', (eb) =>
-        eb
-          .selectFrom('mailboxes as m')
-          .leftJoin('queues as q', 'q.id', 'm.queue_id')
-          .select('m.id')
-          .where((inner) => inner.or([inner('m.user_id', '=', userId), inner('q.owner_id', '=', userId)])),
-      );
-    }
+    if (filter.visibleTo) query = query.where('mailbox_id', 'in', mailboxesOwnedBy(this.db, filter.visibleTo));
     return toPage(await query.execute(), limit, toAlert);
   }
 }

@@ -163,10 +163,7 @@ export class MailboxRepository {
     if (filter.after) query = query.where('m.id', '>', filter.after);
     if (filter.profileId === 'none') query = query.where('m.profile_id', 'is', null);
     else if (filter.profileId) query = query.where('m.profile_id', '=', filter.profileId);
-    if (filter.ownerId) {
-      const owner = filter.ownerId;
-      query = query.where((eb) => eb.or([eb('m.user_id', '=', owner), eb('q.owner_id', '=', owner)]));
-    }
+    if (filter.ownerId) query = query.where('m.id', 'in', mailboxesOwnedBy(this.db, filter.ownerId));
     if (filter.type === 'user') query = query.where('m.user_id', 'is not', null);
     if (filter.type === 'queue') query = query.where('m.queue_id', 'is not', null);
     if (filter.approvalStatus) query = query.where('m.approval_status', '=', filter.approvalStatus);
@@ -256,6 +253,15 @@ export class MailboxRepository {
       .execute();
     return rows.map((r) => ({ enabled: isSet(r.enabled), incomingStatus: r.incoming_status, outgoingStatus: r.outgoing_status, count: Number(r.n) }));
   }
+}
+
+/** The ids of the mailboxes a user owns: their own, and their queues'. For `where(…, 'in', …)`. */
+export function mailboxesOwnedBy(db: Db, userId: string) {
+  return db
+    .selectFrom('mailboxes as owned')
+    .leftJoin('queues as owned_queue', 'owned_queue.id', 'owned.queue_id')
+    .select('owned.id')
+    .where((inner) => inner.or([inner('owned.user_id', '=', userId), inner('owned_queue.owner_id', '=', userId)]));
 }
 
 async function assertProfileExists(db: Db, profileId: string): Promise<void> {

@@ -44,7 +44,7 @@ export class Store {
     this.records = new CrmRecordRepository(db);
     this.profiles = new ProfileRepository(db, secretBox);
     this.mailboxes = new MailboxRepository(db);
-    this.activities = new ActivityRepository(db);
+    this.activities = new ActivityRepository(db, this.mailboxes);
     this.alerts = new AlertRepository(db);
   }
 

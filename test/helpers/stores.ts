@@ -45,29 +45,34 @@ function tempDir(): string {
 
 let counter = 0;
 
+/** Opens a store and remembers every reopened one, so cleanup closes them all before removing the data. */
+async function openTracked(options: StoreOptions, dataDir: string, dropDatabase: () => Promise<void>): Promise<TestStore> {
+  const opened: Store[] = [];
+  const store = await Store.open(options);
+  opened.push(store);
+  return {
+    store,
+    dataDir,
+    options,
+    async reopen(overrides = {}) {
+      const again = await Store.open({ ...options, ...overrides });
+      opened.push(again);
+      return again;
+    },
+    async cleanup() {
+      for (const s of opened) await s.close().catch(() => undefined);
+      await dropDatabase();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export const sqlite: DatabaseKind = {
   name: 'sqlite',
   suite: {},
   async open() {
     const dataDir = tempDir();
-    const options: StoreOptions = { dataDir, env: {} };
-    const opened: Store[] = [];
-    const store = await Store.open(options);
-    opened.push(store);
-    return {
-      store,
-      dataDir,
-      options,
-      async reopen(overrides = {}) {
-        const again = await Store.open({ ...options, ...overrides });
-        opened.push(again);
-        return again;
-      },
-      async cleanup() {
-        for (const s of opened) await s.close().catch(() => undefined);
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+    return openTracked({ dataDir, env: {} }, dataDir, async () => undefined);
   },
 };
 
@@ -83,28 +88,12 @@ export const postgres: DatabaseKind = {
     const dataDir = tempDir();
     counter += 1;
     const schema = `liaison_test_${process.pid}_${Date.now()}_${counter}`;
-    const options: StoreOptions = { dataDir, databaseUrl: POSTGRES_URL, postgresSchema: schema, env: {} };
-    const opened: Store[] = [];
-    const store = await Store.open(options);
-    opened.push(store);
-    return {
-      store,
-      dataDir,
-      options,
-      async reopen(overrides = {}) {
-        const again = await Store.open({ ...options, ...overrides });
-        opened.push(again);
-        return again;
-      },
-      async cleanup() {
-        for (const s of opened) await s.close().catch(() => undefined);
-        const client = new pg.Client({ connectionString: POSTGRES_URL });
-        await client.connect();
-        await client.query(`drop schema if exists "${schema}" cascade`);
-        await client.end();
-        rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+    return openTracked({ dataDir, databaseUrl: POSTGRES_URL, postgresSchema: schema, env: {} }, dataDir, async () => {
+      const client = new pg.Client({ connectionString: POSTGRES_URL });
+      await client.connect();
+      await client.query(`drop schema if exists "${schema}" cascade`);
+      await client.end();
+    });
   },
 };
 
