@@ -7,6 +7,7 @@ import { DatabaseConfigError, openDatabase } from '../store/database.js';
 import { SecretKeyError } from '../store/secrets.js';
 import { VERSION } from '../version.js';
 import { addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
+import { sandboxCommand } from './sandbox.js';
 import { serveCommand } from './serve.js';
 import { userCommands } from './users.js';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   });
 
   userCommands(program);
+  sandboxCommand(program);
   return program;
 }
 

@@ -1,0 +1,72 @@
+/** `liaison sandbox`: the Exchange-compatible server (EWS + Autodiscover over HTTPS) to try Liaison against. */
+import path from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { startSandbox, type SandboxOptions } from '../sandbox/server.js';
+import { parsePort } from './options.js';
+
+interface SandboxFlags {
+  port: number;
+  httpPort: number | null;
+  host: string;
+  data?: string;
+  domain: string;
+  seed?: 'demo';
+}
+
+function parseHttpPort(value: string): number | null {
+  return value === 'none' ? null : parsePort(value);
+}
+
+function parseDomain(value: string): string {
+  if (!/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i.test(value)) throw new InvalidArgumentError('must be a domain name such as contoso.test');
+  return value.toLowerCase();
+}
+
+export function sandboxOptionsFrom(flags: SandboxFlags): SandboxOptions {
+  return {
+    port: flags.port,
+    httpPort: flags.httpPort,
+    host: flags.host,
+    domain: flags.domain,
+    dataDir: flags.data ? path.resolve(flags.data) : null,
+    seed: flags.seed ?? null,
+  };
+}
+
+export function addSandboxOptions(command: Command, prefix = ''): Command {
+  const flag = (name: string) => (prefix ? `--${prefix}-${name}` : `--${name}`);
+  return command
+    .addOption(new Option(`${flag('port')} <port>`, 'HTTPS port of the sandbox (EWS, Autodiscover, control API)').default(8443).argParser(parsePort))
+    .addOption(
+      new Option(`${flag('http-port')} <port>`, 'plain-HTTP port for the Autodiscover redirect probe, or "none"').default(8480).argParser(parseHttpPort),
+    )
+    .addOption(new Option(`${flag('domain')} <domain>`, 'the mail domain the sandbox serves').default('contoso.test').argParser(parseDomain));
+}
+
+export function sandboxCommand(program: Command): void {
+  const command = program
+    .command('sandbox')
+    .description(
+      'run an Exchange-compatible server (EWS and Autodiscover over HTTPS, with a control API) to try Liaison without an Exchange; ' +
+        'prints one JSON line with its URLs when ready',
+    )
+    .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
+    .addOption(new Option('--data <dir>', 'keep mailboxes, messages and certificates in this folder (default: in memory, for this run only)'))
+    .addOption(new Option('--seed <name>', 'create sample accounts, mailboxes and mail').choices(['demo']));
+  addSandboxOptions(command);
+  command.action(async (flags: SandboxFlags) => {
+    const sandbox = await startSandbox(sandboxOptionsFrom(flags));
+    process.stdout.write(`${JSON.stringify(sandbox.info)}\n`);
+    process.stderr.write(
+      `Sandbox ready for ${sandbox.info.domain}: EWS ${sandbox.info.ews}, control API ${sandbox.info.control}\n` +
+        `Host names (map them to ${sandbox.info.listen.address}): ${sandbox.info.hosts.join(', ')}\n` +
+        `CA certificate: ${sandbox.info.caCert}\n`,
+    );
+    const stop = async () => {
+      await sandbox.close();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void stop());
+    process.on('SIGTERM', () => void stop());
+  });
+}

@@ -1,0 +1,268 @@
+/**
+ * Autodiscover: POX (/autodiscover/autodiscover.xml, schemas 2006/2006a) and SOAP
+ * (/autodiscover/autodiscover.svc, GetUserSettings). Both answer with the EWS URL of the server that holds the
+ * mailbox, or with the redirect (address or URL) configured for the address. Errors travel in the payload with
+ * HTTP 200, as Exchange sends them ("200 does not mean success").
+ */
+import { child, children, parseXml, textOf, type XmlElement } from '../../xml/parse.js';
+import { NS } from '../../xml/namespaces.js';
+import { el, XML_DECLARATION, type Xml, type XmlChild } from '../../xml/write.js';
+import type { SandboxRuntime } from '../runtime.js';
+import type { Mailbox } from '../state/mailbox.js';
+
+export interface AutodiscoverAnswer {
+  status: number;
+  body: string;
+  operation: string;
+}
+
+const SERVER_VERSION = '73C1821F'; // Exchange 2016 CU, as POX writes ServerVersion (hex)
+
+function deploymentId(runtime: SandboxRuntime): string {
+  const hex = Buffer.from(runtime.domain).toString('hex').padEnd(32, '0').slice(0, 32);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
+}
+
+function legacyDn(mailbox: Mailbox): string {
+  return `/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=${mailbox.address.split('@')[0]}`;
+}
+
+// ---- POX ----
+
+function poxDocument(inner: XmlChild, outlookSchema: boolean): string {
+  return (
+    XML_DECLARATION +
+    el('Autodiscover', { xmlns: NS.poxResponse }, el('Response', { xmlns: outlookSchema ? NS.poxOutlookResponse : NS.poxResponse }, inner)).serialized
+  );
+}
+
+function poxError(code: number, message: string): string {
+  const now = new Date();
+  return poxDocument(
+    el('Error', { Time: now.toISOString().slice(11, 23), Id: String(now.getTime() % 4294967296) }, el('ErrorCode', null, code), el('Message', null, message), el('DebugData')),
+    false,
+  );
+}
+
+export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAnswer {
+  let root: XmlElement;
+  try {
+    root = parseXml(text, { maxBytes: 1024 * 1024 });
+  } catch {
+    return { status: 200, body: poxError(600, 'Invalid Request'), operation: 'pox' };
+  }
+  const request = child(root, NS.poxRequest, 'Request');
+  const address = textOf(child(request, NS.poxRequest, 'EMailAddress'));
+  const schema = textOf(child(request, NS.poxRequest, 'AcceptableResponseSchema'));
+  if (root.local !== 'Autodiscover' || !address) return { status: 200, body: poxError(600, 'Invalid Request'), operation: 'pox' };
+  if (schema !== NS.poxOutlookResponse) return { status: 200, body: poxError(601, 'Provider is not available for the requested schema.'), operation: 'pox' };
+
+  const redirect = runtime.state.redirectFor(address);
+  if (redirect) {
+    const account =
+      redirect.kind === 'address'
+        ? el('Account', null, el('AccountType', null, 'email'), el('Action', null, 'redirectAddr'), el('RedirectAddr', null, redirect.target))
+        : el('Account', null, el('AccountType', null, 'email'), el('Action', null, 'redirectUrl'), el('RedirectUrl', null, redirect.target));
+    return { status: 200, body: poxDocument(account, true), operation: 'pox' };
+  }
+  const mailbox = runtime.state.mailbox(address);
+  if (!mailbox) return { status: 200, body: poxError(500, 'The email address can\'t be found.'), operation: 'pox' };
+  const ews = runtime.ewsUrl(mailbox.server);
+  const host = runtime.serverHost(mailbox.server);
+  const base = runtime.baseUrl(host);
+  const user = el(
+    'User',
+    null,
+    el('DisplayName', null, mailbox.displayName),
+    el('LegacyDN', null, legacyDn(mailbox)),
+    el('AutoDiscoverSMTPAddress', null, mailbox.address),
+    el('DeploymentId', null, deploymentId(runtime)),
+  );
+  const account = el(
+    'Account',
+    null,
+    el('AccountType', null, 'email'),
+    el('Action', null, 'settings'),
+    el('MicrosoftOnline', null, 'False'),
+    el(
+      'Protocol',
+      null,
+      el('Type', null, 'EXCH'),
+      el('Server', null, host),
+      el('ServerVersion', null, SERVER_VERSION),
+      el('ASUrl', null, `${base}/EWS/Exchange.asmx`),
+      el('EwsUrl', null, ews),
+      el('EmwsUrl', null, ews),
+      el('OOFUrl', null, ews),
+    ),
+    el(
+      'Protocol',
+      null,
+      el('Type', null, 'EXPR'),
+      el('Server', null, host),
+      el('SSL', null, 'On'),
+      el('AuthPackage', null, runtime.settings.basicAuth ? 'Basic' : 'Ntlm'),
+      el('ASUrl', null, `${base}/EWS/Exchange.asmx`),
+      el('EwsUrl', null, ews),
+      el('EmwsUrl', null, ews),
+      el('OOFUrl', null, ews),
+    ),
+  );
+  return { status: 200, body: poxDocument([user, account], true), operation: 'pox' };
+}
+
+// ---- SOAP ----
+
+function soapDocument(action: string, body: Xml): string {
+  return (
+    XML_DECLARATION +
+    el(
+      's:Envelope',
+      { 'xmlns:s': NS.soap, 'xmlns:a': NS.wsa },
+      el(
+        's:Header',
+        null,
+        el('a:Action', { 's:mustUnderstand': '1' }, `${NS.autodiscoverSoap}/Autodiscover/${action}`),
+        el(
+          'h:ServerVersionInfo',
+          { 'xmlns:h': NS.autodiscoverSoap, 'xmlns:i': NS.xsi },
+          el('h:MajorVersion', null, '15'),
+          el('h:MinorVersion', null, '1'),
+          el('h:MajorBuildNumber', null, '2507'),
+          el('h:MinorBuildNumber', null, '57'),
+          el('h:Version', null, 'Exchange2015'),
+        ),
+      ),
+      el('s:Body', null, body),
+    ).serialized
+  );
+}
+
+function soapFault(code: string, message: string): string {
+  return (
+    XML_DECLARATION +
+    el('s:Envelope', { 'xmlns:s': NS.soap }, el('s:Body', null, el('s:Fault', null, el('faultcode', null, `s:${code}`), el('faultstring', { 'xml:lang': 'en-US' }, message)))).serialized
+  );
+}
+
+/** The user settings the sandbox can answer, by name. */
+function settingValue(runtime: SandboxRuntime, mailbox: Mailbox, name: string): string | null {
+  const host = runtime.serverHost(mailbox.server);
+  switch (name) {
+    case 'UserDisplayName':
+      return mailbox.displayName;
+    case 'UserDN':
+      return legacyDn(mailbox);
+    case 'UserDeploymentId':
+      return deploymentId(runtime);
+    case 'AutoDiscoverSMTPAddress':
+      return mailbox.address;
+    case 'InternalEwsUrl':
+    case 'ExternalEwsUrl':
+      return runtime.ewsUrl(mailbox.server);
+    case 'EwsSupportedSchemas':
+      return 'Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2015, Exchange2016';
+    case 'CasVersion':
+      return '15.01.2507.057';
+    case 'InternalMailboxServer':
+    case 'ExternalMailboxServer':
+      return host;
+    case 'MailboxDN':
+      return `/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn=${host}/cn=Microsoft Private MDB`;
+    case 'ActiveDirectoryServer':
+      return `dc1.${runtime.domain}`;
+    default:
+      return null;
+  }
+}
+
+function userResponse(runtime: SandboxRuntime, address: string, requested: string[]): Xml {
+  const redirect = runtime.state.redirectFor(address);
+  if (redirect) {
+    const url = redirect.kind === 'url';
+    return el(
+      'UserResponse',
+      null,
+      el('ErrorCode', null, url ? 'RedirectUrl' : 'RedirectAddress'),
+      el('ErrorMessage', null, url ? 'Redirection URL.' : 'Redirection address.'),
+      el('RedirectTarget', null, redirect.target),
+      el('UserSettingErrors'),
+      el('UserSettings'),
+    );
+  }
+  const mailbox = runtime.state.mailbox(address);
+  if (!mailbox) {
+    return el(
+      'UserResponse',
+      null,
+      el('ErrorCode', null, 'InvalidUser'),
+      el('ErrorMessage', null, `Invalid user: '${address}'`),
+      el('RedirectTarget', { 'i:nil': 'true' }),
+      el('UserSettingErrors'),
+      el('UserSettings'),
+    );
+  }
+  const settings: Xml[] = [];
+  const errors: Xml[] = [];
+  for (const name of requested) {
+    const value = settingValue(runtime, mailbox, name);
+    if (value === null) {
+      errors.push(
+        el('UserSettingError', null, el('ErrorCode', null, 'InvalidSetting'), el('ErrorMessage', null, `The requested setting, ${name}, is not valid or not available.`), el('SettingName', null, name)),
+      );
+    } else {
+      settings.push(el('UserSetting', { 'i:type': 'StringSetting' }, el('Name', null, name), el('Value', null, value)));
+    }
+  }
+  return el(
+    'UserResponse',
+    null,
+    el('ErrorCode', null, 'NoError'),
+    el('ErrorMessage', null, 'No error.'),
+    el('RedirectTarget', { 'i:nil': 'true' }),
+    el('UserSettingErrors', null, errors),
+    el('UserSettings', null, settings),
+  );
+}
+
+export function answerSoap(runtime: SandboxRuntime, text: string): AutodiscoverAnswer {
+  let root: XmlElement;
+  try {
+    root = parseXml(text, { maxBytes: 1024 * 1024 });
+  } catch (error) {
+    return { status: 500, body: soapFault('Client', `The request is not well-formed XML: ${(error as Error).message}`), operation: 'soap' };
+  }
+  const body = child(root, NS.soap, 'Body');
+  const request = body?.children[0];
+  if (root.ns !== NS.soap || root.local !== 'Envelope' || !request) {
+    return { status: 500, body: soapFault('Client', 'The request must be a SOAP 1.1 envelope.'), operation: 'soap' };
+  }
+  if (request.ns !== NS.autodiscoverSoap || request.local !== 'GetUserSettingsRequestMessage') {
+    return { status: 500, body: soapFault('Client', `The sandbox's Autodiscover service answers GetUserSettings only, not ${request.local}.`), operation: 'soap' };
+  }
+  const inner = child(request, NS.autodiscoverSoap, 'Request');
+  const users = children(child(inner, NS.autodiscoverSoap, 'Users'), NS.autodiscoverSoap, 'User').map((u) => textOf(child(u, NS.autodiscoverSoap, 'Mailbox')));
+  const requested = children(child(inner, NS.autodiscoverSoap, 'RequestedSettings'), NS.autodiscoverSoap, 'Setting').map((s) => textOf(s));
+  let response: Xml;
+  if (users.length === 0 || requested.length === 0) {
+    response = el(
+      'Response',
+      { 'xmlns:i': NS.xsi },
+      el('ErrorCode', null, 'InvalidRequest'),
+      el('ErrorMessage', null, users.length === 0 ? 'The request names no user.' : 'The request asks for no setting.'),
+    );
+  } else {
+    response = el(
+      'Response',
+      { 'xmlns:i': NS.xsi },
+      el('ErrorCode', null, 'NoError'),
+      el('ErrorMessage'),
+      el('UserResponses', null, users.map((u) => userResponse(runtime, u, requested))),
+    );
+  }
+  return {
+    status: 200,
+    body: soapDocument('GetUserSettingsResponse', el('GetUserSettingsResponseMessage', { xmlns: NS.autodiscoverSoap }, response)),
+    operation: 'GetUserSettings',
+  };
+}

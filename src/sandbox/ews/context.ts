@@ -1,0 +1,87 @@
+/**
+ * What an operation handler works with: the mailbox the request acts on (the caller's own, or the one it
+ * impersonates), and helpers that turn the request's folder and item ids into the sandbox's objects with the
+ * errors Exchange gives for bad ones.
+ */
+import { attr, child, type XmlElement } from '../../xml/parse.js';
+import { NS } from '../../xml/namespaces.js';
+import type { SandboxSettings } from '../behaviour.js';
+import { decodeId } from '../state/ids.js';
+import { type Mailbox, MailboxStateError } from '../state/mailbox.js';
+import type { Account, Folder, Item, ServerName } from '../state/model.js';
+import type { SandboxState } from '../state/sandbox-state.js';
+import { EwsError, TEXT } from './soap.js';
+import type { Subscriptions } from './subscriptions.js';
+
+export interface EwsContext {
+  state: SandboxState;
+  settings: SandboxSettings;
+  subscriptions: Subscriptions;
+  account: Account;
+  mailbox: Mailbox;
+  /** The server that received the request. */
+  server: ServerName;
+}
+
+/** The folder a t:FolderId or t:DistinguishedFolderId names. */
+export function resolveFolder(context: EwsContext, element: XmlElement | undefined, notFound = 'ErrorItemNotFound'): Folder {
+  if (!element) throw new EwsError('ErrorInvalidRequest', 'The request is invalid.');
+  if (element.local === 'DistinguishedFolderId') {
+    const owner = child(child(element, NS.types, 'Mailbox'), NS.types, 'EmailAddress')?.text.trim();
+    if (owner && !context.mailbox.owns(owner)) {
+      // Delegate access to another mailbox is not modelled: the caller has no rights on it.
+      if (!context.state.mailbox(owner)) throw new EwsError('ErrorNonExistentMailbox', TEXT.nonExistentMailbox);
+      throw new EwsError('ErrorAccessDenied', TEXT.accessDenied);
+    }
+    const folder = context.mailbox.distinguishedFolder(attr(element, 'Id') ?? '');
+    if (!folder) throw new EwsError(notFound, notFound === 'ErrorParentFolderNotFound' ? TEXT.parentFolderNotFound : TEXT.itemNotFound);
+    return folder;
+  }
+  if (element.local === 'FolderId') {
+    const id = attr(element, 'Id') ?? '';
+    const decoded = decodeId(id);
+    if (!decoded || decoded.kind !== 'folder') throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+    if (decoded.mailboxGuid !== context.mailbox.guid) {
+      if (!context.state.mailboxByGuid(decoded.mailboxGuid)) throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.');
+      throw new EwsError('ErrorAccessDenied', TEXT.accessDenied);
+    }
+    const folder = context.mailbox.folder(id);
+    if (!folder) throw new EwsError(notFound, notFound === 'ErrorParentFolderNotFound' ? TEXT.parentFolderNotFound : TEXT.itemNotFound);
+    return folder;
+  }
+  throw new EwsError('ErrorInvalidRequest', `The sandbox does not support ${element.local} here.`);
+}
+
+/** The first folder-id element inside a container such as m:ParentFolderId or m:ToFolderId. */
+export function folderIdIn(container: XmlElement | undefined): XmlElement | undefined {
+  return container?.children.find((c) => c.ns === NS.types && (c.local === 'FolderId' || c.local === 'DistinguishedFolderId'));
+}
+
+/** The item a t:ItemId names. */
+export function resolveItem(context: EwsContext, element: XmlElement): Item {
+  if (element.local !== 'ItemId') throw new EwsError('ErrorInvalidRequest', `The sandbox does not support ${element.local} here.`);
+  const id = attr(element, 'Id') ?? '';
+  const decoded = decodeId(id);
+  if (!decoded || decoded.kind !== 'item') throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+  if (decoded.mailboxGuid !== context.mailbox.guid) {
+    if (!context.state.mailboxByGuid(decoded.mailboxGuid)) throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.');
+    throw new EwsError('ErrorAccessDenied', TEXT.accessDenied);
+  }
+  const item = context.mailbox.item(id);
+  if (!item) throw new EwsError('ErrorItemNotFound', TEXT.itemNotFound);
+  return item;
+}
+
+/**
+ * Runs one per-item step; an EwsError (or a refusal from the mailbox) becomes that item's error message,
+ * anything else propagates.
+ */
+export async function perItem<T>(work: () => T | Promise<T>, onError: (error: EwsError) => T): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof EwsError) return onError(error);
+    if (error instanceof MailboxStateError) return onError(new EwsError(error.code, error.message));
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+/** FindItem: the items of folders (Shallow), filtered by a restriction, sorted, paged. */
+import { attr, child, children } from '../../../xml/parse.js';
+import { NS } from '../../../xml/namespaces.js';
+import { el } from '../../../xml/write.js';
+import type { Item } from '../../state/model.js';
+import { perItem, resolveFolder } from '../context.js';
+import { page, readPaging } from '../paging.js';
+import { itemValue, queryableItemUri, readRestriction, type Value } from '../restrictions.js';
+import { assertShapeFor, readItemShape, writeItem } from '../shapes.js';
+import { EwsError, failure, responseRoot, success } from '../soap.js';
+import type { Operation } from './types.js';
+
+function sortValue(value: Value | undefined): number | string {
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number') return value;
+  if (typeof value === 'boolean') return Number(value);
+  return String(value ?? '').toLowerCase();
+}
+
+export const findItem: Operation = {
+  name: 'FindItem',
+  async handle(context, request) {
+    const traversal = attr(request, 'Traversal');
+    const shape = readItemShape(child(request, NS.messages, 'ItemShape'));
+    const paging = readPaging(request);
+    const orders = children(child(request, NS.messages, 'SortOrder'), NS.types, 'FieldOrder').map((order) => ({
+      uri: attr(order.children.find((c) => c.ns === NS.types), 'FieldURI') ?? '',
+      descending: attr(order, 'Order') === 'Descending',
+    }));
+    const messages = [];
+    for (const parentElement of children(child(request, NS.messages, 'ParentFolderIds'), NS.types)) {
+      messages.push(
+        await perItem(
+          () => {
+            assertShapeFor(shape, 'find');
+            // Associated items (folder-level hidden messages) and soft-deleted items are not modelled: none exist.
+            const folder = resolveFolder(context, parentElement);
+            const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (item: Item, uri) => itemValue(item, uri));
+            let items = traversal === 'Shallow' ? context.mailbox.liveItems(folder).filter((i) => restriction(i)) : [];
+            const unsortable = orders.find((o) => !queryableItemUri(o.uri));
+            if (unsortable) throw new EwsError('ErrorUnsupportedPathForSortGroup', `The sandbox cannot sort by ${unsortable.uri}.`);
+            if (orders.length > 0) {
+              items = [...items].sort((a, b) => {
+                for (const order of orders) {
+                  const x = sortValue(itemValue(a, order.uri));
+                  const y = sortValue(itemValue(b, order.uri));
+                  if (x < y) return order.descending ? 1 : -1;
+                  if (x > y) return order.descending ? -1 : 1;
+                }
+                return 0;
+              });
+            } else {
+              // Exchange's default order: newest received first.
+              items = [...items].sort((a, b) => b.props.dateTimeReceived.localeCompare(a.props.dateTimeReceived));
+            }
+            const { items: pageItems, attributes } = page(items, paging);
+            return success(
+              'FindItem',
+              el('m:RootFolder', attributes, el('t:Items', null, pageItems.map((i) => writeItem(i, context.mailbox, shape, 'find', context.state)))),
+            );
+          },
+          (error) => failure('FindItem', error),
+        ),
+      );
+    }
+    return responseRoot('FindItem', messages);
+  },
+};

@@ -1,0 +1,42 @@
+/** The EWS operations the sandbox answers, by the local name of their request element. */
+import { createFolder } from './create-folder.js';
+import { createItem, sendItem } from './create-item.js';
+import { findFolder } from './find-folder.js';
+import { findItem } from './find-item.js';
+import { deleteFolder, moveFolder } from './folders.js';
+import { getFolder } from './get-folder.js';
+import { getItem } from './get-item.js';
+import { copyItem, deleteItem, moveItem, updateItem } from './items.js';
+import { convertId, resolveNames } from './names.js';
+import { getEvents, subscribe, unsubscribe } from './notifications.js';
+import { syncFolderHierarchy } from './sync-folder-hierarchy.js';
+import { syncFolderItems } from './sync-folder-items.js';
+import type { Operation } from './types.js';
+
+export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
+  [
+    getFolder,
+    findFolder,
+    createFolder,
+    deleteFolder,
+    moveFolder,
+    syncFolderHierarchy,
+    syncFolderItems,
+    findItem,
+    getItem,
+    createItem,
+    sendItem,
+    moveItem,
+    copyItem,
+    deleteItem,
+    updateItem,
+    resolveNames,
+    convertId,
+    subscribe,
+    getEvents,
+    unsubscribe,
+  ].map((op) => [op.name, op]),
+);
+
+/** Operations that hold the connection open; they count against HangingConnectionLimit, not EWSMaxConcurrency. */
+export const STREAMING_OPERATION = 'GetStreamingEvents';

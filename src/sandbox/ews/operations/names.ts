@@ -1,0 +1,131 @@
+/** ResolveNames (the sandbox's mailboxes are its directory) and ConvertId (between the id formats). */
+import { attr, child, children, resolveQName } from '../../../xml/parse.js';
+import { NS } from '../../../xml/namespaces.js';
+import { el } from '../../../xml/write.js';
+import { decodeId } from '../../state/ids.js';
+import type { Mailbox } from '../../state/mailbox.js';
+import { perItem } from '../context.js';
+import { EwsError, failure, responseRoot, success, TEXT, warning } from '../soap.js';
+import type { Operation } from './types.js';
+
+const MAX_RESOLUTIONS = 100;
+
+function resolution(mailbox: Mailbox, fullContact: boolean) {
+  return el(
+    't:Resolution',
+    null,
+    el(
+      't:Mailbox',
+      null,
+      el('t:Name', null, mailbox.displayName),
+      el('t:EmailAddress', null, mailbox.address),
+      el('t:RoutingType', null, 'SMTP'),
+      el('t:MailboxType', null, 'Mailbox'),
+    ),
+    fullContact
+      ? el(
+          't:Contact',
+          null,
+          el('t:DisplayName', null, mailbox.displayName),
+          el('t:EmailAddresses', null, el('t:Entry', { Key: 'EmailAddress1' }, `SMTP:${mailbox.address}`)),
+        )
+      : null,
+  );
+}
+
+export const resolveNames: Operation = {
+  name: 'ResolveNames',
+  handle(context, request) {
+    const entry = (child(request, NS.messages, 'UnresolvedEntry')?.text ?? '').trim().replace(/^smtp:/i, '').toLowerCase();
+    const full = attr(request, 'ReturnFullContactData') === 'true';
+    const all = [...context.state.mailboxes.values()];
+    const exact = all.filter((m) => m.owns(entry));
+    const matches =
+      exact.length > 0
+        ? exact
+        : all.filter((m) => m.address.toLowerCase().startsWith(entry) || m.displayName.toLowerCase().split(/\s+/).some((w) => w.startsWith(entry)));
+    const shown = matches.slice(0, MAX_RESOLUTIONS);
+    const set = el(
+      'm:ResolutionSet',
+      { TotalItemsInView: matches.length, IncludesLastItemInRange: String(shown.length === matches.length) },
+      shown.map((m) => resolution(m, full)),
+    );
+    let message;
+    if (matches.length === 0) message = failure('ResolveNames', new EwsError('ErrorNameResolutionNoResults', TEXT.nameResolutionNone));
+    else if (matches.length === 1) message = success('ResolveNames', set);
+    else message = warning('ResolveNames', 'ErrorNameResolutionMultipleResults', TEXT.nameResolutionMultiple, set);
+    return responseRoot('ResolveNames', [message]);
+  },
+};
+
+// ---- ConvertId ----
+
+const ID_PREFIX_LENGTH = 4;
+
+/** The id's bytes from any of the formats the sandbox writes. */
+function idBytes(format: string, id: string): Buffer | null {
+  try {
+    switch (format) {
+      case 'EwsId':
+      case 'EwsLegacyId':
+        return Buffer.from(id, 'base64');
+      case 'OwaId':
+        return Buffer.from(id, 'base64url');
+      case 'EntryId':
+        return Buffer.concat([Buffer.from([0x00, 0x03, 0x24, 0x00]), Buffer.from(id, 'base64')]);
+      case 'HexEntryId':
+        return /^[0-9A-Fa-f]+$/.test(id) ? Buffer.concat([Buffer.from([0x00, 0x03, 0x24, 0x00]), Buffer.from(id, 'hex')]) : null;
+      case 'StoreId':
+        return Buffer.from(id, 'base64');
+      default:
+        return null;
+    }
+  } catch {
+    return null;
+  }
+}
+
+function formatId(format: string, bytes: Buffer): string {
+  switch (format) {
+    case 'OwaId':
+      return bytes.toString('base64url');
+    case 'EntryId':
+      return bytes.subarray(ID_PREFIX_LENGTH).toString('base64');
+    case 'HexEntryId':
+      return bytes.subarray(ID_PREFIX_LENGTH).toString('hex').toUpperCase();
+    default:
+      return bytes.toString('base64');
+  }
+}
+
+export const convertId: Operation = {
+  name: 'ConvertId',
+  async handle(context, request) {
+    const destination = attr(request, 'DestinationFormat') ?? 'EwsId';
+    const messages = [];
+    for (const source of children(child(request, NS.messages, 'SourceIds'), NS.types)) {
+      messages.push(
+        await perItem(
+          () => {
+            if (source.local !== 'AlternateId') throw new EwsError('ErrorInvalidRequest', 'The sandbox converts mailbox ids only.');
+            const type = attr(source, 'type', NS.xsi);
+            if (type && resolveQName(source, type).local !== 'AlternateIdType') throw new EwsError('ErrorInvalidRequest', 'The sandbox converts mailbox ids only.');
+            const address = attr(source, 'Mailbox') ?? '';
+            if (!/^[^\s@]+@[^\s@]+$/.test(address)) throw new EwsError('ErrorInvalidSmtpAddress', TEXT.invalidSmtpAddress);
+            const bytes = idBytes(attr(source, 'Format') ?? '', attr(source, 'Id') ?? '');
+            const decoded = bytes ? decodeId(bytes.toString('base64')) : null;
+            if (!bytes || !decoded) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+            const owner = context.state.mailbox(address);
+            if (!owner || owner.guid !== decoded.mailboxGuid) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+            return success(
+              'ConvertId',
+              el('m:AlternateId', { 'xsi:type': 't:AlternateIdType', Format: destination, Id: formatId(destination, bytes), Mailbox: owner.address }),
+            );
+          },
+          (error) => failure('ConvertId', error),
+        ),
+      );
+    }
+    return responseRoot('ConvertId', messages);
+  },
+};

@@ -1,0 +1,106 @@
+/** Subscribe (pull and streaming), GetEvents, Unsubscribe. GetStreamingEvents is in streaming.ts. */
+import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
+import { NS } from '../../../xml/namespaces.js';
+import { el } from '../../../xml/write.js';
+import type { EventType } from '../../state/mailbox.js';
+import { type EwsContext, perItem, resolveFolder } from '../context.js';
+import { EwsError, failure, responseRoot, success, TEXT } from '../soap.js';
+import { type Subscription, writeEvent, writeStatusEvent } from '../subscriptions.js';
+import type { Operation } from './types.js';
+
+const EVENT_TYPES: readonly EventType[] = ['NewMailEvent', 'CreatedEvent', 'DeletedEvent', 'ModifiedEvent', 'MovedEvent', 'CopiedEvent'];
+/** GetEvents answers at most this many events at once (Exchange's number). */
+const EVENTS_PER_CALL = 50;
+
+export const subscribe: Operation = {
+  name: 'Subscribe',
+  async handle(context, request) {
+    const message = await perItem(
+      () => {
+        const pull = child(request, NS.messages, 'PullSubscriptionRequest');
+        const streaming = child(request, NS.messages, 'StreamingSubscriptionRequest');
+        const spec = pull ?? streaming;
+        if (!spec) {
+          throw new EwsError('ErrorInvalidSubscriptionRequest', 'The sandbox does not send push notifications; use a pull or streaming subscription.');
+        }
+        const folders =
+          attr(spec, 'SubscribeToAllFolders') === 'true'
+            ? ('all' as const)
+            : new Set(children(child(spec, NS.types, 'FolderIds'), NS.types).map((f) => resolveFolder(context, f).id));
+        const eventTypes = new Set(
+          children(child(spec, NS.types, 'EventTypes'), NS.types, 'EventType')
+            .map((e) => e.text.trim() as EventType)
+            .filter((e) => EVENT_TYPES.includes(e)),
+        );
+        const timeout = Number(child(spec, NS.types, 'Timeout')?.text ?? 30);
+        const subscription = context.subscriptions.create(pull ? 'pull' : 'streaming', context.account.username, context.mailbox, folders, eventTypes, timeout);
+        return success(
+          'Subscribe',
+          el('m:SubscriptionId', null, subscription.id),
+          pull ? el('m:Watermark', null, context.subscriptions.watermark(subscription, 0)) : null,
+        );
+      },
+      (error) => failure('Subscribe', error),
+    );
+    return responseRoot('Subscribe', [message]);
+  },
+};
+
+/** The subscription named by the element, checked for existence, expiry and ownership. */
+export function ownSubscription(context: EwsContext, idElement: XmlElement | undefined): Subscription {
+  const found = context.subscriptions.get(idElement?.text.trim() ?? '');
+  if (found === 'expired') throw new EwsError('ErrorExpiredSubscription', 'The subscription has expired.');
+  if (!found) throw new EwsError('ErrorSubscriptionNotFound', TEXT.subscriptionNotFound);
+  if (found.owner !== context.account.username.toLowerCase()) throw new EwsError('ErrorSubscriptionAccessDenied', TEXT.subscriptionAccessDenied);
+  return found;
+}
+
+export const getEvents: Operation = {
+  name: 'GetEvents',
+  async handle(context, request) {
+    const message = await perItem(
+      () => {
+        const subscription = ownSubscription(context, child(request, NS.messages, 'SubscriptionId'));
+        if (subscription.kind !== 'pull') throw new EwsError('ErrorInvalidPullSubscriptionId', 'The subscription is not a pull subscription.');
+        const watermark = child(request, NS.messages, 'Watermark')?.text.trim() ?? '';
+        const [owner, counterText] = Buffer.from(watermark, 'base64').toString('utf8').split('|');
+        const counter = Number(counterText);
+        if (owner !== subscription.id || !Number.isInteger(counter) || counter > subscription.counter) {
+          throw new EwsError('ErrorInvalidWatermark', 'The watermark used for creating this subscription was not found.');
+        }
+        subscription.lastUsed = Date.now();
+        // Events the client has acknowledged by asking from a later watermark are dropped.
+        subscription.queue = subscription.queue.filter((q) => q.counter > counter);
+        const batch = subscription.queue.slice(0, EVENTS_PER_CALL);
+        const events = batch.length > 0 ? batch.map((q) => writeEvent(q, context.mailbox)) : [writeStatusEvent(context.subscriptions.watermark(subscription, subscription.counter))];
+        return success(
+          'GetEvents',
+          el(
+            'm:Notification',
+            null,
+            el('t:SubscriptionId', null, subscription.id),
+            el('t:PreviousWatermark', null, watermark),
+            el('t:MoreEvents', null, subscription.queue.length > batch.length),
+            events,
+          ),
+        );
+      },
+      (error) => failure('GetEvents', error),
+    );
+    return responseRoot('GetEvents', [message]);
+  },
+};
+
+export const unsubscribe: Operation = {
+  name: 'Unsubscribe',
+  async handle(context, request) {
+    const message = await perItem(
+      () => {
+        context.subscriptions.remove(ownSubscription(context, child(request, NS.messages, 'SubscriptionId')));
+        return success('Unsubscribe');
+      },
+      (error) => failure('Unsubscribe', error),
+    );
+    return responseRoot('Unsubscribe', [message]);
+  },
+};

@@ -1,0 +1,54 @@
+/** SyncFolderHierarchy: the folders created, changed or deleted under a folder (default: the message root). */
+import { child } from '../../../xml/parse.js';
+import { NS } from '../../../xml/namespaces.js';
+import { el } from '../../../xml/write.js';
+import { folderIdIn, perItem, resolveFolder } from '../context.js';
+import { readFolderShape, writeFolder } from '../shapes.js';
+import { EwsError, failure, responseRoot, success, TEXT } from '../soap.js';
+import { computeSync } from '../sync.js';
+import { decodeSyncState, encodeSyncState } from '../sync-state.js';
+import type { Operation } from './types.js';
+
+export const syncFolderHierarchy: Operation = {
+  name: 'SyncFolderHierarchy',
+  sync: true,
+  async handle(context, request) {
+    const { mailbox, state } = context;
+    const message = await perItem(
+      () => {
+        const shape = readFolderShape(child(request, NS.messages, 'FolderShape'));
+        const idElement = folderIdIn(child(request, NS.messages, 'SyncFolderId'));
+        const root = idElement ? resolveFolder(context, idElement, 'ErrorSyncFolderNotFound') : mailbox.distinguishedFolder('msgfolderroot')!;
+        const stateText = child(request, NS.messages, 'SyncState')?.text.trim() ?? '';
+        const key = { kind: 'folders' as const, mailbox: mailbox.guid, folder: root.id };
+        let from = 0;
+        if (stateText !== '') {
+          const decoded = decodeSyncState(state.secret, stateText, key, mailbox.seq);
+          if (decoded === null) throw new EwsError('ErrorInvalidSyncStateData', TEXT.invalidSyncStateFolders);
+          from = decoded;
+        }
+        const page = computeSync(
+          mailbox.hierarchyLog,
+          from,
+          mailbox.seq,
+          Number.MAX_SAFE_INTEGER,
+          (id) => mailbox.folders.get(id),
+          (id) => mailbox.isInside(id, root.id),
+        );
+        const changes = page.changes.map(({ id, change }) => {
+          const folder = mailbox.folders.get(id)!;
+          if (change === 'delete') return el('t:Delete', null, el('t:FolderId', { Id: folder.id, ChangeKey: mailbox.changeKey(folder) }));
+          return el(change === 'create' ? 't:Create' : 't:Update', null, writeFolder(folder, mailbox, shape));
+        });
+        return success(
+          'SyncFolderHierarchy',
+          el('m:SyncState', null, encodeSyncState(state.secret, { ...key, seq: page.position })),
+          el('m:IncludesLastFolderInRange', null, 'true'),
+          el('m:Changes', null, changes),
+        );
+      },
+      (error) => failure('SyncFolderHierarchy', error, el('m:SyncState'), el('m:IncludesLastFolderInRange', null, 'true')),
+    );
+    return responseRoot('SyncFolderHierarchy', [message]);
+  },
+};

@@ -1,0 +1,157 @@
+/**
+ * Restrictions (FindItem, FindFolder): the search expressions a sync service uses (comparisons, Contains,
+ * Exists, And/Or/Not) over the properties the sandbox keeps.
+ */
+import { attr, child, type XmlElement } from '../../xml/parse.js';
+import { NS } from '../../xml/namespaces.js';
+import type { Mailbox } from '../state/mailbox.js';
+import type { Folder, Item } from '../state/model.js';
+import { EwsError } from './soap.js';
+
+export type Value = string | number | boolean | Date | string[] | null;
+
+const ITEM_READERS: Record<string, (item: Item) => Value> = {
+  'item:Subject': (i) => i.props.subject,
+  'item:ItemClass': (i) => i.props.itemClass,
+  'item:DateTimeReceived': (i) => new Date(i.props.dateTimeReceived),
+  'item:DateTimeSent': (i) => new Date(i.props.dateTimeSent),
+  'item:DateTimeCreated': (i) => new Date(i.props.dateTimeCreated),
+  'item:LastModifiedTime': (i) => new Date(i.props.lastModifiedTime),
+  'item:Size': (i) => i.props.size,
+  'item:HasAttachments': (i) => i.props.attachments.some((a) => !a.isInline),
+  'item:Importance': (i) => i.props.importance,
+  'item:Categories': (i) => i.props.categories,
+  'item:InReplyTo': (i) => i.props.inReplyTo,
+  'item:IsDraft': (i) => i.props.isDraft,
+  'item:ParentFolderId': (i) => i.folderId,
+  'message:InternetMessageId': (i) => i.props.internetMessageId,
+  'message:IsRead': (i) => i.props.isRead,
+  'message:From': (i) => i.props.from?.address ?? null,
+  'message:Sender': (i) => i.props.sender?.address ?? null,
+  'message:ConversationTopic': (i) => i.props.conversationTopic,
+  'message:References': (i) => i.props.references,
+};
+
+/** Whether restrictions and sort orders can use this item property. */
+export function queryableItemUri(uri: string): boolean {
+  return uri in ITEM_READERS;
+}
+
+export function itemValue(item: Item, uri: string): Value | undefined {
+  return ITEM_READERS[uri]?.(item);
+}
+
+export function folderValue(folder: Folder, uri: string, mailbox: Mailbox): Value | undefined {
+  switch (uri) {
+    case 'folder:DisplayName':
+      return folder.displayName;
+    case 'folder:FolderClass':
+      return folder.folderClass;
+    case 'folder:TotalCount':
+      return mailbox.counts(folder).total;
+    case 'folder:UnreadCount':
+      return mailbox.counts(folder).unread;
+    case 'folder:ChildFolderCount':
+      return mailbox.counts(folder).children;
+    default:
+      return undefined;
+  }
+}
+
+type Reader<T> = (target: T, uri: string) => Value | undefined;
+type Predicate<T> = (target: T) => boolean;
+
+function pathUri(expression: XmlElement): string {
+  const path = expression.children.find((c) => c.ns === NS.types && /FieldURI$/.test(c.local));
+  return attr(path, 'FieldURI') ?? '';
+}
+
+function unsupported(uri: string): never {
+  throw new EwsError('ErrorUnsupportedPathForQuery', `The property path ${uri} is not supported for this query in the sandbox.`);
+}
+
+function coerce(constant: string, like: Value): Value {
+  if (like instanceof Date) return new Date(constant);
+  if (typeof like === 'number') return Number(constant);
+  if (typeof like === 'boolean') return constant.toLowerCase() === 'true';
+  return constant;
+}
+
+function compare(a: Value, b: Value): number {
+  if (a === null || b === null) return a === b ? 0 : Number.NaN;
+  if (a instanceof Date && b instanceof Date) return a.getTime() - b.getTime();
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  if (typeof a === 'boolean' && typeof b === 'boolean') return Number(a) - Number(b);
+  return String(a).toLowerCase().localeCompare(String(b).toLowerCase());
+}
+
+const COMPARISONS: Record<string, (c: number) => boolean> = {
+  IsEqualTo: (c) => c === 0,
+  IsNotEqualTo: (c) => c !== 0,
+  IsGreaterThan: (c) => c > 0,
+  IsGreaterThanOrEqualTo: (c) => c >= 0,
+  IsLessThan: (c) => c < 0,
+  IsLessThanOrEqualTo: (c) => c <= 0,
+};
+
+function compile<T>(expression: XmlElement, read: Reader<T>): Predicate<T> {
+  const name = expression.local;
+  if (name === 'And' || name === 'Or') {
+    const parts = expression.children.filter((c) => c.ns === NS.types).map((c) => compile(c, read));
+    return name === 'And' ? (t) => parts.every((p) => p(t)) : (t) => parts.some((p) => p(t));
+  }
+  if (name === 'Not') {
+    const inner = compile(expression.children.find((c) => c.ns === NS.types)!, read);
+    return (t) => !inner(t);
+  }
+  const uri = pathUri(expression);
+  if (name === 'Exists') return (t) => {
+    const value = read(t, uri);
+    if (value === undefined) unsupported(uri);
+    return value !== null && value !== '';
+  };
+  if (name in COMPARISONS) {
+    const operand = child(expression, NS.types, 'FieldURIOrConstant');
+    const constant = child(operand, NS.types, 'Constant');
+    if (!constant) throw new EwsError('ErrorUnsupportedQueryFilter', 'The sandbox compares properties with constants only.');
+    const text = attr(constant, 'Value') ?? '';
+    const test = COMPARISONS[name]!;
+    return (t) => {
+      const value = read(t, uri);
+      if (value === undefined) unsupported(uri);
+      if (Array.isArray(value)) return value.some((v) => test(compare(v, text)));
+      return test(compare(value, coerce(text, value)));
+    };
+  }
+  if (name === 'Contains') {
+    const text = (attr(child(expression, NS.types, 'Constant'), 'Value') ?? '').toLowerCase();
+    const mode = attr(expression, 'ContainmentMode') ?? 'Substring';
+    const exact = (attr(expression, 'ContainmentComparison') ?? 'IgnoreCase') === 'Exact';
+    return (t) => {
+      const value = read(t, uri);
+      if (value === undefined) unsupported(uri);
+      const values = Array.isArray(value) ? value : [String(value ?? '')];
+      return values.some((v) => {
+        const haystack = exact ? v : v.toLowerCase();
+        const needle = exact ? (attr(child(expression, NS.types, 'Constant'), 'Value') ?? '') : text;
+        switch (mode) {
+          case 'FullString':
+            return haystack === needle;
+          case 'Prefixed':
+            return haystack.startsWith(needle);
+          case 'PrefixOnWords':
+            return haystack.split(/\s+/).some((w) => w.startsWith(needle));
+          default:
+            return haystack.includes(needle);
+        }
+      });
+    };
+  }
+  throw new EwsError('ErrorUnsupportedQueryFilter', `The sandbox does not support the ${name} restriction.`);
+}
+
+/** Reads m:Restriction; without one every target passes. */
+export function readRestriction<T>(restriction: XmlElement | undefined, read: Reader<T>): Predicate<T> {
+  const expression = restriction?.children.find((c) => c.ns === NS.types);
+  return expression ? compile(expression, read) : () => true;
+}

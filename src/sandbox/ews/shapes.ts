@@ -1,0 +1,285 @@
+/**
+ * Writing items and folders the way a response shape asks (IdOnly, Default, AllProperties, plus
+ * AdditionalProperties), in the element order the schema's sequences demand: ItemType's elements, then
+ * MessageType's; BaseFolderType's, then FolderType's.
+ */
+import { attr, child, children, type XmlElement } from '../../xml/parse.js';
+import { NS } from '../../xml/namespaces.js';
+import { el, type Xml } from '../../xml/write.js';
+import type { Mailbox } from '../state/mailbox.js';
+import type { Address, Folder, Item } from '../state/model.js';
+import type { SandboxState } from '../state/sandbox-state.js';
+import { EwsError } from './soap.js';
+
+export type BaseShape = 'IdOnly' | 'Default' | 'AllProperties';
+
+export interface ItemShape {
+  base: BaseShape;
+  includeMime: boolean;
+  bodyType: 'Best' | 'HTML' | 'Text';
+  additional: Set<string>;
+}
+
+/** Where the items are written: GetItem answers with bodies; FindItem and SyncFolderItems never do. */
+export type ItemContext = 'get' | 'find' | 'sync';
+
+function baseShape(text: string): BaseShape {
+  // PcxPeopleSearch is for people search; the sandbox answers it as Default.
+  return text === 'IdOnly' || text === 'AllProperties' ? text : 'Default';
+}
+
+function additionalUris(shape: XmlElement | undefined): Set<string> {
+  const result = new Set<string>();
+  for (const path of children(child(shape, NS.types, 'AdditionalProperties'), NS.types)) {
+    if (path.local === 'FieldURI') result.add(attr(path, 'FieldURI') ?? '');
+    if (path.local === 'IndexedFieldURI') result.add(attr(path, 'FieldURI') ?? '');
+  }
+  return result;
+}
+
+export function readItemShape(shape: XmlElement | undefined): ItemShape {
+  const body = child(shape, NS.types, 'BodyType')?.text.trim();
+  return {
+    base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'),
+    includeMime: child(shape, NS.types, 'IncludeMimeContent')?.text.trim() === 'true',
+    bodyType: body === 'HTML' || body === 'Text' ? body : 'Best',
+    additional: additionalUris(shape),
+  };
+}
+
+export interface FolderShape {
+  base: BaseShape;
+  additional: Set<string>;
+}
+
+export function readFolderShape(shape: XmlElement | undefined): FolderShape {
+  return { base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'), additional: additionalUris(shape) };
+}
+
+// ---- items ----
+
+function mailboxElement(address: Address): Xml {
+  return el('t:Mailbox', null, el('t:Name', null, address.name), el('t:EmailAddress', null, address.address), el('t:RoutingType', null, 'SMTP'), el('t:MailboxType', null, 'OneOff'));
+}
+
+function recipients(name: string, list: Address[]): Xml | null {
+  return list.length === 0 ? null : el(name, null, list.map(mailboxElement));
+}
+
+function single(name: string, address: Address | null): Xml | null {
+  return address ? el(name, null, mailboxElement(address)) : null;
+}
+
+function display(list: Address[]): string {
+  return list.map((a) => a.name).join('; ');
+}
+
+function bodyFor(item: Item, wanted: ItemShape['bodyType']): { type: 'HTML' | 'Text'; text: string } {
+  const { bodyType, body } = item.props;
+  if (wanted === 'Best' || wanted === bodyType) return { type: bodyType, text: body };
+  if (wanted === 'HTML') {
+    const escaped = body.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+    return { type: 'HTML', text: `<html><body><pre>${escaped}</pre></body></html>` };
+  }
+  const text = body
+    .replace(/<(script|style)[\s\S]*?<\/\1>/gi, '')
+    .replace(/<br\s*\/?>|<\/p>|<\/div>/gi, '\n')
+    .replace(/<[^>]+>/g, '')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
+  return { type: 'Text', text };
+}
+
+/** Attachment ids: the item id and the attachment's position, so GetAttachment-style lookups stay possible. */
+export function attachmentId(item: Item, index: number): string {
+  return Buffer.from(`${item.id}|${index}`).toString('base64');
+}
+
+interface ItemProperty {
+  uri: string;
+  /** In the Default shape (for GetItem; FindItem and SyncFolderItems never get the heavy ones). */
+  inDefault: boolean;
+  /** Body, attachments, MIME: only GetItem returns them. */
+  heavy?: boolean;
+  write(item: Item, mailbox: Mailbox, shape: ItemShape, state: SandboxState): Xml | null;
+}
+
+/** In ItemType's then MessageType's schema order. */
+const ITEM_PROPERTIES: ItemProperty[] = [
+  { uri: 'item:MimeContent', inDefault: false, heavy: true, write: (i, _m, _s, state) => el('t:MimeContent', { CharacterSet: 'UTF-8' }, state.mime(i.mimeRef).toString('base64')) },
+  { uri: 'item:ItemId', inDefault: true, write: (i, m) => el('t:ItemId', { Id: i.id, ChangeKey: m.changeKey(i) }) },
+  { uri: 'item:ParentFolderId', inDefault: true, write: (i, m) => el('t:ParentFolderId', { Id: i.folderId, ChangeKey: m.changeKey(m.folders.get(i.folderId)!) }) },
+  { uri: 'item:ItemClass', inDefault: true, write: (i) => el('t:ItemClass', null, i.props.itemClass) },
+  { uri: 'item:Subject', inDefault: true, write: (i) => el('t:Subject', null, i.props.subject) },
+  { uri: 'item:Sensitivity', inDefault: true, write: () => el('t:Sensitivity', null, 'Normal') },
+  {
+    uri: 'item:Body',
+    inDefault: true,
+    heavy: true,
+    write: (i, _m, s) => {
+      const body = bodyFor(i, s.bodyType);
+      return el('t:Body', { BodyType: body.type, IsTruncated: 'false' }, body.text);
+    },
+  },
+  {
+    uri: 'item:Attachments',
+    inDefault: true,
+    heavy: true,
+    write: (i) =>
+      i.props.attachments.length === 0
+        ? null
+        : el(
+            't:Attachments',
+            null,
+            i.props.attachments.map((a, index) =>
+              el(
+                't:FileAttachment',
+                null,
+                el('t:AttachmentId', { Id: attachmentId(i, index) }),
+                el('t:Name', null, a.name),
+                el('t:ContentType', null, a.contentType),
+                a.contentId ? el('t:ContentId', null, a.contentId.replace(/^<|>$/g, '')) : null,
+                el('t:Size', null, a.size),
+                el('t:LastModifiedTime', null, i.props.lastModifiedTime.replace(/\.\d{3}Z$/, '')),
+                el('t:IsInline', null, a.isInline),
+                el('t:IsContactPhoto', null, 'false'),
+              ),
+            ),
+          ),
+  },
+  { uri: 'item:DateTimeReceived', inDefault: true, write: (i) => el('t:DateTimeReceived', null, isoSeconds(i.props.dateTimeReceived)) },
+  { uri: 'item:Size', inDefault: true, write: (i) => el('t:Size', null, i.props.size) },
+  { uri: 'item:Categories', inDefault: false, write: (i) => (i.props.categories.length === 0 ? null : el('t:Categories', null, i.props.categories.map((c) => el('t:String', null, c)))) },
+  { uri: 'item:Importance', inDefault: true, write: (i) => el('t:Importance', null, i.props.importance) },
+  { uri: 'item:InReplyTo', inDefault: false, write: (i) => (i.props.inReplyTo ? el('t:InReplyTo', null, i.props.inReplyTo) : null) },
+  { uri: 'item:IsSubmitted', inDefault: true, write: (i) => el('t:IsSubmitted', null, i.props.isSubmitted) },
+  { uri: 'item:IsDraft', inDefault: true, write: (i) => el('t:IsDraft', null, i.props.isDraft) },
+  { uri: 'item:IsFromMe', inDefault: true, write: (i, m) => el('t:IsFromMe', null, i.props.from ? m.owns(i.props.from.address) : false) },
+  { uri: 'item:IsResend', inDefault: true, write: () => el('t:IsResend', null, 'false') },
+  { uri: 'item:IsUnmodified', inDefault: true, write: (i) => el('t:IsUnmodified', null, i.version === 1) },
+  {
+    uri: 'item:InternetMessageHeaders',
+    inDefault: false,
+    write: (i) => el('t:InternetMessageHeaders', null, i.props.headers.map((h) => el('t:InternetMessageHeader', { HeaderName: h.name }, h.value))),
+  },
+  { uri: 'item:DateTimeSent', inDefault: true, write: (i) => el('t:DateTimeSent', null, isoSeconds(i.props.dateTimeSent)) },
+  { uri: 'item:DateTimeCreated', inDefault: true, write: (i) => el('t:DateTimeCreated', null, isoSeconds(i.props.dateTimeCreated)) },
+  { uri: 'item:DisplayCc', inDefault: true, write: (i) => el('t:DisplayCc', null, display(i.props.ccRecipients)) },
+  { uri: 'item:DisplayTo', inDefault: true, write: (i) => el('t:DisplayTo', null, display(i.props.toRecipients)) },
+  { uri: 'item:HasAttachments', inDefault: true, write: (i) => el('t:HasAttachments', null, i.props.attachments.some((a) => !a.isInline)) },
+  { uri: 'item:Culture', inDefault: true, write: () => el('t:Culture', null, 'en-US') },
+  { uri: 'item:LastModifiedTime', inDefault: true, write: (i) => el('t:LastModifiedTime', null, isoSeconds(i.props.lastModifiedTime)) },
+  { uri: 'message:Sender', inDefault: true, write: (i) => single('t:Sender', i.props.sender) },
+  { uri: 'message:ToRecipients', inDefault: false, write: (i) => recipients('t:ToRecipients', i.props.toRecipients) },
+  { uri: 'message:CcRecipients', inDefault: false, write: (i) => recipients('t:CcRecipients', i.props.ccRecipients) },
+  { uri: 'message:BccRecipients', inDefault: false, write: (i) => recipients('t:BccRecipients', i.props.bccRecipients) },
+  { uri: 'message:IsReadReceiptRequested', inDefault: true, write: () => el('t:IsReadReceiptRequested', null, 'false') },
+  { uri: 'message:IsDeliveryReceiptRequested', inDefault: true, write: () => el('t:IsDeliveryReceiptRequested', null, 'false') },
+  { uri: 'message:ConversationIndex', inDefault: true, write: (i) => (i.props.conversationIndex ? el('t:ConversationIndex', null, i.props.conversationIndex) : null) },
+  { uri: 'message:ConversationTopic', inDefault: true, write: (i) => el('t:ConversationTopic', null, i.props.conversationTopic) },
+  { uri: 'message:From', inDefault: true, write: (i) => single('t:From', i.props.from) },
+  { uri: 'message:InternetMessageId', inDefault: true, write: (i) => el('t:InternetMessageId', null, i.props.internetMessageId) },
+  { uri: 'message:IsRead', inDefault: true, write: (i) => el('t:IsRead', null, i.props.isRead) },
+  { uri: 'message:IsResponseRequested', inDefault: false, write: () => el('t:IsResponseRequested', null, 'false') },
+  { uri: 'message:References', inDefault: true, write: (i) => (i.props.references ? el('t:References', null, i.props.references) : null) },
+  { uri: 'message:ReplyTo', inDefault: false, write: (i) => recipients('t:ReplyTo', i.props.replyTo) },
+];
+
+const ITEM_URIS = new Set(ITEM_PROPERTIES.map((p) => p.uri));
+
+/** Whether the sandbox can write this property (others are silently left out, as for a property never set). */
+export function knownItemUri(uri: string): boolean {
+  return ITEM_URIS.has(uri);
+}
+
+/** Exchange writes times to the second, with a Z. */
+export function isoSeconds(iso: string): string {
+  return iso.replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, context: ItemContext, state: SandboxState): Xml {
+  const parts: Array<Xml | null> = [];
+  for (const property of ITEM_PROPERTIES) {
+    let wanted = property.uri === 'item:ItemId' || shape.additional.has(property.uri);
+    if (shape.base === 'AllProperties') wanted = true;
+    else if (shape.base === 'Default' && property.inDefault) wanted = true;
+    if (property.uri === 'item:MimeContent') wanted = shape.includeMime || shape.additional.has(property.uri);
+    if (property.heavy && context !== 'get') {
+      // FindItem and SyncFolderItems cannot return bodies, attachments or MIME (Exchange refuses them there).
+      wanted = false;
+    }
+    if (wanted) parts.push(property.write(item, mailbox, shape, state));
+  }
+  return el('t:Message', null, parts);
+}
+
+/** Refuses properties that FindItem or SyncFolderItems cannot return, as Exchange does. */
+export function assertShapeFor(shape: ItemShape, context: ItemContext): void {
+  if (context === 'get') return;
+  for (const uri of ['item:Body', 'item:Attachments', 'item:MimeContent']) {
+    if (shape.additional.has(uri) || (uri === 'item:MimeContent' && shape.includeMime)) {
+      throw new EwsError('ErrorInvalidPropertyRequest', 'The property cannot be used in this operation.', {
+        xml: el('t:FieldURI', { FieldURI: uri }),
+      });
+    }
+  }
+}
+
+// ---- folders ----
+
+interface FolderProperty {
+  uri: string;
+  inDefault: boolean;
+  write(folder: Folder, mailbox: Mailbox): Xml | null;
+}
+
+/** In BaseFolderType's then FolderType's schema order. */
+const FOLDER_PROPERTIES: FolderProperty[] = [
+  { uri: 'folder:FolderId', inDefault: true, write: (f, m) => el('t:FolderId', { Id: f.id, ChangeKey: m.changeKey(f) }) },
+  {
+    uri: 'folder:ParentFolderId',
+    inDefault: false,
+    write: (f, m) => {
+      const parent = f.parentId ? m.folders.get(f.parentId) : undefined;
+      return parent ? el('t:ParentFolderId', { Id: parent.id, ChangeKey: m.changeKey(parent) }) : null;
+    },
+  },
+  { uri: 'folder:FolderClass', inDefault: false, write: (f) => (f.folderClass ? el('t:FolderClass', null, f.folderClass) : null) },
+  { uri: 'folder:DisplayName', inDefault: true, write: (f) => el('t:DisplayName', null, f.displayName) },
+  { uri: 'folder:TotalCount', inDefault: true, write: (f, m) => el('t:TotalCount', null, m.counts(f).total) },
+  { uri: 'folder:ChildFolderCount', inDefault: true, write: (f, m) => el('t:ChildFolderCount', null, m.counts(f).children) },
+  {
+    uri: 'folder:EffectiveRights',
+    inDefault: false,
+    write: () =>
+      el(
+        't:EffectiveRights',
+        null,
+        el('t:CreateAssociated', null, 'true'),
+        el('t:CreateContents', null, 'true'),
+        el('t:CreateHierarchy', null, 'true'),
+        el('t:Delete', null, 'true'),
+        el('t:Modify', null, 'true'),
+        el('t:Read', null, 'true'),
+        el('t:ViewPrivateItems', null, 'true'),
+      ),
+  },
+  { uri: 'folder:DistinguishedFolderId', inDefault: false, write: (f) => (f.distinguishedId ? el('t:DistinguishedFolderId', null, f.distinguishedId) : null) },
+  { uri: 'folder:UnreadCount', inDefault: true, write: (f, m) => el('t:UnreadCount', null, m.counts(f).unread) },
+];
+
+export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape): Xml {
+  const parts: Array<Xml | null> = [];
+  for (const property of FOLDER_PROPERTIES) {
+    const wanted =
+      property.uri === 'folder:FolderId' ||
+      shape.base === 'AllProperties' ||
+      (shape.base === 'Default' && property.inDefault) ||
+      shape.additional.has(property.uri);
+    if (wanted) parts.push(property.write(folder, mailbox));
+  }
+  return el('t:Folder', null, parts);
+}

@@ -1,0 +1,141 @@
+/**
+ * Notification subscriptions: pull (Subscribe + GetEvents) and streaming (Subscribe + GetStreamingEvents).
+ * Each subscription listens to its mailbox, keeps the events it wants in a queue with a watermark per event,
+ * and hands them out by watermark (pull) or to the open streaming connections (streaming).
+ * Like Exchange, subscriptions live in memory only: after a restart they are gone (ErrorSubscriptionNotFound).
+ */
+import { randomUUID } from 'node:crypto';
+import { el, type Xml } from '../../xml/write.js';
+import type { EventType, Mailbox, MailboxEvent } from '../state/mailbox.js';
+import { isoSeconds } from './shapes.js';
+
+export type SubscriptionKind = 'pull' | 'streaming';
+
+interface QueuedEvent {
+  watermark: string;
+  counter: number;
+  event: MailboxEvent;
+}
+
+export interface Subscription {
+  id: string;
+  kind: SubscriptionKind;
+  /** The account that made it (lower case): only it may use it. */
+  owner: string;
+  mailbox: Mailbox;
+  folders: Set<string> | 'all';
+  eventTypes: Set<EventType>;
+  /** Pull: minutes it may stay idle without a GetEvents before it expires. */
+  timeoutMinutes: number;
+  lastUsed: number;
+  counter: number;
+  queue: QueuedEvent[];
+  sinks: Set<(notification: QueuedEvent[]) => void>;
+  detach(): void;
+}
+
+/** Streaming subscriptions not read by any connection expire after this long (Exchange keeps them ~30 min). */
+const STREAMING_IDLE_MINUTES = 30;
+
+export class Subscriptions {
+  private readonly byId = new Map<string, Subscription>();
+
+  watermark(subscription: Subscription, counter: number): string {
+    return Buffer.from(`${subscription.id}|${counter}`).toString('base64');
+  }
+
+  create(kind: SubscriptionKind, owner: string, mailbox: Mailbox, folders: Set<string> | 'all', eventTypes: Set<EventType>, timeoutMinutes: number): Subscription {
+    const subscription: Subscription = {
+      id: Buffer.from(`${mailbox.guid}|${randomUUID()}`).toString('base64'),
+      kind,
+      owner: owner.toLowerCase(),
+      mailbox,
+      folders,
+      eventTypes,
+      timeoutMinutes,
+      lastUsed: Date.now(),
+      counter: 0,
+      queue: [],
+      sinks: new Set(),
+      detach: () => mailbox.off('event', listener),
+    };
+    const listener = (event: MailboxEvent) => {
+      if (!subscription.eventTypes.has(event.type)) return;
+      if (subscription.folders !== 'all') {
+        const folders = subscription.folders;
+        if (!folders.has(event.parentFolderId) && !(event.oldParentFolderId && folders.has(event.oldParentFolderId))) return;
+      }
+      subscription.counter += 1;
+      const queued = { watermark: this.watermark(subscription, subscription.counter), counter: subscription.counter, event };
+      if (subscription.sinks.size > 0) for (const sink of subscription.sinks) sink([queued]);
+      else subscription.queue.push(queued);
+    };
+    mailbox.on('event', listener);
+    this.byId.set(subscription.id, subscription);
+    return subscription;
+  }
+
+  /** The subscription, unless it is unknown or has expired (then it is removed). */
+  get(id: string): Subscription | 'expired' | undefined {
+    const subscription = this.byId.get(id);
+    if (!subscription) return undefined;
+    const idleMinutes = subscription.kind === 'pull' ? subscription.timeoutMinutes : STREAMING_IDLE_MINUTES;
+    if (subscription.sinks.size === 0 && Date.now() - subscription.lastUsed > idleMinutes * 60_000) {
+      this.remove(subscription);
+      return 'expired';
+    }
+    return subscription;
+  }
+
+  remove(subscription: Subscription): void {
+    subscription.detach();
+    this.byId.delete(subscription.id);
+  }
+
+  /** Drops every subscription (the server stops). */
+  clear(): void {
+    for (const subscription of this.byId.values()) subscription.detach();
+    this.byId.clear();
+  }
+
+  /** Counts the streaming connections an account holds open, for HangingConnectionLimit. */
+  openStreams(owner: string): number {
+    let count = 0;
+    for (const subscription of this.byId.values()) if (subscription.owner === owner.toLowerCase()) count += subscription.sinks.size;
+    return count;
+  }
+}
+
+/** One event as the schema's BaseNotificationEventType and its extensions write it. */
+export function writeEvent(queued: QueuedEvent, mailbox: Mailbox): Xml {
+  const { event } = queued;
+  const ref = (name: string, id: string | undefined, kind: 'item' | 'folder') => {
+    if (!id) return null;
+    const target = kind === 'item' ? mailbox.items.get(id) : mailbox.folders.get(id);
+    return el(name, { Id: id, ChangeKey: target ? mailbox.changeKey(target) : undefined });
+  };
+  const target = event.itemId ? ref('t:ItemId', event.itemId, 'item') : ref('t:FolderId', event.folderId, 'folder');
+  const old =
+    event.type === 'MovedEvent' || event.type === 'CopiedEvent'
+      ? [
+          event.oldItemId ? ref('t:OldItemId', event.oldItemId, 'item') : ref('t:OldFolderId', event.oldFolderId, 'folder'),
+          ref('t:OldParentFolderId', event.oldParentFolderId, 'folder'),
+        ]
+      : [];
+  return el(
+    `t:${event.type}`,
+    null,
+    el('t:Watermark', null, queued.watermark),
+    el('t:TimeStamp', null, isoSeconds(event.timestamp)),
+    target,
+    ref('t:ParentFolderId', event.parentFolderId, 'folder'),
+    old,
+    event.type === 'ModifiedEvent' && event.unreadCount !== undefined ? el('t:UnreadCount', null, event.unreadCount) : null,
+  );
+}
+
+export function writeStatusEvent(watermark: string): Xml {
+  return el('t:StatusEvent', null, el('t:Watermark', null, watermark));
+}
+
+export type { QueuedEvent };

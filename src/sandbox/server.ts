@@ -1,0 +1,293 @@
+/**
+ * The sandbox server: one HTTPS port serving several virtual hosts (by SNI for the certificate, by Host for
+ * the content), plus a plain-HTTP port that only answers the unauthenticated Autodiscover redirect probe.
+ *
+ *   <domain>, autodiscover.<domain>          Autodiscover (POX and SOAP)
+ *   mail.<domain>, mail2.<domain>            EWS (two Exchange servers) and Autodiscover
+ *   wrong-name.<domain>                      as mail.<domain>, but with a certificate for another name
+ *   127.0.0.1 / localhost                    the control API (/_sandbox/), on every host too
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { EWS_SCHEMA_DIR, loadEwsSchema } from '../xml/ews-schema.js';
+import { answerPox, answerSoap } from './autodiscover/autodiscover.js';
+import { authenticate, challenge } from './auth.js';
+import { DEFAULT_SETTINGS, Faults, type SandboxSettings } from './behaviour.js';
+import { handleControl } from './control/control.js';
+import { applyFault, handleEws } from './ews/endpoint.js';
+import { Subscriptions } from './ews/subscriptions.js';
+import { loadPki, type SandboxPki } from './pki.js';
+import { type ExchangeRecord, exchangeHeaders, type SandboxRuntime } from './runtime.js';
+import { seedDemo } from './seed.js';
+import type { ServerName } from './state/model.js';
+import { SandboxState } from './state/sandbox-state.js';
+
+export interface SandboxOptions {
+  /** HTTPS port; 0 for any free one. */
+  port?: number;
+  /** Plain-HTTP port for the Autodiscover redirect probe; 0 for any free one, null for none. */
+  httpPort?: number | null;
+  /** Address to listen on. */
+  host?: string;
+  domain?: string;
+  /** Keep state and certificates here; without it they live in a temporary folder for this run. */
+  dataDir?: string | null;
+  seed?: 'demo' | null;
+  settings?: Partial<SandboxSettings>;
+  onExchange?: (record: ExchangeRecord) => void;
+  log?: (message: string) => void;
+}
+
+export interface SandboxInfo {
+  ews: string;
+  ews2: string;
+  autodiscover: { pox: string[]; soap: string[]; httpRedirect: string | null };
+  control: string;
+  caCert: string;
+  domain: string;
+  hosts: string[];
+  listen: { address: string; port: number; httpPort: number | null };
+  serviceAccount?: { username: string; password: string };
+  mailboxes?: string[];
+}
+
+export interface Sandbox {
+  info: SandboxInfo;
+  runtime: SandboxRuntime;
+  pki: SandboxPki;
+  close(): Promise<void>;
+}
+
+const MAX_BODY = 64 * 1024 * 1024;
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(null);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function notFound(res: ServerResponse): void {
+  res.writeHead(404, { 'Content-Type': 'text/html', Server: 'Microsoft-IIS/10.0' });
+  res.end('<html><body><h2>404 - File or directory not found.</h2></body></html>');
+}
+
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const domain = (options.domain ?? 'contoso.test').toLowerCase();
+  const listenHost = options.host ?? '127.0.0.1';
+  const dataDir = options.dataDir ?? null;
+  const log = options.log ?? ((message: string) => process.stderr.write(`${message}\n`));
+  const names = {
+    root: domain,
+    autodiscover: `autodiscover.${domain}`,
+    mail: `mail.${domain}`,
+    mail2: `mail2.${domain}`,
+    wrongName: `wrong-name.${domain}`,
+  };
+  const pkiDir = dataDir ? path.join(dataDir, 'pki') : mkdtempSync(path.join(tmpdir(), 'liaison-sandbox-'));
+  const pki = loadPki(pkiDir, domain, [
+    { host: names.root, names: [names.root] },
+    { host: names.autodiscover, names: [names.autodiscover] },
+    { host: names.mail, names: [names.mail] },
+    { host: names.mail2, names: [names.mail2] },
+    // The certificate of another server, as when a proxy or a mistyped DNS record sends clients to it.
+    { host: names.wrongName, names: [`mail.fabrikam.test`] },
+  ]);
+  loadEwsSchema();
+  const state = SandboxState.open(domain, dataDir);
+  const settings: SandboxSettings = { ...DEFAULT_SETTINGS, ...options.settings };
+  let httpsPort = 0;
+
+  const runtime: SandboxRuntime = {
+    domain,
+    state,
+    settings,
+    faults: new Faults(),
+    subscriptions: new Subscriptions(),
+    inFlight: new Map(),
+    syncInFlight: new Map(),
+    baseUrl: (host) => `https://${host}:${httpsPort}`,
+    ewsUrl: (server) => `https://${server === 'mail' ? names.mail : names.mail2}:${httpsPort}/EWS/Exchange.asmx`,
+    serverHost: (server) => (server === 'mail' ? names.mail : names.mail2),
+    serverOf: (host) => (host === names.mail || host === names.wrongName ? 'mail' : host === names.mail2 ? 'mail2' : null),
+    onExchange: options.onExchange ?? null,
+    log,
+  };
+
+  const seeded = options.seed === 'demo' ? await seedDemo(state) : null;
+  // Filled in once the ports are known; the control API reads it on request.
+  const ready: { info?: SandboxInfo } = {};
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://sandbox');
+    const servername = (req.socket as TLSSocket).servername;
+    const hostHeader = (req.headers.host ?? (typeof servername === 'string' ? servername : '')).toLowerCase();
+    const host = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const pathname = url.pathname.toLowerCase();
+
+    if (pathname === '/_sandbox' || pathname.startsWith('/_sandbox/')) {
+      const body = await readBody(req, MAX_BODY);
+      if (!body) return void res.writeHead(413).end();
+      return handleControl(runtime, () => ({ ...ready.info }), req, res, body);
+    }
+
+    const server: ServerName | null = runtime.serverOf(host);
+    const autodiscoverHost = host === names.root || host === names.autodiscover || server !== null;
+    const isEws = pathname.startsWith('/ews/');
+    const isAutodiscover = pathname === '/autodiscover/autodiscover.xml' || pathname === '/autodiscover/autodiscover.svc';
+    if ((isEws && !server) || (isAutodiscover && !autodiscoverHost) || (!isEws && !isAutodiscover)) return notFound(res);
+
+    const account = authenticate(req, state, settings.basicAuth);
+    if (!account) return challenge(res, host, settings.basicAuth);
+
+    if (isEws) {
+      if (req.method === 'GET') {
+        const file = { '/ews/services.wsdl': 'services.wsdl', '/ews/messages.xsd': 'messages.xsd', '/ews/types.xsd': 'types.xsd' }[pathname];
+        if (file) {
+          res.writeHead(200, { ...exchangeHeaders(runtime, server), 'Content-Type': 'text/xml; charset=utf-8' });
+          return void res.end(readFileSync(EWS_SCHEMA_DIR + file));
+        }
+        if (pathname === '/ews/exchange.asmx') {
+          res.writeHead(200, { ...exchangeHeaders(runtime, server), 'Content-Type': 'text/html; charset=utf-8' });
+          return void res.end('<html><head><title>Service</title></head><body><p>You have created a service.</p></body></html>');
+        }
+        return notFound(res);
+      }
+      if (pathname !== '/ews/exchange.asmx' || req.method !== 'POST') return notFound(res);
+      const body = await readBody(req, MAX_BODY);
+      if (!body) {
+        res.writeHead(413, { Server: 'Microsoft-IIS/10.0' });
+        return void res.end();
+      }
+      return handleEws(runtime, req, res, server!, account, host, body.toString('utf8'));
+    }
+
+    // Autodiscover
+    if (req.method !== 'POST') {
+      res.writeHead(405, { Allow: 'POST', Server: 'Microsoft-IIS/10.0' });
+      return void res.end();
+    }
+    const body = await readBody(req, 1024 * 1024);
+    if (!body) return void res.writeHead(413).end();
+    const text = body.toString('utf8');
+    const soap = pathname.endsWith('.svc');
+    const record: ExchangeRecord = { surface: soap ? 'autodiscover-soap' : 'autodiscover-pox', operation: soap ? 'GetUserSettings' : 'pox', host, status: 0, request: text, response: [], accepted: true };
+    const rule = runtime.faults.take({ operation: 'autodiscover', mailbox: null, host });
+    if (rule && (await applyFault(rule, res, runtime, server)) === 'handled') {
+      record.status = res.statusCode;
+      runtime.onExchange?.(record);
+      return;
+    }
+    const answer = soap ? answerSoap(runtime, text) : answerPox(runtime, text);
+    record.status = answer.status;
+    record.response.push(answer.body);
+    res.writeHead(answer.status, { ...exchangeHeaders(runtime, server), 'Content-Type': 'text/xml; charset=utf-8' });
+    res.end(answer.body);
+    runtime.onExchange?.(record);
+  }
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((error: unknown) => {
+      log(`sandbox request ${req.method} ${req.url} failed: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+      res.end();
+    });
+  };
+
+  const https: HttpsServer = createHttpsServer(
+    {
+      SNICallback: (serverName, callback) => callback(null, pki.contextFor(serverName)),
+      key: readFileSync(path.join(pkiDir, 'server.key')),
+      cert: readFileSync(path.join(pkiDir, 'localhost.pem')),
+      keepAliveTimeout: 120_000,
+    },
+    onRequest,
+  );
+  // Streaming notifications hold a response open for up to 30 minutes.
+  https.requestTimeout = 0;
+  https.headersTimeout = 60_000;
+
+  const http: HttpServer | null =
+    options.httpPort === null
+      ? null
+      : createHttpServer((req, res) => {
+          const host = (req.headers.host ?? '').toLowerCase().replace(/:\d+$/, '');
+          const pathname = new URL(req.url ?? '/', 'http://sandbox').pathname.toLowerCase();
+          if (req.method === 'GET' && host === names.autodiscover && pathname === '/autodiscover/autodiscover.xml' && settings.autodiscoverHttpRedirect) {
+            res.writeHead(302, {
+              Location: `${runtime.baseUrl(names.autodiscover)}/autodiscover/autodiscover.xml`,
+              'Cache-Control': 'no-cache',
+              Pragma: 'no-cache',
+              Server: 'Microsoft-IIS/10.0',
+              'Content-Length': '0',
+            });
+            return void res.end();
+          }
+          notFound(res);
+        });
+
+  await new Promise<void>((resolve, reject) => {
+    https.once('error', reject);
+    https.listen(options.port ?? 8443, listenHost, () => resolve());
+  });
+  httpsPort = (https.address() as AddressInfo).port;
+  let httpPort: number | null = null;
+  if (http) {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.httpPort ?? 8480, listenHost, () => resolve());
+    });
+    httpPort = (http.address() as AddressInfo).port;
+  }
+
+  const hosts = [names.root, names.autodiscover, names.mail, names.mail2, names.wrongName];
+  const literal = listenHost.includes(':') ? `[${listenHost}]` : listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost;
+  const info: SandboxInfo = {
+    ews: runtime.ewsUrl('mail'),
+    ews2: runtime.ewsUrl('mail2'),
+    autodiscover: {
+      pox: [names.root, names.autodiscover].map((h) => `${runtime.baseUrl(h)}/autodiscover/autodiscover.xml`),
+      soap: [names.root, names.autodiscover].map((h) => `${runtime.baseUrl(h)}/autodiscover/autodiscover.svc`),
+      httpRedirect: httpPort === null ? null : `http://${names.autodiscover}:${httpPort}/autodiscover/autodiscover.xml`,
+    },
+    control: `https://${literal === '127.0.0.1' || literal === 'localhost' ? literal : '127.0.0.1'}:${httpsPort}/_sandbox`,
+    caCert: pki.caCertPath,
+    domain,
+    hosts,
+    listen: { address: listenHost, port: httpsPort, httpPort },
+    ...(seeded ? { serviceAccount: seeded.serviceAccount, mailboxes: seeded.mailboxes } : {}),
+  };
+  ready.info = info;
+
+  return {
+    info,
+    runtime,
+    pki,
+    async close() {
+      runtime.subscriptions.clear();
+      state.saveNow();
+      https.closeAllConnections();
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+      if (http) {
+        http.closeAllConnections();
+        await new Promise<void>((resolve) => http.close(() => resolve()));
+      }
+    },
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * EWS item and folder ids and change keys, shaped like Exchange's: an id is base64 of
+ * 00 03 24 00 + the mailbox GUID in ASCII + 00 + a kind byte + a counter, so it starts "AAMkA" as real ids do;
+ * a change key is base64 of a small header and a version. Both are opaque to clients.
+ */
+
+const PREFIX = Buffer.from([0x00, 0x03, 0x24, 0x00]);
+const KIND = { folder: 0x2e, item: 0x46 } as const;
+export type IdKind = keyof typeof KIND;
+const GUID_LENGTH = 36;
+const ID_LENGTH = PREFIX.length + GUID_LENGTH + 2 + 8;
+
+export interface DecodedId {
+  kind: IdKind;
+  mailboxGuid: string;
+  counter: number;
+}
+
+export function encodeId(kind: IdKind, mailboxGuid: string, counter: number): string {
+  const buffer = Buffer.alloc(ID_LENGTH);
+  PREFIX.copy(buffer, 0);
+  buffer.write(mailboxGuid, PREFIX.length, 'ascii');
+  buffer[PREFIX.length + GUID_LENGTH] = 0;
+  buffer[PREFIX.length + GUID_LENGTH + 1] = KIND[kind];
+  buffer.writeBigUInt64BE(BigInt(counter), PREFIX.length + GUID_LENGTH + 2);
+  return buffer.toString('base64');
+}
+
+/** Reads an id; null when it is not one the sandbox could have made (Exchange: ErrorInvalidIdMalformed). */
+export function decodeId(id: string): DecodedId | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(id)) return null;
+  const buffer = Buffer.from(id, 'base64');
+  if (buffer.length !== ID_LENGTH || !buffer.subarray(0, PREFIX.length).equals(PREFIX)) return null;
+  const kindByte = buffer[PREFIX.length + GUID_LENGTH + 1];
+  const kind = kindByte === KIND.folder ? 'folder' : kindByte === KIND.item ? 'item' : null;
+  if (!kind) return null;
+  const mailboxGuid = buffer.toString('ascii', PREFIX.length, PREFIX.length + GUID_LENGTH);
+  if (!/^[0-9a-f-]{36}$/.test(mailboxGuid)) return null;
+  return { kind, mailboxGuid, counter: Number(buffer.readBigUInt64BE(PREFIX.length + GUID_LENGTH + 2)) };
+}
+
+export function encodeChangeKey(kind: IdKind, version: number): string {
+  const buffer = Buffer.alloc(16);
+  buffer.writeUInt32LE(kind === 'folder' ? 1 : 9, 0);
+  buffer.writeUInt32LE(0x16, 4);
+  buffer.writeBigUInt64BE(BigInt(version), 8);
+  return buffer.toString('base64');
+}

@@ -1,0 +1,323 @@
+/**
+ * One sandbox mailbox: its folder tree, its messages, and the change logs that SyncFolderHierarchy,
+ * SyncFolderItems and subscriptions read. Every change takes the next sequence number of the mailbox.
+ */
+import { EventEmitter } from 'node:events';
+import { encodeChangeKey, encodeId } from './ids.js';
+import type { ChangeEntry, ChangeKind, Folder, Item, MailboxData, MessageProps, ServerName } from './model.js';
+
+export type EventType = 'NewMailEvent' | 'CreatedEvent' | 'DeletedEvent' | 'ModifiedEvent' | 'MovedEvent' | 'CopiedEvent';
+
+export interface MailboxEvent {
+  type: EventType;
+  timestamp: string;
+  itemId?: string;
+  folderId?: string;
+  parentFolderId: string;
+  oldItemId?: string;
+  oldFolderId?: string;
+  oldParentFolderId?: string;
+  unreadCount?: number;
+}
+
+/** The folders every mailbox starts with: [distinguished id, display name, folder class, parent]. */
+const DEFAULT_FOLDERS: Array<[string, string, string, string | null]> = [
+  ['root', '', '', null],
+  ['msgfolderroot', 'Top of Information Store', 'IPF.Note', 'root'],
+  ['inbox', 'Inbox', 'IPF.Note', 'msgfolderroot'],
+  ['drafts', 'Drafts', 'IPF.Note', 'msgfolderroot'],
+  ['sentitems', 'Sent Items', 'IPF.Note', 'msgfolderroot'],
+  ['deleteditems', 'Deleted Items', 'IPF.Note', 'msgfolderroot'],
+  ['outbox', 'Outbox', 'IPF.Note', 'msgfolderroot'],
+  ['junkemail', 'Junk Email', 'IPF.Note', 'msgfolderroot'],
+  ['calendar', 'Calendar', 'IPF.Appointment', 'msgfolderroot'],
+  ['contacts', 'Contacts', 'IPF.Contact', 'msgfolderroot'],
+  ['tasks', 'Tasks', 'IPF.Task', 'msgfolderroot'],
+  ['notes', 'Notes', 'IPF.StickyNote', 'msgfolderroot'],
+  ['journal', 'Journal', 'IPF.Journal', 'msgfolderroot'],
+  ['conversationhistory', 'Conversation History', 'IPF.Note', 'msgfolderroot'],
+  ['searchfolders', 'Finder', '', 'root'],
+];
+
+export class MailboxStateError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }> {
+  readonly folders = new Map<string, Folder>();
+  private readonly distinguished = new Map<string, string>();
+  /** Every item ever stored, including those deleted or moved away (their tombstones). */
+  readonly items = new Map<string, Item>();
+
+  private constructor(readonly data: Omit<MailboxData, 'folders' | 'items'>) {
+    super();
+    this.setMaxListeners(0);
+  }
+
+  get guid(): string {
+    return this.data.guid;
+  }
+  get address(): string {
+    return this.data.address;
+  }
+  get displayName(): string {
+    return this.data.displayName;
+  }
+  get server(): ServerName {
+    return this.data.server;
+  }
+  set server(value: ServerName) {
+    this.data.server = value;
+    this.emit('change');
+  }
+  get seq(): number {
+    return this.data.seq;
+  }
+  get hierarchyLog(): ChangeEntry[] {
+    return this.data.hierarchyLog;
+  }
+
+  static create(guid: string, address: string, displayName: string, server: ServerName, aliases: string[] = []): Mailbox {
+    const mailbox = new Mailbox({ guid, address, displayName, server, aliases, nextCounter: 1, seq: 0, hierarchyLog: [] });
+    for (const [distinguishedId, name, folderClass, parent] of DEFAULT_FOLDERS) {
+      const parentId = parent === null ? null : mailbox.distinguished.get(parent)!;
+      mailbox.addFolder(parentId, name, folderClass, distinguishedId);
+    }
+    return mailbox;
+  }
+
+  static fromData(data: MailboxData): Mailbox {
+    const { folders, items, ...rest } = data;
+    const mailbox = new Mailbox(rest);
+    for (const folder of folders) {
+      mailbox.folders.set(folder.id, folder);
+      if (folder.distinguishedId) mailbox.distinguished.set(folder.distinguishedId, folder.id);
+    }
+    for (const item of items) mailbox.items.set(item.id, item);
+    return mailbox;
+  }
+
+  toData(): MailboxData {
+    return { ...this.data, folders: [...this.folders.values()], items: [...this.items.values()] };
+  }
+
+  owns(address: string): boolean {
+    const key = address.toLowerCase();
+    return this.data.address.toLowerCase() === key || this.data.aliases.some((a) => a.toLowerCase() === key);
+  }
+
+  private nextId(kind: 'folder' | 'item'): string {
+    const id = encodeId(kind, this.data.guid, this.data.nextCounter);
+    this.data.nextCounter += 1;
+    return id;
+  }
+
+  private nextSeq(): number {
+    this.data.seq += 1;
+    return this.data.seq;
+  }
+
+  private fire(event: Omit<MailboxEvent, 'timestamp'>): void {
+    this.emit('event', { ...event, timestamp: new Date().toISOString() });
+  }
+
+  changeKey(target: Folder | Item): string {
+    return encodeChangeKey('itemIds' in target ? 'folder' : 'item', target.version);
+  }
+
+  // ---- folders ----
+
+  folder(id: string): Folder | undefined {
+    const folder = this.folders.get(id);
+    return folder && folder.deletedSeq === null ? folder : undefined;
+  }
+
+  distinguishedFolder(name: string): Folder | undefined {
+    const id = this.distinguished.get(name);
+    return id ? this.folder(id) : undefined;
+  }
+
+  childFolders(parentId: string): Folder[] {
+    return [...this.folders.values()].filter((f) => f.parentId === parentId && f.deletedSeq === null);
+  }
+
+  /** The folder and every live folder below it, depth first. */
+  subtree(rootId: string): Folder[] {
+    const result: Folder[] = [];
+    const walk = (id: string) => {
+      for (const child of this.childFolders(id)) {
+        result.push(child);
+        walk(child.id);
+      }
+    };
+    walk(rootId);
+    return result;
+  }
+
+  isInside(folderId: string, ancestorId: string): boolean {
+    let current = this.folders.get(folderId);
+    while (current?.parentId) {
+      if (current.parentId === ancestorId) return true;
+      current = this.folders.get(current.parentId);
+    }
+    return false;
+  }
+
+  addFolder(parentId: string | null, displayName: string, folderClass: string, distinguishedId: string | null = null): Folder {
+    if (parentId !== null) {
+      const clash = this.childFolders(parentId).find((f) => f.displayName.toLowerCase() === displayName.toLowerCase());
+      if (clash) throw new MailboxStateError('ErrorFolderExists', 'A folder with the specified name already exists.');
+    }
+    const seq = this.nextSeq();
+    const folder: Folder = {
+      id: this.nextId('folder'),
+      parentId,
+      displayName,
+      folderClass,
+      distinguishedId,
+      version: 1,
+      createdSeq: seq,
+      deletedSeq: null,
+      itemIds: [],
+      log: [],
+    };
+    this.folders.set(folder.id, folder);
+    if (distinguishedId) this.distinguished.set(distinguishedId, folder.id);
+    this.data.hierarchyLog.push({ seq, id: folder.id, kind: 'create' });
+    if (parentId) this.fire({ type: 'CreatedEvent', folderId: folder.id, parentFolderId: parentId });
+    this.emit('change');
+    return folder;
+  }
+
+  deleteFolder(folder: Folder): void {
+    if (folder.distinguishedId) throw new MailboxStateError('ErrorDeleteDistinguishedFolder', 'Distinguished folders cannot be deleted.');
+    for (const descendant of [folder, ...this.subtree(folder.id)]) {
+      for (const itemId of descendant.itemIds) {
+        const item = this.items.get(itemId);
+        if (item && item.deletedSeq === null) this.removeItem(item, false);
+      }
+      const seq = this.nextSeq();
+      descendant.deletedSeq = seq;
+      this.data.hierarchyLog.push({ seq, id: descendant.id, kind: 'delete' });
+    }
+    this.fire({ type: 'DeletedEvent', folderId: folder.id, parentFolderId: folder.parentId ?? '' });
+    this.emit('change');
+  }
+
+  moveFolder(folder: Folder, target: Folder): void {
+    if (folder.distinguishedId) throw new MailboxStateError('ErrorMoveDistinguishedFolder', 'Distinguished folders cannot be moved.');
+    if (target.id === folder.id || this.isInside(target.id, folder.id)) {
+      throw new MailboxStateError('ErrorMoveCopyFailed', 'The move or copy operation failed.');
+    }
+    if (this.childFolders(target.id).some((f) => f.displayName.toLowerCase() === folder.displayName.toLowerCase())) {
+      throw new MailboxStateError('ErrorMoveCopyFailed', 'The move or copy operation failed.');
+    }
+    const oldParent = folder.parentId ?? '';
+    folder.parentId = target.id;
+    this.touchFolder(folder);
+    this.fire({ type: 'MovedEvent', folderId: folder.id, parentFolderId: target.id, oldFolderId: folder.id, oldParentFolderId: oldParent });
+  }
+
+  private touchFolder(folder: Folder): void {
+    folder.version += 1;
+    this.data.hierarchyLog.push({ seq: this.nextSeq(), id: folder.id, kind: 'update' });
+    this.emit('change');
+  }
+
+  liveItems(folder: Folder): Item[] {
+    const result: Item[] = [];
+    for (const id of folder.itemIds) {
+      const item = this.items.get(id);
+      if (item && item.deletedSeq === null && item.folderId === folder.id) result.push(item);
+    }
+    return result;
+  }
+
+  counts(folder: Folder): { total: number; unread: number; children: number } {
+    const items = this.liveItems(folder);
+    return { total: items.length, unread: items.filter((i) => !i.props.isRead).length, children: this.childFolders(folder.id).length };
+  }
+
+  // ---- items ----
+
+  item(id: string): Item | undefined {
+    const item = this.items.get(id);
+    return item && item.deletedSeq === null ? item : undefined;
+  }
+
+  private logItem(folder: Folder, id: string, kind: ChangeKind): number {
+    const seq = this.nextSeq();
+    folder.log.push({ seq, id, kind });
+    return seq;
+  }
+
+  /** Stores a message in a folder. `delivered` marks mail that arrived (NewMailEvent), not a saved draft. */
+  addItem(folder: Folder, mimeRef: string, props: MessageProps, delivered: boolean): Item {
+    const id = this.nextId('item');
+    const seq = this.logItem(folder, id, 'create');
+    const item: Item = { id, folderId: folder.id, version: 1, mimeRef, props, createdSeq: seq, deletedSeq: null };
+    this.items.set(id, item);
+    folder.itemIds.push(id);
+    this.fire({ type: 'CreatedEvent', itemId: id, parentFolderId: folder.id });
+    if (delivered) this.fire({ type: 'NewMailEvent', itemId: id, parentFolderId: folder.id });
+    this.emit('change');
+    return item;
+  }
+
+  private removeItem(item: Item, fireEvent: boolean): void {
+    const folder = this.folders.get(item.folderId)!;
+    item.deletedSeq = this.logItem(folder, item.id, 'delete');
+    if (fireEvent) this.fire({ type: 'DeletedEvent', itemId: item.id, parentFolderId: folder.id });
+    this.emit('change');
+  }
+
+  deleteItem(item: Item): void {
+    this.removeItem(item, true);
+  }
+
+  /** Moves a message: a new item with a new id appears in the target folder and the old one is gone. */
+  moveItem(item: Item, target: Folder): Item {
+    const source = this.folders.get(item.folderId)!;
+    item.deletedSeq = this.logItem(source, item.id, 'delete');
+    const id = this.nextId('item');
+    const seq = this.logItem(target, id, 'create');
+    const moved: Item = { ...item, id, folderId: target.id, version: item.version + 1, createdSeq: seq, deletedSeq: null };
+    this.items.set(id, moved);
+    target.itemIds.push(id);
+    this.fire({ type: 'MovedEvent', itemId: id, parentFolderId: target.id, oldItemId: item.id, oldParentFolderId: source.id });
+    this.emit('change');
+    return moved;
+  }
+
+  copyItem(item: Item, target: Folder): Item {
+    const id = this.nextId('item');
+    const seq = this.logItem(target, id, 'create');
+    const copy: Item = { ...item, props: structuredClone(item.props), id, folderId: target.id, version: 1, createdSeq: seq, deletedSeq: null };
+    this.items.set(id, copy);
+    target.itemIds.push(id);
+    this.fire({ type: 'CopiedEvent', itemId: id, parentFolderId: target.id, oldItemId: item.id, oldParentFolderId: item.folderId });
+    this.emit('change');
+    return copy;
+  }
+
+  /** Changes properties of a message. A change of the read flag alone is logged as such (ReadFlagChange). */
+  updateItem(item: Item, change: Partial<MessageProps>): void {
+    const onlyRead = Object.keys(change).every((k) => k === 'isRead');
+    Object.assign(item.props, change);
+    item.props.lastModifiedTime = new Date().toISOString();
+    item.version += 1;
+    this.logItem(this.folders.get(item.folderId)!, item.id, onlyRead ? 'read' : 'update');
+    this.fire({ type: 'ModifiedEvent', itemId: item.id, parentFolderId: item.folderId });
+    this.emit('change');
+  }
+
+  /** The ItemId/ChangeKey pair of an item, the way responses carry it. */
+  itemRef(item: Item): { id: string; changeKey: string } {
+    return { id: item.id, changeKey: this.changeKey(item) };
+  }
+}

@@ -1,0 +1,114 @@
+/** The sandbox's data: accounts, mailboxes, folders, messages. Plain data, so it can be saved as JSON. */
+
+export type ServerName = 'mail' | 'mail2';
+export const SERVER_NAMES: readonly ServerName[] = ['mail', 'mail2'];
+
+export interface Account {
+  /** As the account signs in: a UPN (svc@contoso.test) or DOMAIN\user. */
+  username: string;
+  password: string;
+  /** Holds the ApplicationImpersonation role. */
+  impersonation: boolean;
+  /** The account's own mailbox, if it has one. */
+  mailbox: string | null;
+}
+
+export interface Address {
+  name: string;
+  address: string;
+}
+
+export interface AttachmentInfo {
+  id: string;
+  name: string;
+  contentType: string;
+  size: number;
+  isInline: boolean;
+  contentId: string | null;
+}
+
+export interface MessageProps {
+  itemClass: string;
+  subject: string;
+  bodyType: 'HTML' | 'Text';
+  body: string;
+  attachments: AttachmentInfo[];
+  dateTimeReceived: string;
+  dateTimeSent: string;
+  dateTimeCreated: string;
+  lastModifiedTime: string;
+  size: number;
+  categories: string[];
+  importance: 'Low' | 'Normal' | 'High';
+  inReplyTo: string | null;
+  references: string | null;
+  internetMessageId: string;
+  isRead: boolean;
+  isDraft: boolean;
+  isSubmitted: boolean;
+  from: Address | null;
+  sender: Address | null;
+  toRecipients: Address[];
+  ccRecipients: Address[];
+  bccRecipients: Address[];
+  replyTo: Address[];
+  conversationTopic: string;
+  conversationIndex: string | null;
+  headers: Array<{ name: string; value: string }>;
+}
+
+export interface Item {
+  id: string;
+  folderId: string;
+  version: number;
+  /** sha256 of the MIME content, the key of the stored blob. */
+  mimeRef: string;
+  props: MessageProps;
+  /** The change sequence at which the item appeared in its folder, and (when gone) left it. */
+  createdSeq: number;
+  deletedSeq: number | null;
+}
+
+export type ChangeKind = 'create' | 'update' | 'read' | 'delete';
+
+export interface ChangeEntry {
+  seq: number;
+  id: string;
+  kind: ChangeKind;
+}
+
+export interface Folder {
+  id: string;
+  parentId: string | null;
+  displayName: string;
+  folderClass: string;
+  distinguishedId: string | null;
+  version: number;
+  createdSeq: number;
+  deletedSeq: number | null;
+  /** Every item ever in this folder, including those that left it (for synchronization). */
+  itemIds: string[];
+  /** Item changes, in sequence order. */
+  log: ChangeEntry[];
+}
+
+export interface MailboxData {
+  guid: string;
+  address: string;
+  displayName: string;
+  server: ServerName;
+  aliases: string[];
+  nextCounter: number;
+  seq: number;
+  folders: Folder[];
+  items: Item[];
+  /** Folder changes, in sequence order. */
+  hierarchyLog: ChangeEntry[];
+}
+
+/** Answers Autodiscover gives for an address instead of settings. */
+export interface AutodiscoverRedirect {
+  address: string;
+  kind: 'address' | 'url';
+  target: string;
+}
