@@ -1,15 +1,22 @@
 /** `liaison serve`: the API, the console's server and (unless --no-workers) the sync workers, in one process. */
 import type { Command } from 'commander';
 import { Option } from 'commander';
+import path from 'node:path';
 import { buildApi, LOG_REDACT } from '../api/server.js';
+import { startSandbox } from '../sandbox/server.js';
 import { Store } from '../store/store.js';
 import { addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
+import { addSandboxOptions } from './sandbox.js';
 
 interface ServeFlags extends StoreFlags {
   host: string;
   port: number;
   workers: boolean;
   logLevel: string;
+  sandbox: boolean;
+  sandboxPort: number;
+  sandboxHttpPort: number | null;
+  sandboxDomain: string;
 }
 
 export function serveCommand(program: Command): void {
@@ -19,14 +26,27 @@ export function serveCommand(program: Command): void {
     .addOption(new Option('--host <host>', 'address to listen on').env('LIAISON_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'port to listen on').env('LIAISON_PORT').default(8080).argParser(parsePort))
     .addOption(new Option('--no-workers', 'serve the API only: do not synchronize mailboxes in this process'))
-    .addOption(new Option('--log-level <level>', 'log level').env('LIAISON_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']));
+    .addOption(new Option('--log-level <level>', 'log level').env('LIAISON_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
+    .addOption(new Option('--sandbox', 'also run the Exchange sandbox (demo data, kept in <data>/sandbox), to have something to try against'));
   addStoreOptions(command);
+  addSandboxOptions(command, 'sandbox');
   command.action(async (flags: ServeFlags, cmd: Command) => {
     // LIAISON_WORKERS=false stands in for --no-workers; the flag wins when given.
     const workers = cmd.getOptionValueSource('workers') === 'cli' || process.env.LIAISON_WORKERS === undefined
       ? flags.workers
       : parseBoolean(process.env.LIAISON_WORKERS);
-    const store = await Store.open(storeOptionsFrom(flags));
+    const storeOptions = storeOptionsFrom(flags);
+    const sandbox = flags.sandbox
+      ? await startSandbox({
+          port: flags.sandboxPort,
+          httpPort: flags.sandboxHttpPort,
+          host: flags.host,
+          domain: flags.sandboxDomain,
+          dataDir: path.join(storeOptions.dataDir, 'sandbox'),
+          seed: 'demo',
+        })
+      : null;
+    const store = await Store.open(storeOptions);
     const app = await buildApi({ store, logger: { level: flags.logLevel, redact: LOG_REDACT } });
     let closing = false;
     const shutdown = async (signal: string) => {
@@ -34,6 +54,7 @@ export function serveCommand(program: Command): void {
       closing = true;
       app.log.info({ signal }, 'shutting down');
       await app.close();
+      await sandbox?.close();
       await store.close();
       process.exit(0);
     };
@@ -42,6 +63,7 @@ export function serveCommand(program: Command): void {
     try {
       await app.listen({ host: flags.host, port: flags.port });
     } catch (error) {
+      await sandbox?.close();
       await store.close();
       if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
         throw new Error(`port ${flags.port} on ${flags.host} is already in use; choose another with --port or LIAISON_PORT`);
@@ -58,6 +80,11 @@ export function serveCommand(program: Command): void {
     process.stderr.write(
       `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
         `Database: ${store.database.location}\n` +
+        (sandbox
+          ? `Exchange sandbox: EWS ${sandbox.info.ews} (and ${sandbox.info.ews2}), control API ${sandbox.info.control}\n` +
+            `  host names ${sandbox.info.hosts.join(', ')} listen on ${sandbox.info.listen.address}; CA certificate ${sandbox.info.caCert}\n` +
+            `  service account ${sandbox.info.serviceAccount?.username} / ${sandbox.info.serviceAccount?.password}; mailboxes ${sandbox.info.mailboxes?.join(', ')}\n`
+          : '') +
         (admins.items.length === 0
           ? 'No administrator yet. Create one and note the token it prints:\n  npx liaison user create --email you@example.com --name "Your Name" --admin\n'
           : ''),
