@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { child } from '../../src/xml/parse.js';
-import { faultCode, find, M, ok, responseClass, responseCode, responseMessages, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { type EwsAnswer, faultCode, find, M, ok, responseClass, responseCode, responseMessages, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { testTraffic } from '../helpers/traffic.js';
 
 const ALICE = 'alice@contoso.test';
@@ -9,7 +9,7 @@ const inbox = '<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:
 const sync =
   '<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId><m:MaxChangesReturned>10</m:MaxChangesReturned></m:SyncFolderItems>';
 
-function values(answer: { doc(): ReturnType<typeof import('../../src/xml/parse.js').parseXml> }): Record<string, string> {
+function values(answer: EwsAnswer): Record<string, string> {
   return Object.fromEntries(find(answer.doc(), 'Value').map((v) => [v.attributes.find((a) => a.local === 'Name')!.value, v.text]));
 }
 
