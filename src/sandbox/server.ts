@@ -152,6 +152,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const isEws = pathname.startsWith('/ews/');
     const isAutodiscover = pathname === '/autodiscover/autodiscover.xml' || pathname === '/autodiscover/autodiscover.svc';
     if ((isEws && !server) || (isAutodiscover && !autodiscoverHost) || (!isEws && !isAutodiscover)) return notFound(res);
+    // Exchange advertises its SOAP Autodiscover service on every Autodiscover answer, the 401 to the unauthenticated
+    // probe included; the EWS Managed API (and the clients ported from it) skip a candidate host whose answer lacks it.
+    if (isAutodiscover) res.setHeader('X-SOAP-Enabled', 'True');
 
     const account = authenticate(req, state, settings.basicAuth);
     if (!account) return challenge(res, host, settings.basicAuth);

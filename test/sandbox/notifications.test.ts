@@ -92,9 +92,9 @@ describe('sandbox EWS: notifications', () => {
     for await (const chunk of response.body) {
       buffer += chunk.toString();
       let end: number;
-      while ((end = buffer.indexOf('</s:Envelope>')) >= 0) {
-        documents.push(buffer.slice(0, end + '</s:Envelope>'.length));
-        buffer = buffer.slice(end + '</s:Envelope>'.length);
+      while ((end = buffer.indexOf('</Envelope>')) >= 0) {
+        documents.push(buffer.slice(0, end + '</Envelope>'.length));
+        buffer = buffer.slice(end + '</Envelope>'.length);
       }
       if (documents.length >= 1 && !delivered) {
         delivered = true;

@@ -7,16 +7,30 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { child, children, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
-import { el, type Xml } from '../../xml/write.js';
+import { el, XML_DECLARATION, type Xml } from '../../xml/write.js';
 import { exchangeHeaders, type SandboxRuntime } from '../runtime.js';
 import type { ServerName } from '../state/model.js';
 import type { EwsContext } from './context.js';
 import { ownSubscription } from './operations/notifications.js';
-import { EwsError, EwsFault, envelope, failure, responseRoot, success } from './soap.js';
+import { EwsError, EwsFault, failure, responseRoot, serverVersionInfo, success } from './soap.js';
 import { type QueuedEvent, type Subscription, writeEvent } from './subscriptions.js';
 
+/**
+ * One document of the stream, written the way Exchange 2013+ writes them: an unprefixed Envelope in the SOAP
+ * namespace, with a Header and a Body that each declare a soap11 prefix. Clients that cut the stream into
+ * documents by text depend on it (the EWS Managed API's ports look for "<Envelope" and "</Envelope>").
+ */
 function document(message: Xml, first: boolean): string {
-  return envelope(responseRoot('GetStreamingEvents', [message]), first);
+  const soap11 = { 'xmlns:soap11': NS.soap };
+  return (
+    (first ? XML_DECLARATION : '') +
+    el(
+      'Envelope',
+      { xmlns: NS.soap },
+      el('soap11:Header', soap11, serverVersionInfo()),
+      el('soap11:Body', { ...soap11, 'xmlns:xsi': NS.xsi, 'xmlns:xsd': NS.xsd }, responseRoot('GetStreamingEvents', [message])),
+    ).serialized
+  );
 }
 
 export async function streamEvents(

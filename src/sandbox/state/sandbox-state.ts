@@ -115,14 +115,14 @@ export class SandboxState {
 
   // ---- MIME blobs ----
 
+  /** Stores a message's MIME once, by its hash: on disk with a data folder (read back when asked), else in memory. */
   putMime(mime: Buffer): string {
     const ref = createHash('sha256').update(mime).digest('hex');
-    if (!this.blobs.has(ref)) {
+    if (this.dataDir) {
+      const file = path.join(this.dataDir, 'mime', `${ref}.eml`);
+      if (!existsSync(file)) writeFileSync(file, mime);
+    } else if (!this.blobs.has(ref)) {
       this.blobs.set(ref, mime);
-      if (this.dataDir) {
-        const file = path.join(this.dataDir, 'mime', `${ref}.eml`);
-        if (!existsSync(file)) writeFileSync(file, mime);
-      }
     }
     return ref;
   }
