@@ -10,7 +10,8 @@ import { decodeId } from '../state/ids.js';
 import { type Mailbox, MailboxStateError } from '../state/mailbox.js';
 import type { Account, Folder, Item, ServerName } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
-import { EwsError, TEXT } from './soap.js';
+import type { Xml, XmlChild } from '../../xml/write.js';
+import { EwsError, failure, responseRoot, success, TEXT } from './soap.js';
 import type { Subscriptions } from './subscriptions.js';
 
 export interface EwsContext {
@@ -84,4 +85,28 @@ export async function perItem<T>(work: () => T | Promise<T>, onError: (error: Ew
     if (error instanceof MailboxStateError) return onError(new EwsError(error.code, error.message));
     throw error;
   }
+}
+
+/**
+ * The usual shape of an operation: one response message per input, in request order. An input that fails is
+ * answered with an error message (carrying the operation's empty container, as Exchange sends it) and the
+ * others go on. `work` returns the success message's payload.
+ */
+export async function answerEach(
+  operation: string,
+  inputs: readonly XmlElement[],
+  work: (input: XmlElement) => XmlChild | Promise<XmlChild>,
+  errorPayload: () => XmlChild = () => null,
+): Promise<Xml> {
+  const messages: Xml[] = [];
+  for (const input of inputs) {
+    messages.push(await perItem(async () => success(operation, await work(input)), (error) => failure(operation, error, errorPayload())));
+  }
+  return responseRoot(operation, messages);
+}
+
+/** An operation that answers with a single response message. */
+export async function answerOne(operation: string, work: () => XmlChild | Promise<XmlChild>, errorPayload: () => XmlChild = () => null): Promise<Xml> {
+  const message = await perItem(async () => success(operation, await work()), (error) => failure(operation, error, errorPayload()));
+  return responseRoot(operation, [message]);
 }

@@ -9,8 +9,8 @@ import { el } from '../../../xml/write.js';
 import type { Mailbox } from '../../state/mailbox.js';
 import { readMime } from '../../state/mime.js';
 import type { Address, Folder } from '../../state/model.js';
-import { type EwsContext, folderIdIn, perItem, resolveFolder, resolveItem } from '../context.js';
-import { EwsError, failure, responseRoot, success } from '../soap.js';
+import { answerEach, type EwsContext, folderIdIn, resolveFolder, resolveItem } from '../context.js';
+import { EwsError } from '../soap.js';
 import type { Operation } from './types.js';
 
 function readAddresses(container: XmlElement | undefined): Address[] {
@@ -87,75 +87,60 @@ async function store(context: EwsContext, mailbox: Mailbox, folder: Folder, mess
 
 export const createItem: Operation = {
   name: 'CreateItem',
-  async handle(context, request) {
+  handle(context, request) {
     const disposition = attr(request, 'MessageDisposition');
     const savedFolderElement = folderIdIn(child(request, NS.messages, 'SavedItemFolderId'));
-    const messages = [];
-    for (const element of children(child(request, NS.messages, 'Items'), NS.types)) {
-      messages.push(
-        await perItem(
-          async () => {
-            if (element.local !== 'Message') {
-              throw new EwsError('ErrorInvalidRequest', `The sandbox stores messages only; it cannot create a ${element.local}.`);
-            }
-            if (!disposition) throw new EwsError('ErrorMessageDispositionRequired', 'MessageDisposition attribute is required.');
-            const sending = disposition !== 'SaveOnly';
-            const message = await buildMessage(context, element, sending);
-            if (sending && message.recipients.length === 0) {
-              throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
-            }
-            if (disposition === 'SaveOnly') {
-              const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('drafts')!;
-              const item = await store(context, context.mailbox, folder, message, true);
-              return success('CreateItem', el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) }))));
-            }
-            const folder =
-              disposition === 'SendAndSaveCopy'
-                ? savedFolderElement
-                  ? resolveFolder(context, savedFolderElement)
-                  : context.mailbox.distinguishedFolder('sentitems')!
-                : null;
-            await context.state.send(context.mailbox, message.mime, message.recipients);
-            if (folder) await store(context, context.mailbox, folder, { ...message, isRead: true }, false);
-            return success('CreateItem', el('m:Items'));
-          },
-          (error) => failure('CreateItem', error, el('m:Items')),
-        ),
-      );
-    }
-    return responseRoot('CreateItem', messages);
+    return answerEach(
+      'CreateItem',
+      children(child(request, NS.messages, 'Items'), NS.types),
+      async (element) => {
+        if (element.local !== 'Message') {
+          throw new EwsError('ErrorInvalidRequest', `The sandbox stores messages only; it cannot create a ${element.local}.`);
+        }
+        if (!disposition) throw new EwsError('ErrorMessageDispositionRequired', 'MessageDisposition attribute is required.');
+        const sending = disposition !== 'SaveOnly';
+        const message = await buildMessage(context, element, sending);
+        if (sending && message.recipients.length === 0) {
+          throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
+        }
+        if (disposition === 'SaveOnly') {
+          const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('drafts')!;
+          const item = await store(context, context.mailbox, folder, message, true);
+          return el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) })));
+        }
+        let copyFolder: Folder | null = null;
+        if (disposition === 'SendAndSaveCopy') {
+          copyFolder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!;
+        }
+        await context.state.send(context.mailbox, message.mime, message.recipients);
+        if (copyFolder) await store(context, context.mailbox, copyFolder, { ...message, isRead: true }, false);
+        return el('m:Items');
+      },
+      () => el('m:Items'),
+    );
   },
 };
 
 export const sendItem: Operation = {
   name: 'SendItem',
-  async handle(context, request) {
+  handle(context, request) {
     const save = attr(request, 'SaveItemToFolder') !== 'false';
     const savedFolderElement = folderIdIn(child(request, NS.messages, 'SavedItemFolderId'));
-    const messages = [];
-    for (const id of children(child(request, NS.messages, 'ItemIds'), NS.types)) {
-      messages.push(
-        await perItem(
-          async () => {
-            const item = resolveItem(context, id);
-            const mime = context.state.mime(item.mimeRef);
-            const props = await readMime(mime, new Date());
-            const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];
-            if (recipients.length === 0) throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
-            await context.state.send(context.mailbox, mime, recipients);
-            if (save) {
-              const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!;
-              const moved = context.mailbox.moveItem(item, folder);
-              context.mailbox.updateItem(moved, { isDraft: false, isRead: true });
-            } else {
-              context.mailbox.deleteItem(item);
-            }
-            return success('SendItem');
-          },
-          (error) => failure('SendItem', error),
-        ),
-      );
-    }
-    return responseRoot('SendItem', messages);
+    return answerEach('SendItem', children(child(request, NS.messages, 'ItemIds'), NS.types), async (id) => {
+      const item = resolveItem(context, id);
+      const mime = context.state.mime(item.mimeRef);
+      const props = await readMime(mime, new Date());
+      const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];
+      if (recipients.length === 0) throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
+      await context.state.send(context.mailbox, mime, recipients);
+      if (save) {
+        const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!;
+        const moved = context.mailbox.moveItem(item, folder);
+        context.mailbox.updateItem(moved, { isDraft: false, isRead: true });
+      } else {
+        context.mailbox.deleteItem(item);
+      }
+      return null;
+    });
   },
 };

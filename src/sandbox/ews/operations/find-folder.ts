@@ -3,34 +3,24 @@ import { attr, child, children } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import type { Folder } from '../../state/model.js';
-import { perItem, resolveFolder } from '../context.js';
+import { answerEach, resolveFolder } from '../context.js';
 import { readPaging, page } from '../paging.js';
 import { folderValue, readRestriction } from '../restrictions.js';
 import { readFolderShape, writeFolder } from '../shapes.js';
-import { failure, responseRoot, success } from '../soap.js';
 import type { Operation } from './types.js';
 
 export const findFolder: Operation = {
   name: 'FindFolder',
-  async handle(context, request) {
+  handle(context, request) {
     const deep = attr(request, 'Traversal') === 'Deep';
     const shape = readFolderShape(child(request, NS.messages, 'FolderShape'));
     const paging = readPaging(request);
-    const messages = [];
-    for (const parentElement of children(child(request, NS.messages, 'ParentFolderIds'), NS.types)) {
-      messages.push(
-        await perItem(
-          () => {
-            const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (f: Folder, uri) => folderValue(f, uri, context.mailbox));
-            const parent = resolveFolder(context, parentElement);
-            const all = (deep ? context.mailbox.subtree(parent.id) : context.mailbox.childFolders(parent.id)).filter((f) => restriction(f));
-            const { items, attributes } = page(all, paging);
-            return success('FindFolder', el('m:RootFolder', attributes, el('t:Folders', null, items.map((f) => writeFolder(f, context.mailbox, shape)))));
-          },
-          (error) => failure('FindFolder', error),
-        ),
-      );
-    }
-    return responseRoot('FindFolder', messages);
+    return answerEach('FindFolder', children(child(request, NS.messages, 'ParentFolderIds'), NS.types), (parentElement) => {
+      const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (f: Folder, uri) => folderValue(f, uri, context.mailbox));
+      const parent = resolveFolder(context, parentElement);
+      const all = (deep ? context.mailbox.subtree(parent.id) : context.mailbox.childFolders(parent.id)).filter((f) => restriction(f));
+      const { items, attributes } = page(all, paging);
+      return el('m:RootFolder', attributes, el('t:Folders', null, items.map((f) => writeFolder(f, context.mailbox, shape))));
+    });
   },
 };

@@ -2,50 +2,36 @@
 import { attr, child, children } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
-import { folderIdIn, perItem, resolveFolder } from '../context.js';
-import { failure, responseRoot, success } from '../soap.js';
+import { answerEach, folderIdIn, resolveFolder } from '../context.js';
 import type { Operation } from './types.js';
 
 export const deleteFolder: Operation = {
   name: 'DeleteFolder',
-  async handle(context, request) {
+  handle(context, request) {
     const hard = attr(request, 'DeleteType') === 'HardDelete';
-    const messages = [];
-    for (const id of children(child(request, NS.messages, 'FolderIds'), NS.types)) {
-      messages.push(
-        await perItem(
-          () => {
-            const folder = resolveFolder(context, id);
-            if (hard || folder.distinguishedId) context.mailbox.deleteFolder(folder);
-            else context.mailbox.moveFolder(folder, context.mailbox.distinguishedFolder('deleteditems')!);
-            return success('DeleteFolder');
-          },
-          (error) => failure('DeleteFolder', error),
-        ),
-      );
-    }
-    return responseRoot('DeleteFolder', messages);
+    return answerEach('DeleteFolder', children(child(request, NS.messages, 'FolderIds'), NS.types), (id) => {
+      const folder = resolveFolder(context, id);
+      if (hard || folder.distinguishedId) context.mailbox.deleteFolder(folder);
+      else context.mailbox.moveFolder(folder, context.mailbox.distinguishedFolder('deleteditems')!);
+      return null;
+    });
   },
 };
 
 export const moveFolder: Operation = {
   name: 'MoveFolder',
-  async handle(context, request) {
+  handle(context, request) {
     const targetElement = folderIdIn(child(request, NS.messages, 'ToFolderId'));
-    const messages = [];
-    for (const id of children(child(request, NS.messages, 'FolderIds'), NS.types)) {
-      messages.push(
-        await perItem(
-          () => {
-            const target = resolveFolder(context, targetElement);
-            const folder = resolveFolder(context, id);
-            context.mailbox.moveFolder(folder, target);
-            return success('MoveFolder', el('m:Folders', null, el('t:Folder', null, el('t:FolderId', { Id: folder.id, ChangeKey: context.mailbox.changeKey(folder) }))));
-          },
-          (error) => failure('MoveFolder', error, el('m:Folders')),
-        ),
-      );
-    }
-    return responseRoot('MoveFolder', messages);
+    return answerEach(
+      'MoveFolder',
+      children(child(request, NS.messages, 'FolderIds'), NS.types),
+      (id) => {
+        const target = resolveFolder(context, targetElement);
+        const folder = resolveFolder(context, id);
+        context.mailbox.moveFolder(folder, target);
+        return el('m:Folders', null, el('t:Folder', null, el('t:FolderId', { Id: folder.id, ChangeKey: context.mailbox.changeKey(folder) })));
+      },
+      () => el('m:Folders'),
+    );
   },
 };

@@ -6,32 +6,27 @@ import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import type { MessageProps } from '../../state/model.js';
-import { folderIdIn, perItem, resolveFolder, resolveItem } from '../context.js';
-import { EwsError, failure, responseRoot, success } from '../soap.js';
+import { answerEach, folderIdIn, resolveFolder, resolveItem } from '../context.js';
+import { EwsError } from '../soap.js';
 import type { Operation } from './types.js';
 
 function moveOrCopy(name: 'MoveItem' | 'CopyItem'): Operation {
   return {
     name,
-    async handle(context, request) {
+    handle(context, request) {
       const targetElement = folderIdIn(child(request, NS.messages, 'ToFolderId'));
       const returnIds = child(request, NS.messages, 'ReturnNewItemIds')?.text.trim() !== 'false';
-      const messages = [];
-      for (const id of children(child(request, NS.messages, 'ItemIds'), NS.types)) {
-        messages.push(
-          await perItem(
-            () => {
-              const target = resolveFolder(context, targetElement);
-              const item = resolveItem(context, id);
-              const result = name === 'MoveItem' ? context.mailbox.moveItem(item, target) : context.mailbox.copyItem(item, target);
-              const ref = el('t:Message', null, el('t:ItemId', { Id: result.id, ChangeKey: context.mailbox.changeKey(result) }));
-              return success(name, el('m:Items', null, returnIds ? ref : null));
-            },
-            (error) => failure(name, error, el('m:Items')),
-          ),
-        );
-      }
-      return responseRoot(name, messages);
+      return answerEach(
+        name,
+        children(child(request, NS.messages, 'ItemIds'), NS.types),
+        (id) => {
+          const target = resolveFolder(context, targetElement);
+          const item = resolveItem(context, id);
+          const result = name === 'MoveItem' ? context.mailbox.moveItem(item, target) : context.mailbox.copyItem(item, target);
+          return el('m:Items', null, returnIds ? el('t:Message', null, el('t:ItemId', { Id: result.id, ChangeKey: context.mailbox.changeKey(result) })) : null);
+        },
+        () => el('m:Items'),
+      );
     },
   };
 }
@@ -41,25 +36,16 @@ export const copyItem = moveOrCopy('CopyItem');
 
 export const deleteItem: Operation = {
   name: 'DeleteItem',
-  async handle(context, request) {
+  handle(context, request) {
     const type = attr(request, 'DeleteType');
-    const messages = [];
-    for (const id of children(child(request, NS.messages, 'ItemIds'), NS.types)) {
-      messages.push(
-        await perItem(
-          () => {
-            const item = resolveItem(context, id);
-            const deleted = context.mailbox.distinguishedFolder('deleteditems')!;
-            // Soft-deleted items would go to Recoverable Items, which the sandbox does not model: they are gone.
-            if (type === 'MoveToDeletedItems' && item.folderId !== deleted.id) context.mailbox.moveItem(item, deleted);
-            else context.mailbox.deleteItem(item);
-            return success('DeleteItem');
-          },
-          (error) => failure('DeleteItem', error),
-        ),
-      );
-    }
-    return responseRoot('DeleteItem', messages);
+    return answerEach('DeleteItem', children(child(request, NS.messages, 'ItemIds'), NS.types), (id) => {
+      const item = resolveItem(context, id);
+      const deleted = context.mailbox.distinguishedFolder('deleteditems')!;
+      // Soft-deleted items would go to Recoverable Items, which the sandbox does not model: they are gone.
+      if (type === 'MoveToDeletedItems' && item.folderId !== deleted.id) context.mailbox.moveItem(item, deleted);
+      else context.mailbox.deleteItem(item);
+      return null;
+    });
   },
 };
 
@@ -98,38 +84,33 @@ function readUpdate(update: XmlElement, current: MessageProps): Partial<MessageP
 
 export const updateItem: Operation = {
   name: 'UpdateItem',
-  async handle(context, request) {
+  handle(context, request) {
     const neverOverwrite = attr(request, 'ConflictResolution') === 'NeverOverwrite';
-    const messages = [];
-    for (const change of children(child(request, NS.messages, 'ItemChanges'), NS.types, 'ItemChange')) {
-      messages.push(
-        await perItem(
-          () => {
-            const idElement = child(change, NS.types, 'ItemId');
-            if (!idElement) throw new EwsError('ErrorInvalidRequest', 'The sandbox updates items by ItemId only.');
-            const item = resolveItem(context, idElement);
-            const changeKey = attr(idElement, 'ChangeKey');
-            if (neverOverwrite && changeKey && changeKey !== context.mailbox.changeKey(item)) {
-              throw new EwsError(
-                'ErrorIrresolvableConflict',
-                'The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.',
-              );
-            }
-            let props: Partial<MessageProps> = {};
-            for (const update of children(child(change, NS.types, 'Updates'), NS.types)) {
-              props = { ...props, ...readUpdate(update, { ...item.props, ...props }) };
-            }
-            if (Object.keys(props).length > 0) context.mailbox.updateItem(item, props);
-            return success(
-              'UpdateItem',
-              el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) }))),
-              el('m:ConflictResults', null, el('t:Count', null, '0')),
-            );
-          },
-          (error) => failure('UpdateItem', error, el('m:Items')),
-        ),
-      );
-    }
-    return responseRoot('UpdateItem', messages);
+    return answerEach(
+      'UpdateItem',
+      children(child(request, NS.messages, 'ItemChanges'), NS.types, 'ItemChange'),
+      (change) => {
+        const idElement = child(change, NS.types, 'ItemId');
+        if (!idElement) throw new EwsError('ErrorInvalidRequest', 'The sandbox updates items by ItemId only.');
+        const item = resolveItem(context, idElement);
+        const changeKey = attr(idElement, 'ChangeKey');
+        if (neverOverwrite && changeKey && changeKey !== context.mailbox.changeKey(item)) {
+          throw new EwsError(
+            'ErrorIrresolvableConflict',
+            'The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.',
+          );
+        }
+        let props: Partial<MessageProps> = {};
+        for (const update of children(child(change, NS.types, 'Updates'), NS.types)) {
+          props = { ...props, ...readUpdate(update, { ...item.props, ...props }) };
+        }
+        if (Object.keys(props).length > 0) context.mailbox.updateItem(item, props);
+        return [
+          el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) }))),
+          el('m:ConflictResults', null, el('t:Count', null, '0')),
+        ];
+      },
+      () => el('m:Items'),
+    );
   },
 };

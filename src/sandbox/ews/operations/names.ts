@@ -4,7 +4,7 @@ import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import { decodeId } from '../../state/ids.js';
 import type { Mailbox } from '../../state/mailbox.js';
-import { perItem } from '../context.js';
+import { answerEach } from '../context.js';
 import { EwsError, failure, responseRoot, success, TEXT, warning } from '../soap.js';
 import type { Operation } from './types.js';
 
@@ -100,32 +100,20 @@ function formatId(format: string, bytes: Buffer): string {
 
 export const convertId: Operation = {
   name: 'ConvertId',
-  async handle(context, request) {
+  handle(context, request) {
     const destination = attr(request, 'DestinationFormat') ?? 'EwsId';
-    const messages = [];
-    for (const source of children(child(request, NS.messages, 'SourceIds'), NS.types)) {
-      messages.push(
-        await perItem(
-          () => {
-            if (source.local !== 'AlternateId') throw new EwsError('ErrorInvalidRequest', 'The sandbox converts mailbox ids only.');
-            const type = attr(source, 'type', NS.xsi);
-            if (type && resolveQName(source, type).local !== 'AlternateIdType') throw new EwsError('ErrorInvalidRequest', 'The sandbox converts mailbox ids only.');
-            const address = attr(source, 'Mailbox') ?? '';
-            if (!/^[^\s@]+@[^\s@]+$/.test(address)) throw new EwsError('ErrorInvalidSmtpAddress', TEXT.invalidSmtpAddress);
-            const bytes = idBytes(attr(source, 'Format') ?? '', attr(source, 'Id') ?? '');
-            const decoded = bytes ? decodeId(bytes.toString('base64')) : null;
-            if (!bytes || !decoded) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
-            const owner = context.state.mailbox(address);
-            if (!owner || owner.guid !== decoded.mailboxGuid) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
-            return success(
-              'ConvertId',
-              el('m:AlternateId', { 'xsi:type': 't:AlternateIdType', Format: destination, Id: formatId(destination, bytes), Mailbox: owner.address }),
-            );
-          },
-          (error) => failure('ConvertId', error),
-        ),
-      );
-    }
-    return responseRoot('ConvertId', messages);
+    return answerEach('ConvertId', children(child(request, NS.messages, 'SourceIds'), NS.types), (source) => {
+      if (source.local !== 'AlternateId') throw new EwsError('ErrorInvalidRequest', 'The sandbox converts mailbox ids only.');
+      const type = attr(source, 'type', NS.xsi);
+      if (type && resolveQName(source, type).local !== 'AlternateIdType') throw new EwsError('ErrorInvalidRequest', 'The sandbox converts mailbox ids only.');
+      const address = attr(source, 'Mailbox') ?? '';
+      if (!/^[^\s@]+@[^\s@]+$/.test(address)) throw new EwsError('ErrorInvalidSmtpAddress', TEXT.invalidSmtpAddress);
+      const bytes = idBytes(attr(source, 'Format') ?? '', attr(source, 'Id') ?? '');
+      const decoded = bytes ? decodeId(bytes.toString('base64')) : null;
+      if (!bytes || !decoded) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+      const owner = context.state.mailbox(address);
+      if (!owner || owner.guid !== decoded.mailboxGuid) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+      return el('m:AlternateId', { 'xsi:type': 't:AlternateIdType', Format: destination, Id: formatId(destination, bytes), Mailbox: owner.address });
+    });
   },
 };

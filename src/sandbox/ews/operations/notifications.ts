@@ -3,8 +3,8 @@ import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import type { EventType } from '../../state/mailbox.js';
-import { type EwsContext, perItem, resolveFolder } from '../context.js';
-import { EwsError, failure, responseRoot, success, TEXT } from '../soap.js';
+import { answerOne, type EwsContext, resolveFolder } from '../context.js';
+import { EwsError, TEXT } from '../soap.js';
 import { type Subscription, writeEvent, writeStatusEvent } from '../subscriptions.js';
 import type { Operation } from './types.js';
 
@@ -14,35 +14,27 @@ const EVENTS_PER_CALL = 50;
 
 export const subscribe: Operation = {
   name: 'Subscribe',
-  async handle(context, request) {
-    const message = await perItem(
-      () => {
-        const pull = child(request, NS.messages, 'PullSubscriptionRequest');
-        const streaming = child(request, NS.messages, 'StreamingSubscriptionRequest');
-        const spec = pull ?? streaming;
-        if (!spec) {
-          throw new EwsError('ErrorInvalidSubscriptionRequest', 'The sandbox does not send push notifications; use a pull or streaming subscription.');
-        }
-        const folders =
-          attr(spec, 'SubscribeToAllFolders') === 'true'
-            ? ('all' as const)
-            : new Set(children(child(spec, NS.types, 'FolderIds'), NS.types).map((f) => resolveFolder(context, f).id));
-        const eventTypes = new Set(
-          children(child(spec, NS.types, 'EventTypes'), NS.types, 'EventType')
-            .map((e) => e.text.trim() as EventType)
-            .filter((e) => EVENT_TYPES.includes(e)),
-        );
-        const timeout = Number(child(spec, NS.types, 'Timeout')?.text ?? 30);
-        const subscription = context.subscriptions.create(pull ? 'pull' : 'streaming', context.account.username, context.mailbox, folders, eventTypes, timeout);
-        return success(
-          'Subscribe',
-          el('m:SubscriptionId', null, subscription.id),
-          pull ? el('m:Watermark', null, context.subscriptions.watermark(subscription, 0)) : null,
-        );
-      },
-      (error) => failure('Subscribe', error),
-    );
-    return responseRoot('Subscribe', [message]);
+  handle(context, request) {
+    return answerOne('Subscribe', () => {
+      const pull = child(request, NS.messages, 'PullSubscriptionRequest');
+      const streaming = child(request, NS.messages, 'StreamingSubscriptionRequest');
+      const spec = pull ?? streaming;
+      if (!spec) {
+        throw new EwsError('ErrorInvalidSubscriptionRequest', 'The sandbox does not send push notifications; use a pull or streaming subscription.');
+      }
+      const folders =
+        attr(spec, 'SubscribeToAllFolders') === 'true'
+          ? ('all' as const)
+          : new Set(children(child(spec, NS.types, 'FolderIds'), NS.types).map((f) => resolveFolder(context, f).id));
+      const eventTypes = new Set(
+        children(child(spec, NS.types, 'EventTypes'), NS.types, 'EventType')
+          .map((e) => e.text.trim() as EventType)
+          .filter((e) => EVENT_TYPES.includes(e)),
+      );
+      const timeout = Number(child(spec, NS.types, 'Timeout')?.text ?? 30);
+      const subscription = context.subscriptions.create(pull ? 'pull' : 'streaming', context.account.username, context.mailbox, folders, eventTypes, timeout);
+      return [el('m:SubscriptionId', null, subscription.id), pull ? el('m:Watermark', null, context.subscriptions.watermark(subscription, 0)) : null];
+    });
   },
 };
 
@@ -57,50 +49,42 @@ export function ownSubscription(context: EwsContext, idElement: XmlElement | und
 
 export const getEvents: Operation = {
   name: 'GetEvents',
-  async handle(context, request) {
-    const message = await perItem(
-      () => {
-        const subscription = ownSubscription(context, child(request, NS.messages, 'SubscriptionId'));
-        if (subscription.kind !== 'pull') throw new EwsError('ErrorInvalidPullSubscriptionId', 'The subscription is not a pull subscription.');
-        const watermark = child(request, NS.messages, 'Watermark')?.text.trim() ?? '';
-        const [owner, counterText] = Buffer.from(watermark, 'base64').toString('utf8').split('|');
-        const counter = Number(counterText);
-        if (owner !== subscription.id || !Number.isInteger(counter) || counter > subscription.counter) {
-          throw new EwsError('ErrorInvalidWatermark', 'The watermark used for creating this subscription was not found.');
-        }
-        subscription.lastUsed = Date.now();
-        // Events the client has acknowledged by asking from a later watermark are dropped.
-        subscription.queue = subscription.queue.filter((q) => q.counter > counter);
-        const batch = subscription.queue.slice(0, EVENTS_PER_CALL);
-        const events = batch.length > 0 ? batch.map((q) => writeEvent(q, context.mailbox)) : [writeStatusEvent(context.subscriptions.watermark(subscription, subscription.counter))];
-        return success(
-          'GetEvents',
-          el(
-            'm:Notification',
-            null,
-            el('t:SubscriptionId', null, subscription.id),
-            el('t:PreviousWatermark', null, watermark),
-            el('t:MoreEvents', null, subscription.queue.length > batch.length),
-            events,
-          ),
-        );
-      },
-      (error) => failure('GetEvents', error),
-    );
-    return responseRoot('GetEvents', [message]);
+  handle(context, request) {
+    return answerOne('GetEvents', () => {
+      const subscription = ownSubscription(context, child(request, NS.messages, 'SubscriptionId'));
+      if (subscription.kind !== 'pull') throw new EwsError('ErrorInvalidPullSubscriptionId', 'The subscription is not a pull subscription.');
+      const watermark = child(request, NS.messages, 'Watermark')?.text.trim() ?? '';
+      const [owner, counterText] = Buffer.from(watermark, 'base64').toString('utf8').split('|');
+      const counter = Number(counterText);
+      if (owner !== subscription.id || !Number.isInteger(counter) || counter > subscription.counter) {
+        throw new EwsError('ErrorInvalidWatermark', 'The watermark used for creating this subscription was not found.');
+      }
+      subscription.lastUsed = Date.now();
+      // Events the client has acknowledged by asking from a later watermark are dropped.
+      subscription.queue = subscription.queue.filter((q) => q.counter > counter);
+      const batch = subscription.queue.slice(0, EVENTS_PER_CALL);
+      const events =
+        batch.length > 0
+          ? batch.map((q) => writeEvent(q, context.mailbox))
+          : [writeStatusEvent(context.subscriptions.watermark(subscription, subscription.counter))];
+      return el(
+        'm:Notification',
+        null,
+        el('t:SubscriptionId', null, subscription.id),
+        el('t:PreviousWatermark', null, watermark),
+        el('t:MoreEvents', null, subscription.queue.length > batch.length),
+        events,
+      );
+    });
   },
 };
 
 export const unsubscribe: Operation = {
   name: 'Unsubscribe',
-  async handle(context, request) {
-    const message = await perItem(
-      () => {
-        context.subscriptions.remove(ownSubscription(context, child(request, NS.messages, 'SubscriptionId')));
-        return success('Unsubscribe');
-      },
-      (error) => failure('Unsubscribe', error),
-    );
-    return responseRoot('Unsubscribe', [message]);
+  handle(context, request) {
+    return answerOne('Unsubscribe', () => {
+      context.subscriptions.remove(ownSubscription(context, child(request, NS.messages, 'SubscriptionId')));
+      return null;
+    });
   },
 };

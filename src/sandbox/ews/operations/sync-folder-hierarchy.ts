@@ -2,9 +2,9 @@
 import { child } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
-import { folderIdIn, perItem, resolveFolder } from '../context.js';
+import { answerOne, folderIdIn, resolveFolder } from '../context.js';
 import { readFolderShape, writeFolder } from '../shapes.js';
-import { EwsError, failure, responseRoot, success, TEXT } from '../soap.js';
+import { EwsError, TEXT } from '../soap.js';
 import { computeSync } from '../sync.js';
 import { decodeSyncState, encodeSyncState } from '../sync-state.js';
 import type { Operation } from './types.js';
@@ -12,9 +12,10 @@ import type { Operation } from './types.js';
 export const syncFolderHierarchy: Operation = {
   name: 'SyncFolderHierarchy',
   sync: true,
-  async handle(context, request) {
+  handle(context, request) {
     const { mailbox, state } = context;
-    const message = await perItem(
+    return answerOne(
+      'SyncFolderHierarchy',
       () => {
         const shape = readFolderShape(child(request, NS.messages, 'FolderShape'));
         const idElement = folderIdIn(child(request, NS.messages, 'SyncFolderId'));
@@ -40,15 +41,13 @@ export const syncFolderHierarchy: Operation = {
           if (change === 'delete') return el('t:Delete', null, el('t:FolderId', { Id: folder.id, ChangeKey: mailbox.changeKey(folder) }));
           return el(change === 'create' ? 't:Create' : 't:Update', null, writeFolder(folder, mailbox, shape));
         });
-        return success(
-          'SyncFolderHierarchy',
+        return [
           el('m:SyncState', null, encodeSyncState(state.secret, { ...key, seq: page.position })),
           el('m:IncludesLastFolderInRange', null, 'true'),
           el('m:Changes', null, changes),
-        );
+        ];
       },
-      (error) => failure('SyncFolderHierarchy', error, el('m:SyncState'), el('m:IncludesLastFolderInRange', null, 'true')),
+      () => [el('m:SyncState'), el('m:IncludesLastFolderInRange', null, 'true')],
     );
-    return responseRoot('SyncFolderHierarchy', [message]);
   },
 };

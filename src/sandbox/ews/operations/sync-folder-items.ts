@@ -2,9 +2,9 @@
 import { attr, child, children } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
-import { folderIdIn, perItem, resolveFolder } from '../context.js';
+import { answerOne, folderIdIn, resolveFolder } from '../context.js';
 import { assertShapeFor, readItemShape, writeItem } from '../shapes.js';
-import { EwsError, failure, responseRoot, success, TEXT } from '../soap.js';
+import { EwsError, TEXT } from '../soap.js';
 import { computeSync } from '../sync.js';
 import { decodeSyncState, encodeSyncState } from '../sync-state.js';
 import type { Operation } from './types.js';
@@ -12,9 +12,10 @@ import type { Operation } from './types.js';
 export const syncFolderItems: Operation = {
   name: 'SyncFolderItems',
   sync: true,
-  async handle(context, request) {
+  handle(context, request) {
     const { mailbox, state } = context;
-    const message = await perItem(
+    return answerOne(
+      'SyncFolderItems',
       () => {
         const shape = readItemShape(child(request, NS.messages, 'ItemShape'));
         assertShapeFor(shape, 'sync');
@@ -44,16 +45,14 @@ export const syncFolderItems: Operation = {
               return el('t:Delete', null, ref);
           }
         });
-        return success(
-          'SyncFolderItems',
+        return [
           el('m:SyncState', null, encodeSyncState(state.secret, { ...key, seq: page.position })),
           el('m:IncludesLastItemInRange', null, page.last),
           el('m:Changes', null, changes),
-        );
+        ];
       },
       // An error answer still says the range is complete, so a client does not loop on it.
-      (error) => failure('SyncFolderItems', error, el('m:SyncState'), el('m:IncludesLastItemInRange', null, 'true')),
+      () => [el('m:SyncState'), el('m:IncludesLastItemInRange', null, 'true')],
     );
-    return responseRoot('SyncFolderItems', [message]);
   },
 };
