@@ -55,7 +55,7 @@ describe('sandbox EWS: folders', () => {
     assert.equal(responseCode(again), 'ErrorFolderExists');
     assert.equal(child(again, M, 'MessageText')!.text, 'A folder with the specified name already exists.');
     const missingParent = responseMessages((await create('X', '<t:FolderId Id="AAMkAGI3Yjk1MjdhLTc2ZmMtNDBkMi1iNjU4LTc5NGEzYTAzNTMyZAAuAAAAAAAAAAM="/>')).doc())[0]!;
-    assert.equal(responseCode(missingParent), 'ErrorNonExistentMailbox', 'an id of a mailbox that does not exist');
+    assert.equal(responseCode(missingParent), 'ErrorParentFolderNotFound', 'a parent id naming a mailbox that does not exist (Exchange 2010 on)');
     const folders = await s.control<Array<{ path: string }>>('GET', `/mailboxes/${ALICE}/folders`);
     assert.ok(folders.json.some((f) => f.path === 'Inbox/Undeliverable'));
   });

@@ -23,6 +23,10 @@ function deploymentId(runtime: SandboxRuntime): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
+function serverDn(host: string): string {
+  return `/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn=${host}`;
+}
+
 function legacyDn(mailbox: Mailbox): string {
   return `/o=Contoso/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=${mailbox.address.split('@')[0]}`;
 }
@@ -89,11 +93,15 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
       null,
       el('Type', null, 'EXCH'),
       el('Server', null, host),
+      el('ServerDN', null, serverDn(host)),
       el('ServerVersion', null, SERVER_VERSION),
+      el('MdbDN', null, `${serverDn(host)}/cn=Microsoft Private MDB`),
       el('ASUrl', null, `${base}/EWS/Exchange.asmx`),
       el('EwsUrl', null, ews),
       el('EmwsUrl', null, ews),
       el('OOFUrl', null, ews),
+      el('UMUrl', null, `${base}/EWS/UM2007Legacy.asmx`),
+      el('OABUrl', null, `${base}/OAB/${deploymentId(runtime)}/`),
     ),
     el(
       'Protocol',
@@ -106,7 +114,10 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
       el('EwsUrl', null, ews),
       el('EmwsUrl', null, ews),
       el('OOFUrl', null, ews),
+      el('UMUrl', null, `${base}/EWS/UM2007Legacy.asmx`),
+      el('OABUrl', null, `${base}/OAB/${deploymentId(runtime)}/`),
     ),
+    el('Protocol', null, el('Type', null, 'WEB'), el('Internal', null, el('OWAUrl', { AuthenticationMethod: 'Basic, Fba' }, `${base}/owa/`))),
   );
   return { status: 200, body: poxDocument([user, account], true), operation: 'pox' };
 }

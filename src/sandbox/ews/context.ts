@@ -43,7 +43,11 @@ export function resolveFolder(context: EwsContext, element: XmlElement | undefin
     const decoded = decodeId(id);
     if (!decoded || decoded.kind !== 'folder') throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
     if (decoded.mailboxGuid !== context.mailbox.guid) {
-      if (!context.state.mailboxByGuid(decoded.mailboxGuid)) throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.');
+      if (!context.state.mailboxByGuid(decoded.mailboxGuid)) {
+        // Exchange 2010 and later: a parent naming no mailbox is a parent not found (2007 answered ErrorNonExistentMailbox).
+        if (notFound === 'ErrorParentFolderNotFound') throw new EwsError(notFound, TEXT.parentFolderNotFound);
+        throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.');
+      }
       throw new EwsError('ErrorAccessDenied', TEXT.accessDenied);
     }
     const folder = context.mailbox.folder(id);

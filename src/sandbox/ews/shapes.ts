@@ -102,7 +102,7 @@ interface ItemProperty {
   uri: string;
   /** In the Default shape (for GetItem; FindItem and SyncFolderItems never get the heavy ones). */
   inDefault: boolean;
-  /** Body, attachments, MIME: only GetItem returns them. */
+  /** Body, attachments, MIME, recipient lists, headers: only GetItem returns them. */
   heavy?: boolean;
   write(item: Item, mailbox: Mailbox, shape: ItemShape, state: SandboxState): Xml | null;
 }
@@ -163,6 +163,7 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   {
     uri: 'item:InternetMessageHeaders',
     inDefault: false,
+    heavy: true,
     write: (i) => el('t:InternetMessageHeaders', null, i.props.headers.map((h) => el('t:InternetMessageHeader', { HeaderName: h.name }, h.value))),
   },
   { uri: 'item:DateTimeSent', inDefault: true, write: (i) => el('t:DateTimeSent', null, isoSeconds(i.props.dateTimeSent)) },
@@ -171,11 +172,34 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   { uri: 'item:DisplayTo', inDefault: true, write: (i) => el('t:DisplayTo', null, display(i.props.toRecipients)) },
   { uri: 'item:HasAttachments', inDefault: true, write: (i) => el('t:HasAttachments', null, i.props.attachments.some((a) => !a.isInline)) },
   { uri: 'item:Culture', inDefault: true, write: () => el('t:Culture', null, 'en-US') },
+  {
+    uri: 'item:EffectiveRights',
+    inDefault: false,
+    write: () =>
+      el(
+        't:EffectiveRights',
+        null,
+        ['CreateAssociated', 'CreateContents', 'CreateHierarchy'].map((r) => el(`t:${r}`, null, 'false')),
+        ['Delete', 'Modify', 'Read', 'ViewPrivateItems'].map((r) => el(`t:${r}`, null, 'true')),
+      ),
+  },
+  { uri: 'item:LastModifiedName', inDefault: false, write: (_i, m) => el('t:LastModifiedName', null, m.displayName) },
   { uri: 'item:LastModifiedTime', inDefault: true, write: (i) => el('t:LastModifiedTime', null, isoSeconds(i.props.lastModifiedTime)) },
+  { uri: 'item:IsAssociated', inDefault: false, write: () => el('t:IsAssociated', null, 'false') },
+  {
+    uri: 'item:WebClientReadFormQueryString',
+    inDefault: false,
+    write: (i) => el('t:WebClientReadFormQueryString', null, `?ItemID=${encodeURIComponent(i.id)}&exvsurl=1&viewmodel=ReadMessageItem`),
+  },
+  {
+    uri: 'item:ConversationId',
+    inDefault: false,
+    write: (i) => el('t:ConversationId', { Id: Buffer.from(`conversation|${i.props.conversationTopic}`).toString('base64') }),
+  },
   { uri: 'message:Sender', inDefault: true, write: (i) => single('t:Sender', i.props.sender) },
-  { uri: 'message:ToRecipients', inDefault: false, write: (i) => recipients('t:ToRecipients', i.props.toRecipients) },
-  { uri: 'message:CcRecipients', inDefault: false, write: (i) => recipients('t:CcRecipients', i.props.ccRecipients) },
-  { uri: 'message:BccRecipients', inDefault: false, write: (i) => recipients('t:BccRecipients', i.props.bccRecipients) },
+  { uri: 'message:ToRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:ToRecipients', i.props.toRecipients) },
+  { uri: 'message:CcRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:CcRecipients', i.props.ccRecipients) },
+  { uri: 'message:BccRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:BccRecipients', i.props.bccRecipients) },
   { uri: 'message:IsReadReceiptRequested', inDefault: true, write: () => el('t:IsReadReceiptRequested', null, 'false') },
   { uri: 'message:IsDeliveryReceiptRequested', inDefault: true, write: () => el('t:IsDeliveryReceiptRequested', null, 'false') },
   { uri: 'message:ConversationIndex', inDefault: true, write: (i) => (i.props.conversationIndex ? el('t:ConversationIndex', null, i.props.conversationIndex) : null) },
@@ -216,15 +240,14 @@ export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, contex
   return el('t:Message', null, parts);
 }
 
-/** Refuses properties that FindItem or SyncFolderItems cannot return, as Exchange does. */
+/** Refuses properties that FindItem or SyncFolderItems cannot return (only GetItem does), as Exchange does. */
 export function assertShapeFor(shape: ItemShape, context: ItemContext): void {
   if (context === 'get') return;
-  for (const uri of ['item:Body', 'item:Attachments', 'item:MimeContent']) {
-    if (shape.additional.has(uri) || (uri === 'item:MimeContent' && shape.includeMime)) {
-      throw new EwsError('ErrorInvalidPropertyRequest', 'The property cannot be used in this operation.', {
-        xml: el('t:FieldURI', { FieldURI: uri }),
-      });
-    }
+  const refused = shape.includeMime ? 'item:MimeContent' : ITEM_PROPERTIES.find((p) => p.heavy && shape.additional.has(p.uri))?.uri;
+  if (refused) {
+    throw new EwsError('ErrorInvalidPropertyRequest', 'The property cannot be used in this operation.', {
+      xml: el('t:FieldURI', { FieldURI: refused }),
+    });
   }
 }
 
@@ -233,7 +256,28 @@ export function assertShapeFor(shape: ItemShape, context: ItemContext): void {
 interface FolderProperty {
   uri: string;
   inDefault: boolean;
+  /** Only GetFolder writes it (SyncFolderHierarchy's AllProperties has no PermissionSet). */
+  getOnly?: boolean;
   write(folder: Folder, mailbox: Mailbox): Xml | null;
+}
+
+/** A folder permission entry with no rights, as Exchange lists Default and Anonymous on a new folder. */
+function noRights(user: 'Default' | 'Anonymous'): Xml {
+  const no = (name: string) => el(name, null, 'false');
+  return el(
+    't:Permission',
+    null,
+    el('t:UserId', null, el('t:DistinguishedUser', null, user)),
+    no('t:CanCreateItems'),
+    no('t:CanCreateSubFolders'),
+    no('t:IsFolderOwner'),
+    no('t:IsFolderVisible'),
+    no('t:IsFolderContact'),
+    el('t:EditItems', null, 'None'),
+    el('t:DeleteItems', null, 'None'),
+    el('t:ReadItems', null, 'None'),
+    el('t:PermissionLevel', null, 'None'),
+  );
 }
 
 /** In BaseFolderType's then FolderType's schema order. */
@@ -268,12 +312,14 @@ const FOLDER_PROPERTIES: FolderProperty[] = [
       ),
   },
   { uri: 'folder:DistinguishedFolderId', inDefault: false, write: (f) => (f.distinguishedId ? el('t:DistinguishedFolderId', null, f.distinguishedId) : null) },
+  { uri: 'folder:PermissionSet', inDefault: false, getOnly: true, write: () => el('t:PermissionSet', null, el('t:Permissions', null, noRights('Default'), noRights('Anonymous'))) },
   { uri: 'folder:UnreadCount', inDefault: true, write: (f, m) => el('t:UnreadCount', null, m.counts(f).unread) },
 ];
 
-export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape): Xml {
+export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape, context: 'get' | 'list' = 'list'): Xml {
   const parts: Array<Xml | null> = [];
   for (const property of FOLDER_PROPERTIES) {
+    if (property.getOnly && context !== 'get' && !shape.additional.has(property.uri)) continue;
     const wanted =
       property.uri === 'folder:FolderId' ||
       shape.base === 'AllProperties' ||

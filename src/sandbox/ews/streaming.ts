@@ -72,7 +72,13 @@ export async function streamEvents(
       'ErrorExceededConnectionCount',
       'You have exceeded the available concurrent connections for your account.  Try again once your other requests have completed.',
       undefined,
-      { values: { Policy: 'HangingConnectionLimit', MaxConcurrencyLimit: runtime.settings.hangingConnectionLimit } },
+      {
+        values: {
+          Policy: 'HangingConnectionLimit',
+          MaxConcurrencyLimit: runtime.settings.hangingConnectionLimit,
+          ErrorMessage: `This operation exceeds the throttling budget for policy part 'HangingConnectionLimit', policy value '${runtime.settings.hangingConnectionLimit}',  Budget type: 'Ews'.  Suggested backoff time 0 ms.`,
+        },
+      },
     );
   }
 

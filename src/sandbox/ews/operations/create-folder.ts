@@ -15,7 +15,8 @@ export const createFolder: Operation = {
       (folder) => {
         const parent = resolveFolder(context, parentElement, 'ErrorParentFolderNotFound');
         const name = child(folder, NS.types, 'DisplayName')?.text ?? '';
-        const folderClass = child(folder, NS.types, 'FolderClass')?.text.trim() || (folder.local === 'Folder' ? 'IPF.Note' : '');
+        // A folder created without a class has none (Exchange shows no FolderClass for it), whatever its element.
+        const folderClass = child(folder, NS.types, 'FolderClass')?.text.trim() ?? '';
         const created = context.mailbox.addFolder(parent.id, name, folderClass);
         return el('m:Folders', null, el(`t:${folder.local}`, null, el('t:FolderId', { Id: created.id, ChangeKey: context.mailbox.changeKey(created) })));
       },

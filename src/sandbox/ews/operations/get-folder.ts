@@ -13,7 +13,7 @@ export const getFolder: Operation = {
     return answerEach(
       'GetFolder',
       children(child(request, NS.messages, 'FolderIds'), NS.types),
-      (id) => el('m:Folders', null, writeFolder(resolveFolder(context, id), context.mailbox, shape)),
+      (id) => el('m:Folders', null, writeFolder(resolveFolder(context, id), context.mailbox, shape, 'get')),
       () => el('m:Folders'),
     );
   },

@@ -70,6 +70,12 @@ function readUpdate(update: XmlElement, current: MessageProps): Partial<MessageP
       const importance = child(value, NS.types, 'Importance')?.text.trim();
       return { importance: remove ? 'Normal' : importance === 'High' || importance === 'Low' ? importance : 'Normal' };
     }
+    case 'item:Body': {
+      const body = child(value, NS.types, 'Body');
+      if (remove) return { body: '' };
+      if (append) return { body: current.body + (body?.text ?? '') };
+      return { body: body?.text ?? '', bodyType: attr(body, 'BodyType') === 'HTML' ? 'HTML' : 'Text' };
+    }
     case 'message:IsReadReceiptRequested':
     case 'message:IsDeliveryReceiptRequested':
     case 'item:Sensitivity':

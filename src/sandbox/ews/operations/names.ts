@@ -28,6 +28,7 @@ function resolution(mailbox: Mailbox, fullContact: boolean) {
           null,
           el('t:DisplayName', null, mailbox.displayName),
           el('t:EmailAddresses', null, el('t:Entry', { Key: 'EmailAddress1' }, `SMTP:${mailbox.address}`)),
+          el('t:ContactSource', null, 'ActiveDirectory'),
         )
       : null,
   );

@@ -22,10 +22,13 @@ export const subscribe: Operation = {
       if (!spec) {
         throw new EwsError('ErrorInvalidSubscriptionRequest', 'The sandbox does not send push notifications; use a pull or streaming subscription.');
       }
-      const folders =
-        attr(spec, 'SubscribeToAllFolders') === 'true'
-          ? ('all' as const)
-          : new Set(children(child(spec, NS.types, 'FolderIds'), NS.types).map((f) => resolveFolder(context, f).id));
+      const folderIds = children(child(spec, NS.types, 'FolderIds'), NS.types);
+      // A folder of a mailbox the caller does not own: Exchange refuses subscriptions through delegate access.
+      const owner = (f: XmlElement) => child(child(f, NS.types, 'Mailbox'), NS.types, 'EmailAddress')?.text.trim();
+      if (folderIds.some((f) => owner(f) && !context.mailbox.owns(owner(f)!))) {
+        throw new EwsError('ErrorSubscriptionDelegateAccessNotSupported', 'Subscriptions are not supported for delegate user access.');
+      }
+      const folders = attr(spec, 'SubscribeToAllFolders') === 'true' ? ('all' as const) : new Set(folderIds.map((f) => resolveFolder(context, f).id));
       const eventTypes = new Set(
         children(child(spec, NS.types, 'EventTypes'), NS.types, 'EventType')
           .map((e) => e.text.trim() as EventType)
