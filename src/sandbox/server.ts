@@ -7,7 +7,7 @@
  *   wrong-name.<domain>                      as mail.<domain>, but with a certificate for another name
  *   127.0.0.1 / localhost                    the control API (/_sandbox/), on every host too
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -100,6 +100,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     mail2: `mail2.${domain}`,
     wrongName: `wrong-name.${domain}`,
   };
+  // Without a data folder the certificates live in a temporary folder for this run, removed on close.
   const pkiDir = dataDir ? path.join(dataDir, 'pki') : mkdtempSync(path.join(tmpdir(), 'liaison-sandbox-'));
   const pki = loadPki(pkiDir, domain, [
     { host: names.root, names: [names.root] },
@@ -291,6 +292,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         http.closeAllConnections();
         await new Promise<void>((resolve) => http.close(() => resolve()));
       }
+      if (!dataDir) rmSync(pkiDir, { recursive: true, force: true });
     },
   };
 }
