@@ -73,7 +73,18 @@ export function envelope(payload: string, options: CallOptions = {}): string {
 export async function startTestSandbox(options: SandboxOptions = {}): Promise<TestSandbox> {
   const records: ExchangeRecord[] = [];
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'liaison-sandbox-test-'));
-  const sandbox = await startSandbox({ port: 0, httpPort: 0, seed: 'demo', dataDir, onExchange: (r) => records.push(r), log: () => undefined, ...options });
+  const sandbox = await startSandbox({
+    port: 0,
+    httpPort: 0,
+    seed: 'demo',
+    log: () => undefined,
+    ...options,
+    dataDir,
+    onExchange: (r) => {
+      records.push(r);
+      options.onExchange?.(r);
+    },
+  });
   const info = sandbox.info;
   const agent = new Agent({ connect: { ca: sandbox.pki.caCertPem, lookup: loopbackLookup }, keepAliveTimeout: 10 });
   const password = info.serviceAccount?.password ?? '';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { find, ok, startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { testTraffic } from '../helpers/traffic.js';
 
 describe('sandbox control API', () => {
   let s: TestSandbox;
@@ -84,4 +85,6 @@ describe('sandbox control API', () => {
     assert.equal((await s.post('mail.contoso.test', '/EWS/_sandbox/mailboxes', '{}', { user: 'svc@contoso.test', password: 'svc-secret' })).status, 404);
     assert.equal((await s.control('GET', '/no-such-thing')).status, 404);
   });
+
+  testTraffic(() => s.records, 2);
 });

@@ -7,9 +7,13 @@ import { after, describe, test } from 'node:test';
 import tls from 'node:tls';
 import { child } from '../../src/xml/parse.js';
 import { start } from '../helpers/cli.js';
+import type { ExchangeRecord } from '../../src/sandbox/runtime.js';
 import { M, ok, startTestSandbox } from '../helpers/sandbox.js';
+import { testTraffic } from '../helpers/traffic.js';
 
 const dirs: string[] = [];
+/** Every exchange of every sandbox this file starts, for the schema check at the end. */
+const records: ExchangeRecord[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 function tempDir(): string {
@@ -36,7 +40,7 @@ function handshake(port: number, servername: string, ca: string): Promise<{ ok: 
 
 describe('sandbox server: hosts, certificates, persistence, the command', () => {
   test('each host name gets a certificate for its own name, signed by the sandbox CA; wrong-name gets another name', async () => {
-    const s = await startTestSandbox();
+    const s = await startTestSandbox({ onExchange: (r) => records.push(r) });
     try {
       const ca = readFileSync(s.info.caCert, 'utf8');
       assert.match(new X509Certificate(ca).subject, /Liaison Sandbox CA/);
@@ -63,7 +67,7 @@ describe('sandbox server: hosts, certificates, persistence, the command', () => 
 
   test('with a data folder, mailboxes, messages, certificates and sync states survive a restart', async () => {
     const dataDir = tempDir();
-    const first = await startTestSandbox({ dataDir });
+    const first = await startTestSandbox({ dataDir, onExchange: (r) => records.push(r) });
     const sync = (s: typeof first, state = '') =>
       s.ews(
         `<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:SyncFolderId><t:DistinguishedFolderId Id="inbox"/></m:SyncFolderId>${state ? `<m:SyncState>${state}</m:SyncState>` : ''}<m:MaxChangesReturned>100</m:MaxChangesReturned></m:SyncFolderItems>`,
@@ -75,7 +79,7 @@ describe('sandbox server: hosts, certificates, persistence, the command', () => 
     await first.control('POST', '/mailboxes/alice@contoso.test/messages', { from: 'x@fabrikam.test', to: ['alice@contoso.test'], subject: 'Before restart' });
     await first.close();
 
-    const second = await startTestSandbox({ dataDir });
+    const second = await startTestSandbox({ dataDir, onExchange: (r) => records.push(r) });
     try {
       assert.equal(readFileSync(second.info.caCert, 'utf8'), ca, 'the same CA: clients keep trusting it');
       assert.equal(second.password, password, 'the same service account');
@@ -103,4 +107,6 @@ describe('sandbox server: hosts, certificates, persistence, the command', () => 
       await sandbox.stop();
     }
   });
+
+  testTraffic(() => records, 2);
 });
