@@ -68,7 +68,8 @@ try {
   results.push(['GetItem with MIME', ms(start)]);
 
   global.gc?.();
-  results.push(['resident memory', `${(process.memoryUsage().rss / 1024 / 1024).toFixed(0)} MB`]);
+  const memory = process.memoryUsage();
+  results.push(['memory: live JS heap after GC / resident', `${(memory.heapUsed / 1048576).toFixed(0)} MB / ${(memory.rss / 1048576).toFixed(0)} MB`]);
 } finally {
   await s.close();
   rmSync(dataDir, { recursive: true, force: true });
