@@ -82,6 +82,15 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
     el('AutoDiscoverSMTPAddress', null, mailbox.address),
     el('DeploymentId', null, deploymentId(runtime)),
   );
+  // The internal (EXCH) and external (EXPR) protocols name the same services: the sandbox has one network.
+  const serviceUrls = [
+    el('ASUrl', null, `${base}/EWS/Exchange.asmx`),
+    el('EwsUrl', null, ews),
+    el('EmwsUrl', null, ews),
+    el('OOFUrl', null, ews),
+    el('UMUrl', null, `${base}/EWS/UM2007Legacy.asmx`),
+    el('OABUrl', null, `${base}/OAB/${deploymentId(runtime)}/`),
+  ];
   const account = el(
     'Account',
     null,
@@ -96,12 +105,7 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
       el('ServerDN', null, serverDn(host)),
       el('ServerVersion', null, SERVER_VERSION),
       el('MdbDN', null, `${serverDn(host)}/cn=Microsoft Private MDB`),
-      el('ASUrl', null, `${base}/EWS/Exchange.asmx`),
-      el('EwsUrl', null, ews),
-      el('EmwsUrl', null, ews),
-      el('OOFUrl', null, ews),
-      el('UMUrl', null, `${base}/EWS/UM2007Legacy.asmx`),
-      el('OABUrl', null, `${base}/OAB/${deploymentId(runtime)}/`),
+      serviceUrls,
     ),
     el(
       'Protocol',
@@ -110,12 +114,7 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
       el('Server', null, host),
       el('SSL', null, 'On'),
       el('AuthPackage', null, runtime.settings.basicAuth ? 'Basic' : 'Ntlm'),
-      el('ASUrl', null, `${base}/EWS/Exchange.asmx`),
-      el('EwsUrl', null, ews),
-      el('EmwsUrl', null, ews),
-      el('OOFUrl', null, ews),
-      el('UMUrl', null, `${base}/EWS/UM2007Legacy.asmx`),
-      el('OABUrl', null, `${base}/OAB/${deploymentId(runtime)}/`),
+      serviceUrls,
     ),
     el('Protocol', null, el('Type', null, 'WEB'), el('Internal', null, el('OWAUrl', { AuthenticationMethod: 'Basic, Fba' }, `${base}/owa/`))),
   );

@@ -258,8 +258,10 @@ interface FolderProperty {
   inDefault: boolean;
   /** Only GetFolder writes it (SyncFolderHierarchy's AllProperties has no PermissionSet). */
   getOnly?: boolean;
-  write(folder: Folder, mailbox: Mailbox): Xml | null;
+  write(folder: Folder, mailbox: Mailbox, counts: () => FolderCounts): Xml | null;
 }
+
+type FolderCounts = ReturnType<Mailbox['counts']>;
 
 /** A folder permission entry with no rights, as Exchange lists Default and Anonymous on a new folder. */
 function noRights(user: 'Default' | 'Anonymous'): Xml {
@@ -293,8 +295,8 @@ const FOLDER_PROPERTIES: FolderProperty[] = [
   },
   { uri: 'folder:FolderClass', inDefault: false, write: (f) => (f.folderClass ? el('t:FolderClass', null, f.folderClass) : null) },
   { uri: 'folder:DisplayName', inDefault: true, write: (f) => el('t:DisplayName', null, f.displayName) },
-  { uri: 'folder:TotalCount', inDefault: true, write: (f, m) => el('t:TotalCount', null, m.counts(f).total) },
-  { uri: 'folder:ChildFolderCount', inDefault: true, write: (f, m) => el('t:ChildFolderCount', null, m.counts(f).children) },
+  { uri: 'folder:TotalCount', inDefault: true, write: (_f, _m, counts) => el('t:TotalCount', null, counts().total) },
+  { uri: 'folder:ChildFolderCount', inDefault: true, write: (_f, _m, counts) => el('t:ChildFolderCount', null, counts().children) },
   {
     uri: 'folder:EffectiveRights',
     inDefault: false,
@@ -313,11 +315,14 @@ const FOLDER_PROPERTIES: FolderProperty[] = [
   },
   { uri: 'folder:DistinguishedFolderId', inDefault: false, write: (f) => (f.distinguishedId ? el('t:DistinguishedFolderId', null, f.distinguishedId) : null) },
   { uri: 'folder:PermissionSet', inDefault: false, getOnly: true, write: () => el('t:PermissionSet', null, el('t:Permissions', null, noRights('Default'), noRights('Anonymous'))) },
-  { uri: 'folder:UnreadCount', inDefault: true, write: (f, m) => el('t:UnreadCount', null, m.counts(f).unread) },
+  { uri: 'folder:UnreadCount', inDefault: true, write: (_f, _m, counts) => el('t:UnreadCount', null, counts().unread) },
 ];
 
 export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape, context: 'get' | 'list' = 'list'): Xml {
   const parts: Array<Xml | null> = [];
+  // Counting walks the folder's items: once per folder, however many count properties are asked for.
+  let counted: FolderCounts | undefined;
+  const counts = () => (counted ??= mailbox.counts(folder));
   for (const property of FOLDER_PROPERTIES) {
     if (property.getOnly && context !== 'get' && !shape.additional.has(property.uri)) continue;
     const wanted =
@@ -325,7 +330,7 @@ export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape
       shape.base === 'AllProperties' ||
       (shape.base === 'Default' && property.inDefault) ||
       shape.additional.has(property.uri);
-    if (wanted) parts.push(property.write(folder, mailbox));
+    if (wanted) parts.push(property.write(folder, mailbox, counts));
   }
   return el('t:Folder', null, parts);
 }

@@ -5,6 +5,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import { EwsError } from './soap.js';
 
 export interface SyncPosition {
   kind: 'items' | 'folders';
@@ -36,4 +37,15 @@ export function decodeSyncState(secret: string, text: string, expected: Omit<Syn
   } catch {
     return null;
   }
+}
+
+/**
+ * Where a Sync request starts: 0 without a state (a full synchronization), else the position its state names.
+ * A state that does not decode for this mailbox and folder is ErrorInvalidSyncStateData.
+ */
+export function startPosition(secret: string, stateText: string, expected: Omit<SyncPosition, 'seq'>, currentSeq: number, invalidText: string): number {
+  if (stateText === '') return 0;
+  const decoded = decodeSyncState(secret, stateText, expected, currentSeq);
+  if (decoded === null) throw new EwsError('ErrorInvalidSyncStateData', invalidText);
+  return decoded;
 }

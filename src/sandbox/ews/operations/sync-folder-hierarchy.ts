@@ -4,9 +4,9 @@ import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import { answerOne, folderIdIn, resolveFolder } from '../context.js';
 import { readFolderShape, writeFolder } from '../shapes.js';
-import { EwsError, TEXT } from '../soap.js';
+import { TEXT } from '../soap.js';
 import { computeSync } from '../sync.js';
-import { decodeSyncState, encodeSyncState } from '../sync-state.js';
+import { encodeSyncState, startPosition } from '../sync-state.js';
 import type { Operation } from './types.js';
 
 export const syncFolderHierarchy: Operation = {
@@ -22,12 +22,7 @@ export const syncFolderHierarchy: Operation = {
         const root = idElement ? resolveFolder(context, idElement, 'ErrorSyncFolderNotFound') : mailbox.distinguishedFolder('msgfolderroot')!;
         const stateText = child(request, NS.messages, 'SyncState')?.text.trim() ?? '';
         const key = { kind: 'folders' as const, mailbox: mailbox.guid, folder: root.id };
-        let from = 0;
-        if (stateText !== '') {
-          const decoded = decodeSyncState(state.secret, stateText, key, mailbox.seq);
-          if (decoded === null) throw new EwsError('ErrorInvalidSyncStateData', TEXT.invalidSyncStateFolders);
-          from = decoded;
-        }
+        const from = startPosition(state.secret, stateText, key, mailbox.seq, TEXT.invalidSyncStateFolders);
         const page = computeSync(
           mailbox.hierarchyLog,
           from,

@@ -4,9 +4,9 @@ import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import { answerOne, folderIdIn, resolveFolder } from '../context.js';
 import { assertShapeFor, readItemShape, writeItem } from '../shapes.js';
-import { EwsError, TEXT } from '../soap.js';
+import { TEXT } from '../soap.js';
 import { computeSync } from '../sync.js';
-import { decodeSyncState, encodeSyncState } from '../sync-state.js';
+import { encodeSyncState, startPosition } from '../sync-state.js';
 import type { Operation } from './types.js';
 
 export const syncFolderItems: Operation = {
@@ -22,12 +22,7 @@ export const syncFolderItems: Operation = {
         const folder = resolveFolder(context, folderIdIn(child(request, NS.messages, 'SyncFolderId')), 'ErrorSyncFolderNotFound');
         const stateText = child(request, NS.messages, 'SyncState')?.text.trim() ?? '';
         const key = { kind: 'items' as const, mailbox: mailbox.guid, folder: folder.id };
-        let from = 0;
-        if (stateText !== '') {
-          const decoded = decodeSyncState(state.secret, stateText, key, mailbox.seq);
-          if (decoded === null) throw new EwsError('ErrorInvalidSyncStateData', TEXT.invalidSyncStateItems);
-          from = decoded;
-        }
+        const from = startPosition(state.secret, stateText, key, mailbox.seq, TEXT.invalidSyncStateItems);
         const max = Number(child(request, NS.messages, 'MaxChangesReturned')?.text ?? 100);
         const ignored = new Set(children(child(request, NS.messages, 'Ignore'), NS.types, 'ItemId').map((i) => attr(i, 'Id') ?? ''));
         const page = computeSync(folder.log, from, mailbox.seq, max, (id) => mailbox.items.get(id), (id) => !ignored.has(id));
