@@ -26,8 +26,55 @@ function makeAjv(coerce: boolean) {
 const strictAjv = makeAjv(false);
 const coercingAjv = makeAjv(true);
 
+/**
+ * Compiles a schema for one part of the request (body, querystring, params, headers). Beyond the schema, every
+ * string anywhere in the part is checked for the NUL character, which PostgreSQL cannot store and SQLite would
+ * keep, so both databases refuse it alike, here, naming the field; and a body that must be an object but is
+ * not says what it is instead.
+ */
 export function validatorCompiler({ schema, httpPart }: { schema: object; httpPart?: string }) {
-  return (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema);
+  const validate = (httpPart === 'body' ? strictAjv : coercingAjv).compile(schema);
+  const wantsObject = httpPart === 'body' && (schema as { type?: unknown }).type === 'object';
+  const check = (data: unknown): boolean => {
+    if (wantsObject && (data === null || typeof data !== 'object' || Array.isArray(data))) {
+      check.errors = [problem('', 'body', `the request body must be a JSON object, not ${kindOf(data)}`)];
+      return false;
+    }
+    const valid = validate(data);
+    const errors = validate.errors ?? [];
+    const flagged = new Set(errors.map((e) => e.instancePath));
+    const nuls = pathsWithNul(data, '').filter((path) => !flagged.has(path));
+    check.errors = [...errors, ...nuls.map((path) => problem(path, 'nul', 'must not contain the NUL character (U+0000)'))];
+    return valid && nuls.length === 0;
+  };
+  check.errors = null as ErrorObject[] | null;
+  return check;
+}
+
+function problem(instancePath: string, keyword: string, message: string): ErrorObject {
+  return { instancePath, keyword, schemaPath: '', params: {}, message };
+}
+
+function kindOf(data: unknown): string {
+  if (data === null || data === undefined) return 'null';
+  if (Array.isArray(data)) return 'an array';
+  return `a ${typeof data}`;
+}
+
+/** The JSON pointers of every string (value or key) holding U+0000. */
+function pathsWithNul(data: unknown, path: string, found: string[] = []): string[] {
+  if (typeof data === 'string') {
+    if (data.includes('\u0000')) found.push(path);
+  } else if (Array.isArray(data)) {
+    data.forEach((item, index) => pathsWithNul(item, `${path}/${index}`, found));
+  } else if (data !== null && typeof data === 'object') {
+    for (const [key, value] of Object.entries(data)) {
+      const child = `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (key.includes('\u0000')) found.push(child);
+      else pathsWithNul(value, child, found);
+    }
+  }
+  return found;
 }
 
 /** Turns Ajv's errors into field problems a person can act on. */
