@@ -259,12 +259,6 @@ export class ActivityRepository {
     return { ...activity!, bodyText: row.body_text, bodyHtml: row.body_html };
   }
 
-  /** True when the user may see the email now (see Actor). */
-  async isVisibleTo(id: string, userId: string): Promise<boolean> {
-    const row = await this.db.selectFrom('email_activities').select('id').where('id', '=', id).where(visibleTo(this.db, userId)).executeTakeFirst();
-    return row !== undefined;
-  }
-
   /** Newest first, without the bodies: an excerpt of the text body stands for them. */
   async list(filter: ActivityFilter): Promise<Page<ActivitySummary>> {
     const limit = pageLimit(filter);
