@@ -63,7 +63,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     route.bodyLimit ??= route.schema?.body ? BODY_LIMITS.default : BODY_LIMITS.noBody;
     if (route.schema?.body && !route.schema.hide) {
       const note = `The request body may be at most ${describeBytes(route.bodyLimit)}; a larger one is answered 413.`;
-      route.schema.description = route.schema.description ? `${route.schema.description}\n\n${note}` : note;
+      const description = route.schema.description ?? '';
+      if (!description.includes(note)) route.schema.description = description ? `${description}\n\n${note}` : note;
       route.schema.response = { 413: ErrorBody, 415: ErrorBody, ...(route.schema.response as object | undefined) };
     }
   });
