@@ -180,6 +180,13 @@ for (const kind of DATABASES) {
       assert.equal(header.statusCode, 401, 'a NUL in the token is an unknown token, not a failure');
     });
 
+    test('a body nested deeper than the call stack is refused 400, not a failure', async () => {
+      const depth = 50_000;
+      const response = await raw('POST', '/api/v1/email-activities', `{"subject":"deep","extra":${'['.repeat(depth)}"\\u0000"${']'.repeat(depth)}}`);
+      assert.equal(response.statusCode, 400, response.body.slice(0, 300));
+      assert.deepEqual(response.json().problems.map((p: { field: string }) => p.field), ['extra']);
+    });
+
     test('text/plain carrying JSON is 415 like any other type that is not JSON', async () => {
       for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/xml', 'application/x-www-form-urlencoded']) {
         const response = await raw('POST', '/api/v1/email-activities', '{"subject":"plain"}', type);

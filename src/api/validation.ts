@@ -42,8 +42,11 @@ export function validatorCompiler({ schema, httpPart }: { schema: object; httpPa
     }
     const valid = validate(data);
     const errors = validate.errors ?? [];
-    const flagged = new Set(errors.map((e) => e.instancePath));
-    const nuls = pathsWithNul(data, '').filter((path) => !flagged.has(path));
+    // Ajv names an unknown field by its parent's path and the field; refuse the field's own path.
+    const flagged = new Set(
+      errors.map((e) => (e.keyword === 'additionalProperties' ? `${e.instancePath}/${pointerKey((e.params as { additionalProperty: string }).additionalProperty)}` : e.instancePath)),
+    );
+    const nuls = pathsWithNul(data, flagged);
     check.errors = [...errors, ...nuls.map((path) => problem(path, 'nul', 'must not contain the NUL character (U+0000)'))];
     return valid && nuls.length === 0;
   };
@@ -55,26 +58,41 @@ function problem(instancePath: string, keyword: string, message: string): ErrorO
   return { instancePath, keyword, schemaPath: '', params: {}, message };
 }
 
+/** A key as a JSON pointer segment (RFC 6901), as Ajv writes instance paths. */
+function pointerKey(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
 function kindOf(data: unknown): string {
   if (data === null || data === undefined) return 'null';
   if (Array.isArray(data)) return 'an array';
   return `a ${typeof data}`;
 }
 
-/** The JSON pointers of every string (value or key) holding U+0000. */
-function pathsWithNul(data: unknown, path: string, found: string[] = []): string[] {
-  if (typeof data === 'string') {
-    if (data.includes('\u0000')) found.push(path);
-  } else if (Array.isArray(data)) {
-    data.forEach((item, index) => pathsWithNul(item, `${path}/${index}`, found));
-  } else if (data !== null && typeof data === 'object') {
-    for (const [key, value] of Object.entries(data)) {
-      const child = `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      if (key.includes('\u0000')) found.push(child);
-      else pathsWithNul(value, child, found);
+/**
+ * The JSON pointers of every string (value or key) holding U+0000, leaving out what the schema already refused
+ * (an unknown field is named once, not for what it holds). Walks with a list, not recursion: JSON.parse takes
+ * nesting deeper than the call stack allows.
+ */
+function pathsWithNul(data: unknown, refused: ReadonlySet<string>): string[] {
+  const found: string[] = [];
+  const pending: Array<[unknown, string]> = [[data, '']];
+  while (pending.length > 0) {
+    const [value, path] = pending.pop()!;
+    if (refused.has(path)) continue;
+    if (typeof value === 'string') {
+      if (value.includes('\u0000')) found.push(path);
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => pending.push([item, `${path}/${index}`]));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [key, child] of Object.entries(value)) {
+        const childPath = `${path}/${pointerKey(key)}`;
+        if (key.includes('\u0000')) found.push(childPath);
+        else pending.push([child, childPath]);
+      }
     }
   }
-  return found;
+  return found.sort();
 }
 
 /** Turns Ajv's errors into field problems a person can act on. */
