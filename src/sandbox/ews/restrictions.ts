@@ -7,6 +7,7 @@ import { NS } from '../../xml/namespaces.js';
 import type { Mailbox } from '../state/mailbox.js';
 import type { Folder, Item } from '../state/model.js';
 import { EwsError } from './soap.js';
+import { xsBoolean } from '../../xml/xs-boolean.js';
 
 export type Value = string | number | boolean | Date | string[] | null;
 
@@ -73,7 +74,7 @@ function unsupported(uri: string): never {
 function coerce(constant: string, like: Value): Value {
   if (like instanceof Date) return new Date(constant);
   if (typeof like === 'number') return Number(constant);
-  if (typeof like === 'boolean') return constant.toLowerCase() === 'true';
+  if (typeof like === 'boolean') return xsBoolean(constant.toLowerCase()) ?? false;
   return constant;
 }
 

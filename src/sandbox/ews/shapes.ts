@@ -10,6 +10,7 @@ import type { Mailbox } from '../state/mailbox.js';
 import type { Address, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import { EwsError } from './soap.js';
+import { xsBoolean } from '../../xml/xs-boolean.js';
 
 export type BaseShape = 'IdOnly' | 'Default' | 'AllProperties';
 
@@ -41,7 +42,7 @@ export function readItemShape(shape: XmlElement | undefined): ItemShape {
   const body = child(shape, NS.types, 'BodyType')?.text.trim();
   return {
     base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'),
-    includeMime: child(shape, NS.types, 'IncludeMimeContent')?.text.trim() === 'true',
+    includeMime: xsBoolean(child(shape, NS.types, 'IncludeMimeContent')?.text) === true,
     bodyType: body === 'HTML' || body === 'Text' ? body : 'Best',
     additional: additionalUris(shape),
   };

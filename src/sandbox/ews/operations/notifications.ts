@@ -7,6 +7,7 @@ import { answerOne, type EwsContext, resolveFolder } from '../context.js';
 import { EwsError, TEXT } from '../soap.js';
 import { type Subscription, writeEvent, writeStatusEvent } from '../subscriptions.js';
 import type { Operation } from './types.js';
+import { xsBoolean } from '../../../xml/xs-boolean.js';
 
 const EVENT_TYPES: readonly EventType[] = ['NewMailEvent', 'CreatedEvent', 'DeletedEvent', 'ModifiedEvent', 'MovedEvent', 'CopiedEvent'];
 /** GetEvents answers at most this many events at once (Exchange's number). */
@@ -28,7 +29,7 @@ export const subscribe: Operation = {
       if (folderIds.some((f) => owner(f) && !context.mailbox.owns(owner(f)!))) {
         throw new EwsError('ErrorSubscriptionDelegateAccessNotSupported', 'Subscriptions are not supported for delegate user access.');
       }
-      const folders = attr(spec, 'SubscribeToAllFolders') === 'true' ? ('all' as const) : new Set(folderIds.map((f) => resolveFolder(context, f).id));
+      const folders = xsBoolean(attr(spec, 'SubscribeToAllFolders')) === true ? ('all' as const) : new Set(folderIds.map((f) => resolveFolder(context, f).id));
       const eventTypes = new Set(
         children(child(spec, NS.types, 'EventTypes'), NS.types, 'EventType')
           .map((e) => e.text.trim() as EventType)
