@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { validateEwsEnvelope } from '../../xml/ews-schema.js';
+import { ewsRequestElements, validateEwsEnvelope } from '../../xml/ews-schema.js';
 import { NS } from '../../xml/namespaces.js';
 import { child, parseXml, textOf, XmlParseError, type XmlElement } from '../../xml/parse.js';
 import { el, fragment } from '../../xml/write.js';
@@ -17,6 +17,7 @@ import type { EwsContext } from './context.js';
 import { OPERATIONS, STREAMING_OPERATION } from './operations/index.js';
 import { EwsError, EwsFault, envelope, failure, faultEnvelope, responseRoot, TEXT } from './soap.js';
 import { streamEvents } from './streaming.js';
+import { assertVersionFor, type ExchangeVersion, requestedVersion } from './versions.js';
 
 const DTD_TEXT =
   'For security reasons DTD is prohibited in this XML document. To enable DTD processing set the DtdProcessing property on XmlReaderSettings to Parse and pass the settings into XmlReader.Create method.';
@@ -32,9 +33,19 @@ interface ParsedRequest {
   operation: string;
   body: XmlElement;
   header: XmlElement | undefined;
+  version: ExchangeVersion;
 }
 
-/** Reads the envelope; every way it can be unacceptable is ErrorSchemaValidation, as Exchange answers. */
+/** "The request is invalid.": what Exchange answers for a request it cannot take as an EWS call. */
+function invalidRequest(): EwsFault {
+  return new EwsFault('ErrorInvalidRequest', 'The request is invalid.');
+}
+
+/**
+ * Reads the envelope. XML that is not well-formed, or not a SOAP envelope, or breaks the schema is
+ * ErrorSchemaValidation; a RequestServerVersion the server does not know, an empty Body, or a Body that holds
+ * no EWS operation is ErrorInvalidRequest, as Exchange answers.
+ */
 function readEnvelope(text: string): ParsedRequest {
   let root: XmlElement;
   try {
@@ -50,12 +61,15 @@ function readEnvelope(text: string): ParsedRequest {
     throw schemaFault(`The root element must be a SOAP 1.1 Envelope (${NS.soap}), not {${root.ns}}${root.local}.`, root.line, root.column);
   }
   const body = child(root, NS.soap, 'Body');
-  const operation = body?.children[0];
-  if (!body || !operation) throw schemaFault('The SOAP Body holds no request.', root.line, root.column);
+  if (!body) throw schemaFault('The SOAP envelope has no Body.', root.line, root.column);
+  const header = child(root, NS.soap, 'Header');
+  const version = requestedVersion(header);
+  const operation = body.children[0];
+  // EWS finds the method by the local name of the Body's first element: without one it has nothing to call.
+  if (!operation || operation.ns !== NS.messages || !ewsRequestElements().has(operation.local)) throw invalidRequest();
   const violation = validateEwsEnvelope(text);
   if (violation) throw schemaFault(violation.message, violation.line, violation.column);
-  if (operation.ns !== NS.messages) throw schemaFault(`{${operation.ns}}${operation.local} is not an EWS request.`, operation.line, operation.column);
-  return { operation: operation.local, body: operation, header: child(root, NS.soap, 'Header') };
+  return { operation: operation.local, body: operation, header, version };
 }
 
 /** The mailbox a request acts on: the impersonated one, or the caller's own. */
@@ -177,7 +191,9 @@ export async function handleEws(
     }
     const streaming = request.operation === STREAMING_OPERATION;
     const operation = OPERATIONS.get(request.operation);
-    if (!operation && !streaming) throw new EwsFault('ErrorInvalidRequest', `The request is valid, but the sandbox does not implement ${request.operation}.`);
+    assertVersionFor(request.operation, request.body, request.version);
+    // Not ErrorInvalidRequest: clients read that one as "the version is wrong" and retry with every older one.
+    if (!operation && !streaming) throw new EwsFault('ErrorInvalidOperation', `The request is valid, but the sandbox does not implement ${request.operation}.`);
 
     // EWSMaxConcurrency: streaming connections have their own budget (HangingConnectionLimit, in streaming.ts).
     if (!streaming) {
