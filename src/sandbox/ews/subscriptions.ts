@@ -34,6 +34,17 @@ export interface Subscription {
   detach(): void;
 }
 
+const SUBSCRIPTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Whether a text can be a subscription id at all (base64 of the mailbox GUID and a random one). One that cannot
+ * is ErrorInvalidSubscription; one that can but names no subscription is ErrorSubscriptionNotFound.
+ */
+export function isWellFormedSubscriptionId(id: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(id) || id.length % 4 !== 0) return false;
+  return SUBSCRIPTION_ID.test(Buffer.from(id, 'base64').toString('latin1'));
+}
+
 /** Streaming subscriptions not read by any connection expire after this long (Exchange keeps them ~30 min). */
 const STREAMING_IDLE_MINUTES = 30;
 

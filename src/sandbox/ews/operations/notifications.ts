@@ -5,7 +5,7 @@ import { el } from '../../../xml/write.js';
 import type { EventType } from '../../state/mailbox.js';
 import { answerOne, type EwsContext, resolveFolder } from '../context.js';
 import { EwsError, TEXT } from '../soap.js';
-import { type Subscription, writeEvent, writeStatusEvent } from '../subscriptions.js';
+import { isWellFormedSubscriptionId, type Subscription, writeEvent, writeStatusEvent } from '../subscriptions.js';
 import type { Operation } from './types.js';
 import { xsBoolean } from '../../../xml/xs-boolean.js';
 
@@ -44,7 +44,9 @@ export const subscribe: Operation = {
 
 /** The subscription named by the element, checked for existence, expiry and ownership. */
 export function ownSubscription(context: EwsContext, idElement: XmlElement | undefined): Subscription {
-  const found = context.subscriptions.get(idElement?.text.trim() ?? '');
+  const id = idElement?.text.trim() ?? '';
+  if (!isWellFormedSubscriptionId(id)) throw new EwsError('ErrorInvalidSubscription', TEXT.invalidSubscription);
+  const found = context.subscriptions.get(id);
   if (found === 'expired') throw new EwsError('ErrorExpiredSubscription', 'The subscription has expired.');
   if (!found) throw new EwsError('ErrorSubscriptionNotFound', TEXT.subscriptionNotFound);
   if (found.owner !== context.account.username.toLowerCase()) throw new EwsError('ErrorSubscriptionAccessDenied', TEXT.subscriptionAccessDenied);
