@@ -20,7 +20,7 @@ export interface EwsContext {
   subscriptions: Subscriptions;
   account: Account;
   mailbox: Mailbox;
-  /** The server that received the request. */
+  /** The server that serves the request: the one that received it, or the one it was routed to. */
   server: ServerName;
 }
 

@@ -16,6 +16,7 @@ import type { Account, ServerName } from '../state/model.js';
 import type { EwsContext } from './context.js';
 import { OPERATIONS, STREAMING_OPERATION } from './operations/index.js';
 import { EwsError, EwsFault, envelope, failure, faultEnvelope, responseRoot, TEXT } from './soap.js';
+import { AFFINITY_OPERATIONS, affinityCookie, cookieServer, prefersAffinity } from './affinity.js';
 import { streamEvents } from './streaming.js';
 import { assertVersionFor, type ExchangeVersion, requestedVersion } from './versions.js';
 
@@ -165,10 +166,12 @@ export async function handleEws(
   text: string,
 ): Promise<void> {
   const record = { surface: 'ews' as const, operation: '', host, status: 0, request: text, response: [] as string[], accepted: false };
+  // The server that serves the request: the one that received it, unless it is routed to another.
+  let backend: ServerName = server;
   const finish = (status: number, body: string) => {
     record.status = status;
     record.response.push(body);
-    send(res, runtime, server, status, body);
+    send(res, runtime, backend, status, body);
   };
   const key = account.username.toLowerCase();
   let counted = false;
@@ -179,8 +182,17 @@ export async function handleEws(
     // The request is well-formed and valid against the schema: from here on it counts as accepted.
     record.accepted = true;
     const mailbox = effectiveMailbox(runtime, account, request.header);
-    if (mailbox && mailbox.server !== server) {
-      const anchor = (req.headers['x-anchormailbox'] as string | undefined)?.trim();
+    const anchor = (req.headers['x-anchormailbox'] as string | undefined)?.trim();
+    const affinity = prefersAffinity(req);
+    const pinned = affinity ? cookieServer(runtime, req) : null;
+    const anchorMailbox = affinity && anchor ? runtime.state.mailbox(anchor) : undefined;
+    if (pinned) {
+      // X-PreferServerAffinity with X-BackEndOverrideCookie: the server the cookie names serves it.
+      backend = pinned;
+    } else if (anchorMailbox) {
+      // X-PreferServerAffinity without the cookie: X-AnchorMailbox routes it (the group's first mailbox).
+      backend = anchorMailbox.server;
+    } else if (mailbox && mailbox.server !== server) {
       // A front end that is told the mailbox (X-AnchorMailbox) routes the request to the server holding it.
       if (!anchor || !mailbox.owns(anchor)) {
         throw new EwsFault(
@@ -188,7 +200,9 @@ export async function handleEws(
           `The mailbox ${mailbox.address} is on another server (${runtime.serverHost(mailbox.server)}); find its EWS URL again with Autodiscover.`,
         );
       }
+      backend = mailbox.server;
     }
+    if (affinity && !pinned && AFFINITY_OPERATIONS.has(request.operation)) res.setHeader('Set-Cookie', affinityCookie(runtime, backend));
     const streaming = request.operation === STREAMING_OPERATION;
     const operation = OPERATIONS.get(request.operation);
     assertVersionFor(request.operation, request.body, request.version);
@@ -223,7 +237,7 @@ export async function handleEws(
           finish(200, syncBusy(request.operation, backOff, runtime.settings.concurrentSyncCallsLimit ?? 5));
           return;
         }
-      } else if ((await applyFault(rule, res, runtime, server)) === 'handled') {
+      } else if ((await applyFault(rule, res, runtime, backend)) === 'handled') {
         record.status = res.statusCode;
         return;
       }
@@ -237,10 +251,10 @@ export async function handleEws(
       get mailbox() {
         return mailbox ?? noMailbox();
       },
-      server,
+      server: backend,
     };
     if (streaming) {
-      await streamEvents(runtime, context, request.body, req, res, server, (document) => record.response.push(document));
+      await streamEvents(runtime, context, request.body, req, res, backend, (document) => record.response.push(document));
       record.status = res.statusCode;
       return;
     }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { el, type Xml } from '../../xml/write.js';
 import type { EventType, Mailbox, MailboxEvent } from '../state/mailbox.js';
+import type { ServerName } from '../state/model.js';
 import { isoSeconds } from './shapes.js';
 
 export type SubscriptionKind = 'pull' | 'streaming';
@@ -22,6 +23,8 @@ export interface Subscription {
   kind: SubscriptionKind;
   /** The account that made it (lower case): only it may use it. */
   owner: string;
+  /** The server that holds it: requests served by another do not find it (ErrorSubscriptionNotFound). */
+  server: ServerName;
   mailbox: Mailbox;
   folders: Set<string> | 'all';
   eventTypes: Set<EventType>;
@@ -55,11 +58,20 @@ export class Subscriptions {
     return Buffer.from(`${subscription.id}|${counter}`).toString('base64');
   }
 
-  create(kind: SubscriptionKind, owner: string, mailbox: Mailbox, folders: Set<string> | 'all', eventTypes: Set<EventType>, timeoutMinutes: number): Subscription {
+  create(
+    kind: SubscriptionKind,
+    owner: string,
+    server: ServerName,
+    mailbox: Mailbox,
+    folders: Set<string> | 'all',
+    eventTypes: Set<EventType>,
+    timeoutMinutes: number,
+  ): Subscription {
     const subscription: Subscription = {
       id: Buffer.from(`${mailbox.guid}|${randomUUID()}`).toString('base64'),
       kind,
       owner: owner.toLowerCase(),
+      server,
       mailbox,
       folders,
       eventTypes,

@@ -36,7 +36,7 @@ export const subscribe: Operation = {
           .filter((e) => EVENT_TYPES.includes(e)),
       );
       const timeout = Number(child(spec, NS.types, 'Timeout')?.text ?? 30);
-      const subscription = context.subscriptions.create(pull ? 'pull' : 'streaming', context.account.username, context.mailbox, folders, eventTypes, timeout);
+      const subscription = context.subscriptions.create(pull ? 'pull' : 'streaming', context.account.username, context.server, context.mailbox, folders, eventTypes, timeout);
       return [el('m:SubscriptionId', null, subscription.id), pull ? el('m:Watermark', null, context.subscriptions.watermark(subscription, 0)) : null];
     });
   },
@@ -48,7 +48,8 @@ export function ownSubscription(context: EwsContext, idElement: XmlElement | und
   if (!isWellFormedSubscriptionId(id)) throw new EwsError('ErrorInvalidSubscription', TEXT.invalidSubscription);
   const found = context.subscriptions.get(id);
   if (found === 'expired') throw new EwsError('ErrorExpiredSubscription', 'The subscription has expired.');
-  if (!found) throw new EwsError('ErrorSubscriptionNotFound', TEXT.subscriptionNotFound);
+  // A subscription lives on the server that made it; without affinity a request may reach another one.
+  if (!found || found.server !== context.server) throw new EwsError('ErrorSubscriptionNotFound', TEXT.subscriptionNotFound);
   if (found.owner !== context.account.username.toLowerCase()) throw new EwsError('ErrorSubscriptionAccessDenied', TEXT.subscriptionAccessDenied);
   return found;
 }
