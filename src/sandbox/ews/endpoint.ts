@@ -18,7 +18,7 @@ import { OPERATIONS, STREAMING_OPERATION } from './operations/index.js';
 import { EwsError, EwsFault, envelope, failure, faultEnvelope, responseRoot, TEXT } from './soap.js';
 import { AFFINITY_OPERATIONS, affinityCookie, cookieServer, prefersAffinity } from './affinity.js';
 import { streamEvents } from './streaming.js';
-import { assertVersionFor, type ExchangeVersion, requestedVersion } from './versions.js';
+import { assertVersionFor, type ExchangeVersion, requestVersionOf } from './versions.js';
 
 const DTD_TEXT =
   'For security reasons DTD is prohibited in this XML document. To enable DTD processing set the DtdProcessing property on XmlReaderSettings to Parse and pass the settings into XmlReader.Create method.';
@@ -64,7 +64,7 @@ function readEnvelope(text: string): ParsedRequest {
   const body = child(root, NS.soap, 'Body');
   if (!body) throw schemaFault('The SOAP envelope has no Body.', root.line, root.column);
   const header = child(root, NS.soap, 'Header');
-  const version = requestedVersion(header);
+  const version = requestVersionOf(header);
   const operation = body.children[0];
   // EWS finds the method by the local name of the Body's first element: without one it has nothing to call.
   if (!operation || operation.ns !== NS.messages || !ewsRequestElements().has(operation.local)) throw invalidRequest();

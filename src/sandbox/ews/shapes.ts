@@ -242,9 +242,9 @@ export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, contex
 }
 
 /**
- * Refuses properties that FindItem cannot return (only GetItem does), as Exchange does: MIME, bodies and the like
- * are ErrorInvalidPropertyForOperation there. SyncFolderItems takes them and leaves them out of its changes, as
- * Exchange 2013 and later do (clients ask it for every property).
+ * Refuses properties that FindItem cannot return (only GetItem does), as Exchange does: MIME is
+ * ErrorInvalidPropertyForOperation there (WinRb/Viewpoint#191, Garethp/php-ews#149). SyncFolderItems takes them
+ * and leaves them out of its changes, as Exchange 2013 and later do (clients ask it for every property).
  */
 export function assertShapeFor(shape: ItemShape, context: ItemContext): void {
   if (context !== 'find') return;

@@ -4,9 +4,9 @@
  * - a value the server does not know (not one of its ExchangeVersionType values, e.g. "Exchange2019" or
  *   "V2018_01_08") is the SOAP fault ErrorInvalidRequest, "The request is invalid." (HTTP 500): that is what an
  *   Exchange 2016/2019 (schema V2017_07_11) answers, and what clients that guess the version step down on;
- * - a request without the header is handled as Exchange 2010 (initial release), as the Exchange 2010 reference
- *   of RequestServerVersion says ("If the version is not specified, the initial release version of Microsoft
- *   Exchange Server 2010 is targeted"; Exchange 2007's said the same of Exchange 2007);
+ * - a request without the header is handled as Exchange 2007 (initial release): Exchange Online still answers a
+ *   client that sends none "The Current ExchangeVersion is Exchange2007." (thunderbird/ews-rs#41, before the
+ *   client sent the header, ews-rs#32), as the Exchange 2007 SP1 reference ("Versioning Requests") says;
  * - an operation, or an element, introduced after the requested version is the SOAP fault
  *   ErrorIncorrectSchemaVersion.
  */
@@ -39,8 +39,8 @@ export const EXCHANGE_VERSIONS = [
 
 export type ExchangeVersion = (typeof EXCHANGE_VERSIONS)[number];
 
-/** Requests without a RequestServerVersion header are handled as Exchange 2010 (initial release). */
-export const DEFAULT_VERSION: ExchangeVersion = 'Exchange2010';
+/** Requests without a RequestServerVersion header are handled as Exchange 2007 (initial release). */
+export const DEFAULT_VERSION: ExchangeVersion = 'Exchange2007';
 
 const INCORRECT_SCHEMA_VERSION =
   'The request is valid but does not specify the correct server version in the RequestServerVersion SOAP header.  Ensure that the RequestServerVersion SOAP header is set with the correct RequestServerVersionValue.';
@@ -144,7 +144,7 @@ function rank(version: ExchangeVersion): number {
  * The version a request asks for. A value outside the server's list is refused before anything else of the
  * request is looked at, as Exchange does (it answers ErrorInvalidRequest, not a schema error).
  */
-export function requestedVersion(header: XmlElement | undefined): ExchangeVersion {
+export function requestVersionOf(header: XmlElement | undefined): ExchangeVersion {
   const element = child(header, NS.types, 'RequestServerVersion');
   if (!element) return DEFAULT_VERSION;
   const value = attr(element, 'Version');
