@@ -20,8 +20,15 @@ export interface MailboxEvent {
   unreadCount?: number;
 }
 
-/** The folders every mailbox starts with: [distinguished id, display name, folder class, parent]. */
-const DEFAULT_FOLDERS: Array<[string, string, string, string | null]> = [
+/**
+ * The folders every mailbox starts with: [distinguished id or null, display name, folder class ('' for none),
+ * parent's distinguished id]. The tree is a real Exchange mailbox's (an Exchange 2013/2016 root listed in
+ * ecederstrand/exchangelib issue #433: the non-IPM system folders under the root, the IPM subtree under Top of
+ * Information Store), with the folder classes Exchange gives them (none for the root's system folders). The first
+ * fifteen are the sandbox's original folders, kept first so their ids stay as they were; the rest are added to
+ * mailboxes saved before they existed when the state is read back.
+ */
+const DEFAULT_FOLDERS: Array<[string | null, string, string, string | null]> = [
   ['root', '', '', null],
   ['msgfolderroot', 'Top of Information Store', 'IPF.Note', 'root'],
   ['inbox', 'Inbox', 'IPF.Note', 'msgfolderroot'],
@@ -37,6 +44,31 @@ const DEFAULT_FOLDERS: Array<[string, string, string, string | null]> = [
   ['journal', 'Journal', 'IPF.Journal', 'msgfolderroot'],
   ['conversationhistory', 'Conversation History', 'IPF.Note', 'msgfolderroot'],
   ['searchfolders', 'Finder', '', 'root'],
+  // The root's system folders (not shown to users).
+  [null, 'AllItems', 'IPF', 'root'],
+  [null, 'Common Views', '', 'root'],
+  [null, 'Deferred Action', '', 'root'],
+  [null, 'ExchangeSyncData', '', 'root'],
+  [null, 'Freebusy Data', '', 'root'],
+  ['recoverableitemsroot', 'Recoverable Items', '', 'root'],
+  ['recoverableitemsdeletions', 'Deletions', '', 'recoverableitemsroot'],
+  ['recoverableitemspurges', 'Purges', '', 'recoverableitemsroot'],
+  ['recoverableitemsversions', 'Versions', '', 'recoverableitemsroot'],
+  [null, 'Schedule', '', 'root'],
+  [null, 'Sharing', 'IPF.Note', 'root'],
+  [null, 'Shortcuts', '', 'root'],
+  [null, 'Spooler Queue', '', 'root'],
+  [null, 'System', '', 'root'],
+  [null, 'Transport Queue', '', 'root'],
+  [null, 'Views', '', 'root'],
+  // The rest of the IPM subtree.
+  [null, 'Conversation Action Settings', 'IPF.Configuration', 'msgfolderroot'],
+  [null, 'Quick Step Settings', 'IPF.Configuration', 'msgfolderroot'],
+  [null, 'Suggested Contacts', 'IPF.Contact', 'msgfolderroot'],
+  ['syncissues', 'Sync Issues', 'IPF.Note', 'msgfolderroot'],
+  ['conflicts', 'Conflicts', 'IPF.Note', 'syncissues'],
+  ['localfailures', 'Local Failures', 'IPF.Note', 'syncissues'],
+  ['serverfailures', 'Server Failures', 'IPF.Note', 'syncissues'],
 ];
 
 export class MailboxStateError extends Error {
@@ -84,10 +116,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
 
   static create(guid: string, address: string, displayName: string, server: ServerName, aliases: string[] = []): Mailbox {
     const mailbox = new Mailbox({ guid, address, displayName, server, aliases, nextCounter: 1, seq: 0, hierarchyLog: [] });
-    for (const [distinguishedId, name, folderClass, parent] of DEFAULT_FOLDERS) {
-      const parentId = parent === null ? null : mailbox.distinguished.get(parent)!;
-      mailbox.addFolder(parentId, name, folderClass, distinguishedId);
-    }
+    mailbox.addDefaultFolders();
     return mailbox;
   }
 
@@ -99,7 +128,19 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
       if (folder.distinguishedId) mailbox.distinguished.set(folder.distinguishedId, folder.id);
     }
     for (const item of items) mailbox.items.set(item.id, item);
+    // A mailbox saved by an older sandbox lacks the folders added to the default tree since: it gets them now.
+    mailbox.addDefaultFolders();
     return mailbox;
+  }
+
+  /** Creates the default folders the mailbox does not have yet (all of them for a new mailbox). */
+  private addDefaultFolders(): void {
+    for (const [distinguishedId, name, folderClass, parent] of DEFAULT_FOLDERS) {
+      const parentId = parent === null ? null : this.distinguished.get(parent);
+      if (parentId === undefined) continue;
+      if (distinguishedId ? this.distinguished.has(distinguishedId) : this.childFolders(parentId!).some((f) => f.displayName === name)) continue;
+      this.addFolder(parentId, name, folderClass, distinguishedId, false);
+    }
   }
 
   toData(): MailboxData {
@@ -168,8 +209,8 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     return false;
   }
 
-  addFolder(parentId: string | null, displayName: string, folderClass: string, distinguishedId: string | null = null): Folder {
-    if (parentId !== null) {
+  addFolder(parentId: string | null, displayName: string, folderClass: string, distinguishedId: string | null = null, checkName = true): Folder {
+    if (parentId !== null && checkName) {
       const clash = this.childFolders(parentId).find((f) => f.displayName.toLowerCase() === displayName.toLowerCase());
       if (clash) throw new MailboxStateError('ErrorFolderExists', 'A folder with the specified name already exists.');
     }
