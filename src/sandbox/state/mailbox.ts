@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { encodeChangeKey, encodeId } from './ids.js';
-import type { ChangeEntry, ChangeKind, Folder, Item, MailboxData, MessageProps, ServerName } from './model.js';
+import type { ChangeEntry, ChangeKind, Folder, Item, MailboxData, MessageProps, OofSettings, ServerName } from './model.js';
 
 export type EventType = 'NewMailEvent' | 'CreatedEvent' | 'DeletedEvent' | 'ModifiedEvent' | 'MovedEvent' | 'CopiedEvent';
 
@@ -112,6 +112,14 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
   }
   get hierarchyLog(): ChangeEntry[] {
     return this.data.hierarchyLog;
+  }
+  /** The out-of-office settings; until set, off, for everyone, without replies. */
+  get oof(): OofSettings | undefined {
+    return this.data.oof;
+  }
+  set oof(value: OofSettings | undefined) {
+    this.data.oof = value;
+    this.emit('change');
   }
 
   static create(guid: string, address: string, displayName: string, server: ServerName, aliases: string[] = []): Mailbox {
@@ -262,6 +270,20 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     folder.parentId = target.id;
     this.touchFolder(folder);
     this.fire({ type: 'MovedEvent', folderId: folder.id, parentFolderId: target.id, oldFolderId: folder.id, oldParentFolderId: oldParent });
+  }
+
+  /** Renames a folder or changes its class; a name another folder under the same parent has is ErrorFolderExists. */
+  updateFolder(folder: Folder, change: { displayName?: string; folderClass?: string }): void {
+    const name = change.displayName;
+    if (name !== undefined && folder.parentId && name.toLowerCase() !== folder.displayName.toLowerCase()) {
+      if (this.childFolders(folder.parentId).some((f) => f.displayName.toLowerCase() === name.toLowerCase())) {
+        throw new MailboxStateError('ErrorFolderExists', 'A folder with the specified name already exists.');
+      }
+    }
+    if (name !== undefined) folder.displayName = name;
+    if (change.folderClass !== undefined) folder.folderClass = change.folderClass;
+    this.touchFolder(folder);
+    this.fire({ type: 'ModifiedEvent', folderId: folder.id, parentFolderId: folder.parentId ?? '' });
   }
 
   private touchFolder(folder: Folder): void {
