@@ -57,6 +57,16 @@ describe('sandbox EWS: more operations', () => {
     assert.equal(find(await getFolder(id), 'FolderClass')[0]!.text, 'IPF.Note.Leads');
     ok(await setField(id, '<t:DeleteFolderField><t:FieldURI FieldURI="folder:FolderClass"/></t:DeleteFolderField>'));
     assert.equal(find(await getFolder(id), 'FolderClass').length, 0, 'a deleted class is no class');
+
+    // What exchangelib sends on every folder save: the name, and a DeleteFolderField of the PermissionSet.
+    ok(
+      await setField(
+        id,
+        '<t:SetFolderField><t:FieldURI FieldURI="folder:DisplayName"/><t:Folder><t:DisplayName>Warm leads</t:DisplayName></t:Folder></t:SetFolderField>' +
+          '<t:DeleteFolderField><t:FieldURI FieldURI="folder:PermissionSet"/></t:DeleteFolderField>',
+      ),
+    );
+    assert.equal(find(await getFolder(id), 'DisplayName')[0]!.text, 'Warm leads');
   });
 
   // The store refuses a second folder of the same name under one parent, as CreateFolder does (ErrorFolderExists).
@@ -99,6 +109,36 @@ describe('sandbox EWS: more operations', () => {
 
     const missing = await s.ews('<m:EmptyFolder DeleteType="HardDelete" DeleteSubFolders="false"><m:FolderIds><t:FolderId Id="not-an-id"/></m:FolderIds></m:EmptyFolder>', as);
     assert.equal(responseCode(responseMessages(missing.doc())[0]!), 'ErrorInvalidIdMalformed', 'emptyfolder-operation.md, its error example');
+  });
+
+  // Every Exchange 2010+ mailbox has Recoverable Items (exchangelib looks soft-deleted items up in
+  // recoverableitemsdeletions; ecederstrand/exchangelib issue #374 shows the GetFolder of it).
+  test('SoftDelete moves an item to Recoverable Items\\Deletions, where FindItem finds it; deleting it there removes it', async () => {
+    const itemId = await deliver('Soft one');
+    ok(await s.ews(`<m:DeleteItem DeleteType="SoftDelete"><m:ItemIds><t:ItemId Id="${itemId}"/></m:ItemIds></m:DeleteItem>`, as));
+    const find1 = ok(
+      await s.ews(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="recoverableitemsdeletions"/></m:ParentFolderIds></m:FindItem>',
+        as,
+      ),
+    );
+    const subjects = find(find1, 'Subject').map((e) => e.text);
+    assert.ok(subjects.includes('Soft one'), 'in the dumpster');
+    assert.ok(!(await items('inbox')).some((i) => i.subject === 'Soft one'));
+    const inDumpster = ids(find1)[subjects.indexOf('Soft one')]!;
+    ok(await s.ews(`<m:DeleteItem DeleteType="SoftDelete"><m:ItemIds><t:ItemId Id="${inDumpster}"/></m:ItemIds></m:DeleteItem>`, as));
+    const again = await s.ews(`<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="${inDumpster}"/></m:ItemIds></m:GetItem>`, as);
+    assert.equal(responseCode(responseMessages(again.doc())[0]!), 'ErrorItemNotFound');
+  });
+
+  // A distinguished name the mailbox has no folder for: Exchange's ErrorInvalidOperation, "The distinguished folder
+  // name is unrecognized." (a real answer pasted in a FindPeople client's source); exchangelib skips such folders.
+  test('a distinguished folder the mailbox does not have is ErrorInvalidOperation', async () => {
+    const answer = await s.ews(`<m:GetFolder>${folderShape}<m:FolderIds><t:DistinguishedFolderId Id="archiveinbox"/><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>`, as);
+    const [archive, inbox] = responseMessages(answer.doc());
+    assert.equal(responseCode(archive!), 'ErrorInvalidOperation');
+    assert.equal(child(archive!, M, 'MessageText')!.text, 'The distinguished folder name is unrecognized.');
+    assert.equal(responseCode(inbox!), 'NoError');
   });
 
   // markasjunk-operation.md: IsJunk+MoveItem moves to Junk Email and answers MovedItemId; IsJunk=false moves back to the Inbox.

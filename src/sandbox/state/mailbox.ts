@@ -343,6 +343,23 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     this.removeItem(item, true);
   }
 
+  /**
+   * Deletes a message the way DeleteItem's DeleteType asks: MoveToDeletedItems moves it to Deleted Items;
+   * SoftDelete, or MoveToDeletedItems of what is already in Deleted Items, moves it to Recoverable Items\Deletions
+   * (the dumpster, where a client finds it again); HardDelete, or any deletion from the dumpster, removes it.
+   */
+  disposeItem(item: Item, type: 'HardDelete' | 'SoftDelete' | 'MoveToDeletedItems'): Item | null {
+    const deleted = this.distinguishedFolder('deleteditems')!;
+    const dumpster = this.distinguishedFolder('recoverableitemsroot');
+    const deletions = this.distinguishedFolder('recoverableitemsdeletions');
+    const inDumpster = dumpster !== undefined && (item.folderId === dumpster.id || this.isInside(item.folderId, dumpster.id));
+    const inDeletedItems = item.folderId === deleted.id || this.isInside(item.folderId, deleted.id);
+    if (type === 'MoveToDeletedItems' && !inDeletedItems && !inDumpster) return this.moveItem(item, deleted);
+    if (type !== 'HardDelete' && deletions && !inDumpster) return this.moveItem(item, deletions);
+    this.deleteItem(item);
+    return null;
+  }
+
   /** Moves a message: a new item with a new id appears in the target folder and the old one is gone. */
   moveItem(item: Item, target: Folder): Item {
     const source = this.folders.get(item.folderId)!;

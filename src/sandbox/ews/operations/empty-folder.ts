@@ -1,7 +1,8 @@
 /**
- * EmptyFolder: removes a folder's items (HardDelete, SoftDelete; MoveToDeletedItems moves them to Deleted Items)
- * and, with DeleteSubFolders, its subfolders; distinguished subfolders stay (they cannot be deleted), their items
- * go. Emptying Deleted Items with MoveToDeletedItems deletes, as DeleteItem does there.
+ * EmptyFolder: disposes of a folder's items as DeleteItem does (HardDelete removes them, SoftDelete moves them to
+ * Recoverable Items\Deletions, MoveToDeletedItems to Deleted Items) and, with DeleteSubFolders, of its subfolders
+ * (moved to Deleted Items by MoveToDeletedItems, else deleted); distinguished subfolders stay (they cannot be
+ * deleted), their items go.
  */
 import { attr, child, children } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
@@ -20,12 +21,9 @@ export const emptyFolder: Operation = {
       const folder = resolveFolder(context, id);
       const deleted = mailbox.distinguishedFolder('deleteditems')!;
       const toDeletedItems = type === 'MoveToDeletedItems';
+      const disposal = type === 'SoftDelete' || type === 'MoveToDeletedItems' ? type : 'HardDelete';
       const empty = (target: Folder) => {
-        for (const item of mailbox.liveItems(target)) {
-          // Soft-deleted items would go to Recoverable Items, which the sandbox does not fill: they are gone.
-          if (toDeletedItems && target.id !== deleted.id && !mailbox.isInside(target.id, deleted.id)) mailbox.moveItem(item, deleted);
-          else mailbox.deleteItem(item);
-        }
+        for (const item of mailbox.liveItems(target)) mailbox.disposeItem(item, disposal);
       };
       empty(folder);
       if (subfolders) {

@@ -3,6 +3,7 @@
  * FolderClass. A name another folder under the same parent has is ErrorFolderExists; a class of another folder
  * type is ErrorObjectTypeChanged (responsecode.md, ErrorNoFolderClassOverride); what cannot be changed that way
  * is ErrorInvalidPropertySet / ErrorInvalidPropertyAppend / ErrorInvalidPropertyDelete with the path in MessageXml.
+ * Deleting the PermissionSet resets a folder's permissions to the default, which is all the sandbox has.
  */
 import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
@@ -52,6 +53,11 @@ function readUpdate(folder: Folder, update: XmlElement): { displayName?: string;
       }
       return { folderClass };
     }
+    case 'folder:PermissionSet':
+      // The sandbox's folders carry the default permissions only, which is what deleting the set leaves (exchangelib
+      // deletes it on every folder save); other permissions are not modelled.
+      if (remove) return {};
+      return refuse(update, path);
     default:
       // Counts, ids and the rest are read-only; extended properties are not stored on folders.
       return refuse(update, path);
