@@ -136,13 +136,14 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
       if (folder.distinguishedId) mailbox.distinguished.set(folder.distinguishedId, folder.id);
     }
     for (const item of items) mailbox.items.set(item.id, item);
-    // A mailbox saved by an older sandbox lacks the folders added to the default tree since: it gets them now.
-    mailbox.addDefaultFolders();
     return mailbox;
   }
 
-  /** Creates the default folders the mailbox does not have yet (all of them for a new mailbox). */
-  private addDefaultFolders(): void {
+  /**
+   * Creates the default folders the mailbox does not have yet: all of them for a new mailbox; for one saved by an
+   * older sandbox, those added to the default tree since.
+   */
+  addDefaultFolders(): void {
     for (const [distinguishedId, name, folderClass, parent] of DEFAULT_FOLDERS) {
       const parentId = parent === null ? null : this.distinguished.get(parent);
       if (parentId === undefined) continue;

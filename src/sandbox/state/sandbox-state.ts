@@ -76,7 +76,12 @@ export class SandboxState {
     }
     this.secret = snapshot.secret;
     for (const account of snapshot.accounts) this.accounts.set(account.username.toLowerCase(), account);
-    for (const data of snapshot.mailboxes) this.attach(Mailbox.fromData(data));
+    for (const data of snapshot.mailboxes) {
+      const mailbox = Mailbox.fromData(data);
+      // A mailbox saved before the default tree had all its folders gets the missing ones now.
+      mailbox.addDefaultFolders();
+      this.attach(mailbox);
+    }
     this.redirects.push(...snapshot.redirects);
     this.outbound.push(...snapshot.outbound);
     this.distributionLists.push(...(snapshot.distributionLists ?? []));

@@ -23,6 +23,7 @@ import { getMailTips } from './get-mail-tips.js';
 import { getUserConfiguration } from './get-user-configuration.js';
 import { getRoomLists, getRooms } from './rooms.js';
 import { getDelegate } from './get-delegate.js';
+import { findPeople } from './find-people.js';
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   [
@@ -59,6 +60,7 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     getRoomLists,
     getRooms,
     getDelegate,
+    findPeople,
   ].map((op) => [op.name, op]),
 );
 
