@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { encodeChangeKey, encodeId } from './ids.js';
-import type { ChangeEntry, ChangeKind, Folder, Item, MailboxData, MessageProps, OofSettings, ServerName } from './model.js';
+import type { ChangeEntry, ChangeKind, Folder, Item, MailboxData, MessageProps, ServerName } from './model.js';
 
 export type EventType = 'NewMailEvent' | 'CreatedEvent' | 'DeletedEvent' | 'ModifiedEvent' | 'MovedEvent' | 'CopiedEvent';
 
@@ -114,10 +114,10 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     return this.data.hierarchyLog;
   }
   /** The out-of-office settings; until set, off, for everyone, without replies. */
-  get oof(): OofSettings | undefined {
+  get oof(): MailboxData['oof'] {
     return this.data.oof;
   }
-  set oof(value: OofSettings | undefined) {
+  set oof(value: MailboxData['oof']) {
     this.data.oof = value;
     this.emit('change');
   }
