@@ -336,5 +336,50 @@ describe('sandbox EWS: more operations', () => {
     assert.equal(child(root, M, 'DeliverMeetingRequests')!.text, 'DelegatesAndMe');
   });
 
+  // The FindPeople answer is a response message itself; "directory" is a name on-premises mailboxes lack (a real
+  // answer: ErrorInvalidOperation, "The distinguished folder name is unrecognized.", with the counts).
+  test('FindPeople: no contacts are stored, so nobody is found; the directory folder is unrecognized', async () => {
+    const request = (parent: string) =>
+      s.ews(
+        `<m:FindPeople><m:IndexedPageItemView BasePoint="Beginning" Offset="0" MaxEntriesReturned="100"/>${parent}<m:QueryString>jane</m:QueryString></m:FindPeople>`,
+        as,
+      );
+    const contacts = body((await request('<m:ParentFolderId><t:DistinguishedFolderId Id="contacts"/></m:ParentFolderId>')).doc());
+    assert.equal(contacts.local, 'FindPeopleResponse');
+    assert.equal(attr(contacts, 'ResponseClass'), 'Success');
+    assert.equal(child(contacts, M, 'People')!.children.length, 0);
+    assert.equal(child(contacts, M, 'TotalNumberOfPeopleInView')!.text, '0');
+    const directory = body((await request('<m:ParentFolderId><t:DistinguishedFolderId Id="directory"/></m:ParentFolderId>')).doc());
+    assert.equal(attr(directory, 'ResponseClass'), 'Error');
+    assert.equal(child(directory, M, 'ResponseCode')!.text, 'ErrorInvalidOperation');
+    assert.equal(child(directory, M, 'MessageText')!.text, 'The distinguished folder name is unrecognized.');
+    assert.equal(child(directory, M, 'TotalNumberOfPeopleInView')!.text, '0');
+  });
+
+  // getuseravailability-operation.md: the answer's shape, a Detailed view of another calendar granted as FreeBusy.
+  test('GetUserAvailability: empty calendars are free all the time; an unknown address is ErrorMailRecipientNotFound', async () => {
+    const answer = await s.ews(
+      '<m:GetUserAvailabilityRequest><t:TimeZone><t:Bias>0</t:Bias><t:StandardTime><t:Bias>0</t:Bias><t:Time>00:00:00</t:Time><t:DayOrder>0</t:DayOrder><t:Month>0</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:StandardTime>' +
+        '<t:DaylightTime><t:Bias>0</t:Bias><t:Time>00:00:00</t:Time><t:DayOrder>0</t:DayOrder><t:Month>0</t:Month><t:DayOfWeek>Sunday</t:DayOfWeek></t:DaylightTime></t:TimeZone>' +
+        '<m:MailboxDataArray>' +
+        `<t:MailboxData><t:Email><t:Address>${ALICE}</t:Address></t:Email><t:AttendeeType>Required</t:AttendeeType></t:MailboxData>` +
+        '<t:MailboxData><t:Email><t:Address>bob@contoso.test</t:Address></t:Email><t:AttendeeType>Required</t:AttendeeType></t:MailboxData>' +
+        '<t:MailboxData><t:Email><t:Address>nobody@fabrikam.test</t:Address></t:Email><t:AttendeeType>Required</t:AttendeeType></t:MailboxData>' +
+        '</m:MailboxDataArray><t:FreeBusyViewOptions><t:TimeWindow><t:StartTime>2026-12-07T00:00:00</t:StartTime><t:EndTime>2026-12-08T00:00:00</t:EndTime></t:TimeWindow>' +
+        '<t:MergedFreeBusyIntervalInMinutes>60</t:MergedFreeBusyIntervalInMinutes><t:RequestedView>DetailedMerged</t:RequestedView></t:FreeBusyViewOptions></m:GetUserAvailabilityRequest>',
+      as,
+    );
+    assert.equal(answer.status, 200);
+    const responses = children(child(body(answer.doc()), M, 'FreeBusyResponseArray'), M, 'FreeBusyResponse');
+    assert.equal(responses.length, 3);
+    const [alice, bob, nobody] = responses as [XmlElement, XmlElement, XmlElement];
+    const view = (r: XmlElement) => child(r, M, 'FreeBusyView')!;
+    assert.equal(child(view(alice), T, 'FreeBusyViewType')!.text, 'DetailedMerged', 'her own calendar, in full');
+    assert.equal(child(view(alice), T, 'MergedFreeBusy')!.text, '0'.repeat(24), 'free for 24 hours of 60 minutes');
+    assert.equal(child(view(bob), T, 'FreeBusyViewType')!.text, 'FreeBusyMerged', 'another calendar: free/busy only');
+    assert.ok(find(view(bob), 'WorkingPeriod').length === 1);
+    assert.equal(child(child(nobody, M, 'ResponseMessage'), M, 'ResponseCode')!.text, 'ErrorMailRecipientNotFound');
+  });
+
   testTraffic(() => s.records, 30);
 });

@@ -24,6 +24,7 @@ import { getUserConfiguration } from './get-user-configuration.js';
 import { getRoomLists, getRooms } from './rooms.js';
 import { getDelegate } from './get-delegate.js';
 import { findPeople } from './find-people.js';
+import { getUserAvailability } from './get-user-availability.js';
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   [
@@ -61,6 +62,7 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     getRooms,
     getDelegate,
     findPeople,
+    getUserAvailability,
   ].map((op) => [op.name, op]),
 );
 
