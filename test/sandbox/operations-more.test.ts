@@ -229,6 +229,20 @@ describe('sandbox EWS: more operations', () => {
     }
   });
 
+  // resolvenames-operation.md: a distribution list resolves to a Mailbox of MailboxType PublicDL.
+  test('ResolveNames finds the distribution list by its address or a name word', async () => {
+    const resolve = async (entry: string) => responseMessages((await s.ews(`<m:ResolveNames ReturnFullContactData="false"><m:UnresolvedEntry>${entry}</m:UnresolvedEntry></m:ResolveNames>`, as)).doc())[0]!;
+    const exact = await resolve('sales-team@contoso.test');
+    assert.equal(responseClass(exact), 'Success');
+    assert.deepEqual(find(exact, 'MailboxType').map((e) => e.text), ['PublicDL']);
+    assert.deepEqual(find(exact, 'Name').map((e) => e.text), ['Sales Team']);
+    const word = await resolve('team');
+    assert.deepEqual(find(word, 'EmailAddress').map((e) => e.text), ['sales-team@contoso.test']);
+    const both = await resolve('sales');
+    assert.equal(responseCode(both), 'ErrorNameResolutionMultipleResults');
+    assert.deepEqual(find(both, 'EmailAddress').map((e) => e.text), ['sales@contoso.test', 'sales-team@contoso.test']);
+  });
+
   test('mail sent to the distribution list reaches its members', async () => {
     ok(
       await s.ews(
