@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ExchangeRecord } from '../../src/sandbox/runtime.js';
 import { attr, child, type XmlElement } from '../../src/xml/parse.js';
-import { find, ids, M, ok, startTestSandbox, T, type TestSandbox } from '../helpers/sandbox.js';
+import { find, ids, M, ok, responseCode, responseMessages, startTestSandbox, T, type TestSandbox } from '../helpers/sandbox.js';
 import { testTraffic } from '../helpers/traffic.js';
 
 const ALICE = 'alice@contoso.test';
@@ -91,6 +91,7 @@ describe('sandbox EWS: the folder tree of a real mailbox', () => {
       ['Inbox', 'IPF.Note', 'Folder'],
       ['Calendar', 'IPF.Appointment', 'CalendarFolder'],
       ['Contacts', 'IPF.Contact', 'ContactsFolder'],
+      ['Recipient Cache', 'IPF.Contact.RecipientCache', 'ContactsFolder'],
       ['Suggested Contacts', 'IPF.Contact', 'ContactsFolder'],
       ['Tasks', 'IPF.Task', 'TasksFolder'],
       ['Notes', 'IPF.StickyNote', 'Folder'],
@@ -129,6 +130,20 @@ describe('sandbox EWS: the folder tree of a real mailbox', () => {
     assert.equal(find(find(answer, 'CalendarFolder')[0]!, 'UnreadCount').length, 0);
     assert.equal(find(find(answer, 'ContactsFolder')[0]!, 'UnreadCount').length, 0);
     assert.equal(find(answer, 'UnreadCount').length, 1, 'Sync Issues, a message folder, has one');
+  });
+
+  // exchangelib's live test_non_deletable_folders: Exchange refuses to delete these (it accepts
+  // ErrorDeleteDistinguishedFolder, ErrorCannotDeleteObject or ErrorItemNotFound).
+  test('the system folders cannot be deleted', async () => {
+    const tree = await deepTree(s, 'root');
+    for (const name of ['Common Views', 'Quick Step Settings']) {
+      const id = tree.find((f) => f.name === name)!.id;
+      for (const type of ['HardDelete', 'MoveToDeletedItems']) {
+        const answer = await s.ews(`<m:DeleteFolder DeleteType="${type}"><m:FolderIds><t:FolderId Id="${id}"/></m:FolderIds></m:DeleteFolder>`, { as: ALICE });
+        assert.equal(responseCode(responseMessages(answer.doc())[0]!), 'ErrorCannotDeleteObject', `${name} ${type}`);
+      }
+    }
+    assert.equal((await deepTree(s, 'root')).filter((f) => f.name === 'Common Views').length, 1);
   });
 
   testTraffic(() => records, 4);

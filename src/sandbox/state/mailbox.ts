@@ -24,7 +24,9 @@ export interface MailboxEvent {
  * The folders every mailbox starts with: [distinguished id or null, display name, folder class ('' for none),
  * parent's distinguished id]. The tree is a real Exchange mailbox's (an Exchange 2013/2016 root listed in
  * ecederstrand/exchangelib issue #433: the non-IPM system folders under the root, the IPM subtree under Top of
- * Information Store), with the folder classes Exchange gives them (none for the root's system folders). The first
+ * Information Store; Recipient Cache under Contacts as in the Deep FindFolder example of
+ * how-to-work-with-folders-by-using-ews-in-exchange.md), with the folder classes Exchange gives them (none for the
+ * root's system folders). The first
  * fifteen are the sandbox's original folders, kept first so their ids stay as they were; the rest are added to
  * mailboxes saved before they existed when the state is read back.
  */
@@ -44,6 +46,7 @@ const DEFAULT_FOLDERS: Array<[string | null, string, string, string | null]> = [
   ['journal', 'Journal', 'IPF.Journal', 'msgfolderroot'],
   ['conversationhistory', 'Conversation History', 'IPF.Note', 'msgfolderroot'],
   ['searchfolders', 'Finder', '', 'root'],
+  ['recipientcache', 'Recipient Cache', 'IPF.Contact.RecipientCache', 'contacts'],
   // The root's system folders (not shown to users).
   [null, 'AllItems', 'IPF', 'root'],
   [null, 'Common Views', '', 'root'],
@@ -244,8 +247,15 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     return folder;
   }
 
+  /** One of the default folders without a distinguished id (Common Views, Spooler Queue, Quick Step Settings…). */
+  isSystemFolder(folder: Folder): boolean {
+    return DEFAULT_FOLDERS.some(([id, name, , parent]) => id === null && parent !== null && this.distinguished.get(parent) === folder.parentId && name === folder.displayName);
+  }
+
   deleteFolder(folder: Folder): void {
     if (folder.distinguishedId) throw new MailboxStateError('ErrorDeleteDistinguishedFolder', 'Distinguished folders cannot be deleted.');
+    // Exchange refuses to delete the system folders too (exchangelib's live test_non_deletable_folders accepts this code).
+    if (this.isSystemFolder(folder)) throw new MailboxStateError('ErrorCannotDeleteObject', 'The object cannot be deleted.');
     for (const descendant of [folder, ...this.subtree(folder.id)]) {
       for (const itemId of descendant.itemIds) {
         const item = this.items.get(itemId);
