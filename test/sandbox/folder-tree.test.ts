@@ -2,7 +2,8 @@
  * The folder tree of a sandbox mailbox is a real Exchange mailbox's: the root's system folders, the IPM subtree
  * under Top of Information Store, each folder with the class Exchange gives it (or none) and written as the folder
  * element its class calls for. Sources: the Exchange 2013/2016 root listed in ecederstrand/exchangelib issue #433
- * ("Delegate: root.tree vs. msg_folder_root.tree"), exchangelib's known_folders.py for the classes, and the
+ * ("Delegate: root.tree vs. msg_folder_root.tree"), exchangelib's known_folders.py and its live test suite
+ * (tests/test_folder.py, test_folder_grouping, run against a real Exchange) for the classes, and the
  * FindFolder example of how-to-work-with-folders-by-using-ews-in-exchange.md (CalendarFolder, ContactsFolder).
  */
 import assert from 'node:assert/strict';
@@ -99,9 +100,6 @@ describe('sandbox EWS: the folder tree of a real mailbox', () => {
       ['Conversation Action Settings', 'IPF.Configuration', 'Folder'],
       ['Quick Step Settings', 'IPF.Configuration', 'Folder'],
       ['Sync Issues', 'IPF.Note', 'Folder'],
-      ['Conflicts', 'IPF.Note', 'Folder'],
-      ['Local Failures', 'IPF.Note', 'Folder'],
-      ['Server Failures', 'IPF.Note', 'Folder'],
     ];
     for (const [name, folderClass, element] of expected) {
       const folder = byName.get(name);
@@ -109,6 +107,8 @@ describe('sandbox EWS: the folder tree of a real mailbox', () => {
       assert.equal(folder.folderClass, folderClass, `${name}'s class`);
       assert.equal(folder.element, element, `${name} is a t:${element}`);
     }
+    // exchangelib's live test_folder_grouping: these three have no class (or IPF), Sync Issues is IPF.Note.
+    for (const name of ['Conflicts', 'Local Failures', 'Server Failures']) assert.equal(byName.get(name)!.folderClass, null, name);
     const syncIssues = byName.get('Sync Issues')!;
     assert.equal(syncIssues.distinguished, 'syncissues');
     assert.deepEqual(

@@ -69,9 +69,10 @@ const DEFAULT_FOLDERS: Array<[string | null, string, string, string | null]> = [
   [null, 'Quick Step Settings', 'IPF.Configuration', 'msgfolderroot'],
   [null, 'Suggested Contacts', 'IPF.Contact', 'msgfolderroot'],
   ['syncissues', 'Sync Issues', 'IPF.Note', 'msgfolderroot'],
-  ['conflicts', 'Conflicts', 'IPF.Note', 'syncissues'],
-  ['localfailures', 'Local Failures', 'IPF.Note', 'syncissues'],
-  ['serverfailures', 'Server Failures', 'IPF.Note', 'syncissues'],
+  // Sync Issues is IPF.Note, its subfolders have no class (exchangelib's live test_folder_grouping expects exactly that).
+  ['conflicts', 'Conflicts', '', 'syncissues'],
+  ['localfailures', 'Local Failures', '', 'syncissues'],
+  ['serverfailures', 'Server Failures', '', 'syncissues'],
 ];
 
 export class MailboxStateError extends Error {
