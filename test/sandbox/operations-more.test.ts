@@ -343,6 +343,11 @@ describe('sandbox EWS: more operations', () => {
     assert.equal(rooms.status, 200);
     assert.equal(child(body(rooms.doc()), M, 'ResponseCode')!.text, 'ErrorNameResolutionNoResults');
 
+    // exchangelib's live test_get_searchable_mailboxes: an account without the discovery role gets ErrorAccessDenied.
+    const searchable = await s.ews('<m:GetSearchableMailboxes><m:SearchFilter>sales</m:SearchFilter></m:GetSearchableMailboxes>', as);
+    assert.equal(searchable.status, 200);
+    assert.equal(child(body(searchable.doc()), M, 'ResponseCode')!.text, 'ErrorAccessDenied');
+
     const delegates = await s.ews(`<m:GetDelegate IncludePermissions="true"><m:Mailbox><t:EmailAddress>${ALICE}</t:EmailAddress></m:Mailbox></m:GetDelegate>`, as);
     const root = body(delegates.doc());
     assert.equal(attr(root, 'ResponseClass'), 'Success');

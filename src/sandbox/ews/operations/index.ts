@@ -25,6 +25,7 @@ import { getRoomLists, getRooms } from './rooms.js';
 import { getDelegate } from './get-delegate.js';
 import { findPeople } from './find-people.js';
 import { getUserAvailability } from './get-user-availability.js';
+import { getSearchableMailboxes } from './get-searchable-mailboxes.js';
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   [
@@ -63,6 +64,7 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     getDelegate,
     findPeople,
     getUserAvailability,
+    getSearchableMailboxes,
   ].map((op) => [op.name, op]),
 );
 
