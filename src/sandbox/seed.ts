@@ -28,6 +28,12 @@ export async function seedDemo(state: SandboxState): Promise<SeedResult> {
   const serviceName = `svc-liaison@${domain}`;
   const existing = state.account(serviceName);
   const mailboxes = PEOPLE.map((p) => `${p.local}@${domain}`);
+  // A distribution list of the directory (ExpandDL, MailTips; mail to it reaches its members). Data folders seeded
+  // before it existed get it too.
+  if (!state.distributionList(`sales-team@${domain}`)) {
+    state.distributionLists.push({ address: `sales-team@${domain}`, name: 'Sales Team', members: ['alice', 'bob', 'sales'].map((l) => `${l}@${domain}`) });
+    state.changed();
+  }
   if (existing) return { serviceAccount: { username: existing.username, password: existing.password }, mailboxes };
 
   const service = state.addAccount({ username: serviceName, password: password(), impersonation: true, mailbox: null });

@@ -35,7 +35,9 @@ export function resolveFolder(context: EwsContext, element: XmlElement | undefin
       throw new EwsError('ErrorAccessDenied', TEXT.accessDenied);
     }
     const folder = context.mailbox.distinguishedFolder(attr(element, 'Id') ?? '');
-    if (!folder) throw new EwsError(notFound, notFound === 'ErrorParentFolderNotFound' ? TEXT.parentFolderNotFound : TEXT.itemNotFound);
+    // A name of the schema's list that this mailbox has no folder for (an archive's, public folders, voice mail):
+    // Exchange's answer, as pasted from a real server in a FindPeople response, is this ErrorInvalidOperation.
+    if (!folder) throw new EwsError('ErrorInvalidOperation', 'The distinguished folder name is unrecognized.');
     return folder;
   }
   if (element.local === 'FolderId') {

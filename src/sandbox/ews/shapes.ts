@@ -323,13 +323,37 @@ const FOLDER_PROPERTIES: FolderProperty[] = [
   { uri: 'folder:UnreadCount', inDefault: true, write: (_f, _m, counts) => el('t:UnreadCount', null, counts().unread) },
 ];
 
+export type FolderElement = 'Folder' | 'CalendarFolder' | 'ContactsFolder' | 'TasksFolder';
+
+/**
+ * The element Exchange writes a folder as, from its class: CalendarFolder, ContactsFolder, TasksFolder, else Folder
+ * (the FindFolder example of how-to-work-with-folders-by-using-ews-in-exchange.md lists Calendar as a CalendarFolder
+ * and Recipient Cache as a ContactsFolder).
+ */
+export function folderElement(folder: Folder): FolderElement {
+  const folderClass = folder.folderClass;
+  const is = (base: string) => folderClass === base || folderClass.startsWith(`${base}.`);
+  if (is('IPF.Appointment')) return 'CalendarFolder';
+  if (is('IPF.Contact')) return 'ContactsFolder';
+  if (is('IPF.Task')) return 'TasksFolder';
+  return 'Folder';
+}
+
+/** Properties of FolderType that CalendarFolderType and ContactsFolderType do not have (or have in another form). */
+const FOLDER_TYPE_ONLY: Partial<Record<FolderElement, ReadonlySet<string>>> = {
+  CalendarFolder: new Set(['folder:UnreadCount', 'folder:PermissionSet']),
+  ContactsFolder: new Set(['folder:UnreadCount']),
+};
+
 export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape, context: 'get' | 'list' = 'list'): Xml {
+  const element = folderElement(folder);
   const parts: Array<Xml | null> = [];
   // Counting walks the folder's items: once per folder, however many count properties are asked for.
   let counted: FolderCounts | undefined;
   const counts = () => (counted ??= mailbox.counts(folder));
   for (const property of FOLDER_PROPERTIES) {
     if (property.getOnly && context !== 'get' && !shape.additional.has(property.uri)) continue;
+    if (FOLDER_TYPE_ONLY[element]?.has(property.uri)) continue;
     const wanted =
       property.uri === 'folder:FolderId' ||
       shape.base === 'AllProperties' ||
@@ -337,5 +361,5 @@ export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape
       shape.additional.has(property.uri);
     if (wanted) parts.push(property.write(folder, mailbox, counts));
   }
-  return el('t:Folder', null, parts);
+  return el(`t:${element}`, null, parts);
 }

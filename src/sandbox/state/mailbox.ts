@@ -20,8 +20,17 @@ export interface MailboxEvent {
   unreadCount?: number;
 }
 
-/** The folders every mailbox starts with: [distinguished id, display name, folder class, parent]. */
-const DEFAULT_FOLDERS: Array<[string, string, string, string | null]> = [
+/**
+ * The folders every mailbox starts with: [distinguished id or null, display name, folder class ('' for none),
+ * parent's distinguished id]. The tree is a real Exchange mailbox's (an Exchange 2013/2016 root listed in
+ * ecederstrand/exchangelib issue #433: the non-IPM system folders under the root, the IPM subtree under Top of
+ * Information Store; Recipient Cache under Contacts as in the Deep FindFolder example of
+ * how-to-work-with-folders-by-using-ews-in-exchange.md), with the folder classes Exchange gives them (none for the
+ * root's system folders). The first
+ * fifteen are the sandbox's original folders, kept first so their ids stay as they were; the rest are added to
+ * mailboxes saved before they existed when the state is read back.
+ */
+const DEFAULT_FOLDERS: Array<[string | null, string, string, string | null]> = [
   ['root', '', '', null],
   ['msgfolderroot', 'Top of Information Store', 'IPF.Note', 'root'],
   ['inbox', 'Inbox', 'IPF.Note', 'msgfolderroot'],
@@ -37,6 +46,33 @@ const DEFAULT_FOLDERS: Array<[string, string, string, string | null]> = [
   ['journal', 'Journal', 'IPF.Journal', 'msgfolderroot'],
   ['conversationhistory', 'Conversation History', 'IPF.Note', 'msgfolderroot'],
   ['searchfolders', 'Finder', '', 'root'],
+  ['recipientcache', 'Recipient Cache', 'IPF.Contact.RecipientCache', 'contacts'],
+  // The root's system folders (not shown to users).
+  [null, 'AllItems', 'IPF', 'root'],
+  [null, 'Common Views', '', 'root'],
+  [null, 'Deferred Action', '', 'root'],
+  [null, 'ExchangeSyncData', '', 'root'],
+  [null, 'Freebusy Data', '', 'root'],
+  ['recoverableitemsroot', 'Recoverable Items', '', 'root'],
+  ['recoverableitemsdeletions', 'Deletions', '', 'recoverableitemsroot'],
+  ['recoverableitemspurges', 'Purges', '', 'recoverableitemsroot'],
+  ['recoverableitemsversions', 'Versions', '', 'recoverableitemsroot'],
+  [null, 'Schedule', '', 'root'],
+  [null, 'Sharing', 'IPF.Note', 'root'],
+  [null, 'Shortcuts', '', 'root'],
+  [null, 'Spooler Queue', '', 'root'],
+  [null, 'System', '', 'root'],
+  [null, 'Transport Queue', '', 'root'],
+  [null, 'Views', '', 'root'],
+  // The rest of the IPM subtree.
+  [null, 'Conversation Action Settings', 'IPF.Configuration', 'msgfolderroot'],
+  [null, 'Quick Step Settings', 'IPF.Configuration', 'msgfolderroot'],
+  [null, 'Suggested Contacts', 'IPF.Contact', 'msgfolderroot'],
+  ['syncissues', 'Sync Issues', 'IPF.Note', 'msgfolderroot'],
+  // Sync Issues is IPF.Note, its subfolders have no class (exchangelib's live test_folder_grouping expects exactly that).
+  ['conflicts', 'Conflicts', '', 'syncissues'],
+  ['localfailures', 'Local Failures', '', 'syncissues'],
+  ['serverfailures', 'Server Failures', '', 'syncissues'],
 ];
 
 export class MailboxStateError extends Error {
@@ -81,13 +117,18 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
   get hierarchyLog(): ChangeEntry[] {
     return this.data.hierarchyLog;
   }
+  /** The out-of-office settings; until set, off, for everyone, without replies. */
+  get oof(): MailboxData['oof'] {
+    return this.data.oof;
+  }
+  set oof(value: MailboxData['oof']) {
+    this.data.oof = value;
+    this.emit('change');
+  }
 
   static create(guid: string, address: string, displayName: string, server: ServerName, aliases: string[] = []): Mailbox {
     const mailbox = new Mailbox({ guid, address, displayName, server, aliases, nextCounter: 1, seq: 0, hierarchyLog: [] });
-    for (const [distinguishedId, name, folderClass, parent] of DEFAULT_FOLDERS) {
-      const parentId = parent === null ? null : mailbox.distinguished.get(parent)!;
-      mailbox.addFolder(parentId, name, folderClass, distinguishedId);
-    }
+    mailbox.addDefaultFolders();
     return mailbox;
   }
 
@@ -100,6 +141,19 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     }
     for (const item of items) mailbox.items.set(item.id, item);
     return mailbox;
+  }
+
+  /**
+   * Creates the default folders the mailbox does not have yet: all of them for a new mailbox; for one saved by an
+   * older sandbox, those added to the default tree since.
+   */
+  addDefaultFolders(): void {
+    for (const [distinguishedId, name, folderClass, parent] of DEFAULT_FOLDERS) {
+      const parentId = parent === null ? null : this.distinguished.get(parent);
+      if (parentId === undefined) continue;
+      if (distinguishedId ? this.distinguished.has(distinguishedId) : this.childFolders(parentId!).some((f) => f.displayName === name)) continue;
+      this.addFolder(parentId, name, folderClass, distinguishedId, false);
+    }
   }
 
   toData(): MailboxData {
@@ -168,8 +222,8 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     return false;
   }
 
-  addFolder(parentId: string | null, displayName: string, folderClass: string, distinguishedId: string | null = null): Folder {
-    if (parentId !== null) {
+  addFolder(parentId: string | null, displayName: string, folderClass: string, distinguishedId: string | null = null, checkName = true): Folder {
+    if (parentId !== null && checkName) {
       const clash = this.childFolders(parentId).find((f) => f.displayName.toLowerCase() === displayName.toLowerCase());
       if (clash) throw new MailboxStateError('ErrorFolderExists', 'A folder with the specified name already exists.');
     }
@@ -195,8 +249,15 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     return folder;
   }
 
+  /** One of the default folders without a distinguished id (Common Views, Spooler Queue, Quick Step Settings…). */
+  isSystemFolder(folder: Folder): boolean {
+    return DEFAULT_FOLDERS.some(([id, name, , parent]) => id === null && parent !== null && this.distinguished.get(parent) === folder.parentId && name === folder.displayName);
+  }
+
   deleteFolder(folder: Folder): void {
     if (folder.distinguishedId) throw new MailboxStateError('ErrorDeleteDistinguishedFolder', 'Distinguished folders cannot be deleted.');
+    // Exchange refuses to delete the system folders too (exchangelib's live test_non_deletable_folders accepts this code).
+    if (this.isSystemFolder(folder)) throw new MailboxStateError('ErrorCannotDeleteObject', 'The object cannot be deleted.');
     for (const descendant of [folder, ...this.subtree(folder.id)]) {
       for (const itemId of descendant.itemIds) {
         const item = this.items.get(itemId);
@@ -222,6 +283,20 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     folder.parentId = target.id;
     this.touchFolder(folder);
     this.fire({ type: 'MovedEvent', folderId: folder.id, parentFolderId: target.id, oldFolderId: folder.id, oldParentFolderId: oldParent });
+  }
+
+  /** Renames a folder or changes its class; a name another folder under the same parent has is ErrorFolderExists. */
+  updateFolder(folder: Folder, change: { displayName?: string; folderClass?: string }): void {
+    const name = change.displayName;
+    if (name !== undefined && folder.parentId && name.toLowerCase() !== folder.displayName.toLowerCase()) {
+      if (this.childFolders(folder.parentId).some((f) => f.displayName.toLowerCase() === name.toLowerCase())) {
+        throw new MailboxStateError('ErrorFolderExists', 'A folder with the specified name already exists.');
+      }
+    }
+    if (name !== undefined) folder.displayName = name;
+    if (change.folderClass !== undefined) folder.folderClass = change.folderClass;
+    this.touchFolder(folder);
+    this.fire({ type: 'ModifiedEvent', folderId: folder.id, parentFolderId: folder.parentId ?? '' });
   }
 
   private touchFolder(folder: Folder): void {
@@ -280,6 +355,23 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
 
   deleteItem(item: Item): void {
     this.removeItem(item, true);
+  }
+
+  /**
+   * Deletes a message the way DeleteItem's DeleteType asks: MoveToDeletedItems moves it to Deleted Items;
+   * SoftDelete, or MoveToDeletedItems of what is already in Deleted Items, moves it to Recoverable Items\Deletions
+   * (the dumpster, where a client finds it again); HardDelete, or any deletion from the dumpster, removes it.
+   */
+  disposeItem(item: Item, type: 'HardDelete' | 'SoftDelete' | 'MoveToDeletedItems'): Item | null {
+    const deleted = this.distinguishedFolder('deleteditems')!;
+    const dumpster = this.distinguishedFolder('recoverableitemsroot');
+    const deletions = this.distinguishedFolder('recoverableitemsdeletions');
+    const inDumpster = dumpster !== undefined && (item.folderId === dumpster.id || this.isInside(item.folderId, dumpster.id));
+    const inDeletedItems = item.folderId === deleted.id || this.isInside(item.folderId, deleted.id);
+    if (type === 'MoveToDeletedItems' && !inDeletedItems && !inDumpster) return this.moveItem(item, deleted);
+    if (type !== 'HardDelete' && deletions && !inDumpster) return this.moveItem(item, deletions);
+    this.deleteItem(item);
+    return null;
   }
 
   /** Moves a message: a new item with a new id appears in the target folder and the old one is gone. */

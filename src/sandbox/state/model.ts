@@ -108,6 +108,24 @@ export interface MailboxData {
   items: Item[];
   /** Folder changes, in sequence order. */
   hierarchyLog: ChangeEntry[];
+  /** Out-of-office settings, once set (SetUserOofSettings). */
+  oof?: OofSettings;
+}
+
+export interface OofSettings {
+  state: 'Disabled' | 'Enabled' | 'Scheduled';
+  externalAudience: 'None' | 'Known' | 'All';
+  start: string;
+  end: string;
+  internalReply: string;
+  externalReply: string;
+}
+
+/** A distribution group of the directory: its address, name and member addresses (ExpandDL, MailTips, sending). */
+export interface DistributionList {
+  address: string;
+  name: string;
+  members: string[];
 }
 
 /** Answers Autodiscover gives for an address instead of settings. */

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { Mailbox } from './mailbox.js';
 import { composeMime, type ComposeInput, readMime } from './mime.js';
-import type { Account, Address, AutodiscoverRedirect, Folder, Item, MailboxData, ServerName } from './model.js';
+import type { Account, Address, AutodiscoverRedirect, DistributionList, Folder, Item, MailboxData, ServerName } from './model.js';
 
 export interface OutboundMessage {
   at: string;
@@ -27,6 +27,8 @@ interface Snapshot {
   mailboxes: MailboxData[];
   redirects: AutodiscoverRedirect[];
   outbound: OutboundMessage[];
+  /** Absent from files written before the sandbox had distribution lists. */
+  distributionLists?: DistributionList[];
 }
 
 const SAVE_DELAY_MS = 300;
@@ -45,6 +47,7 @@ export class SandboxState {
   readonly mailboxes = new Map<string, Mailbox>();
   readonly redirects: AutodiscoverRedirect[] = [];
   readonly outbound: OutboundMessage[] = [];
+  readonly distributionLists: DistributionList[] = [];
   private readonly blobs = new Map<string, Buffer>();
   private saveTimer: NodeJS.Timeout | null = null;
 
@@ -73,9 +76,15 @@ export class SandboxState {
     }
     this.secret = snapshot.secret;
     for (const account of snapshot.accounts) this.accounts.set(account.username.toLowerCase(), account);
-    for (const data of snapshot.mailboxes) this.attach(Mailbox.fromData(data));
+    for (const data of snapshot.mailboxes) {
+      const mailbox = Mailbox.fromData(data);
+      // A mailbox saved before the default tree had all its folders gets the missing ones now.
+      mailbox.addDefaultFolders();
+      this.attach(mailbox);
+    }
     this.redirects.push(...snapshot.redirects);
     this.outbound.push(...snapshot.outbound);
+    this.distributionLists.push(...(snapshot.distributionLists ?? []));
   }
 
   private attach(mailbox: Mailbox): void {
@@ -107,6 +116,7 @@ export class SandboxState {
       mailboxes: [...this.mailboxes.values()].map((m) => m.toData()),
       redirects: this.redirects,
       outbound: this.outbound,
+      distributionLists: this.distributionLists,
     };
     const file = path.join(this.dataDir, 'state.json');
     writeFileSync(`${file}.tmp`, JSON.stringify(snapshot));
@@ -203,7 +213,9 @@ export class SandboxState {
     const delivered = stripBcc(mime);
     const outside: string[] = [];
     const seen = new Set<string>();
-    for (const recipient of recipients) {
+    // Mail to a distribution list goes to its members.
+    const expanded = recipients.flatMap((r) => this.distributionList(r.address)?.members.map((address) => ({ name: address, address })) ?? [r]);
+    for (const recipient of expanded) {
       const key = recipient.address.toLowerCase();
       if (seen.has(key)) continue;
       seen.add(key);
@@ -223,6 +235,11 @@ export class SandboxState {
       });
       this.changed();
     }
+  }
+
+  distributionList(address: string): DistributionList | undefined {
+    const key = address.trim().toLowerCase();
+    return this.distributionLists.find((d) => d.address.toLowerCase() === key);
   }
 
   /** Autodiscover's answer for an address that is redirected rather than served here. */

@@ -11,7 +11,7 @@ export const deleteFolder: Operation = {
     const hard = attr(request, 'DeleteType') === 'HardDelete';
     return answerEach('DeleteFolder', children(child(request, NS.messages, 'FolderIds'), NS.types), (id) => {
       const folder = resolveFolder(context, id);
-      if (hard || folder.distinguishedId) context.mailbox.deleteFolder(folder);
+      if (hard || folder.distinguishedId || context.mailbox.isSystemFolder(folder)) context.mailbox.deleteFolder(folder);
       else context.mailbox.moveFolder(folder, context.mailbox.distinguishedFolder('deleteditems')!);
       return null;
     });

@@ -12,6 +12,20 @@ import { getEvents, subscribe, unsubscribe } from './notifications.js';
 import { syncFolderHierarchy } from './sync-folder-hierarchy.js';
 import { syncFolderItems } from './sync-folder-items.js';
 import type { Operation } from './types.js';
+import { updateFolder } from './update-folder.js';
+import { emptyFolder } from './empty-folder.js';
+import { markAsJunk } from './mark-as-junk.js';
+import { archiveItem } from './archive-item.js';
+import { getServerTimeZones } from './get-server-time-zones.js';
+import { expandDl } from './expand-dl.js';
+import { getUserOofSettings, setUserOofSettings } from './user-oof-settings.js';
+import { getMailTips } from './get-mail-tips.js';
+import { getUserConfiguration } from './get-user-configuration.js';
+import { getRoomLists, getRooms } from './rooms.js';
+import { getDelegate } from './get-delegate.js';
+import { findPeople } from './find-people.js';
+import { getUserAvailability } from './get-user-availability.js';
+import { getSearchableMailboxes } from './get-searchable-mailboxes.js';
 
 export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
   [
@@ -35,6 +49,22 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     subscribe,
     getEvents,
     unsubscribe,
+    updateFolder,
+    emptyFolder,
+    markAsJunk,
+    archiveItem,
+    getServerTimeZones,
+    expandDl,
+    getUserOofSettings,
+    setUserOofSettings,
+    getMailTips,
+    getUserConfiguration,
+    getRoomLists,
+    getRooms,
+    getDelegate,
+    findPeople,
+    getUserAvailability,
+    getSearchableMailboxes,
   ].map((op) => [op.name, op]),
 );
 

@@ -41,10 +41,7 @@ export const deleteItem: Operation = {
     const type = attr(request, 'DeleteType');
     return answerEach('DeleteItem', children(child(request, NS.messages, 'ItemIds'), NS.types), (id) => {
       const item = resolveItem(context, id);
-      const deleted = context.mailbox.distinguishedFolder('deleteditems')!;
-      // Soft-deleted items would go to Recoverable Items, which the sandbox does not model: they are gone.
-      if (type === 'MoveToDeletedItems' && item.folderId !== deleted.id) context.mailbox.moveItem(item, deleted);
-      else context.mailbox.deleteItem(item);
+      context.mailbox.disposeItem(item, type === 'SoftDelete' || type === 'MoveToDeletedItems' ? type : 'HardDelete');
       return null;
     });
   },

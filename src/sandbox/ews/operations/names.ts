@@ -4,6 +4,7 @@ import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import { decodeId } from '../../state/ids.js';
 import type { Mailbox } from '../../state/mailbox.js';
+import type { DistributionList } from '../../state/model.js';
 import { answerEach } from '../context.js';
 import { EwsError, failure, responseRoot, success, TEXT, warning } from '../soap.js';
 import type { Operation } from './types.js';
@@ -35,6 +36,23 @@ function resolution(mailbox: Mailbox, fullContact: boolean) {
   );
 }
 
+function listResolution(list: DistributionList, fullContact: boolean) {
+  return el(
+    't:Resolution',
+    null,
+    el('t:Mailbox', null, el('t:Name', null, list.name), el('t:EmailAddress', null, list.address), el('t:RoutingType', null, 'SMTP'), el('t:MailboxType', null, 'PublicDL')),
+    fullContact
+      ? el(
+          't:Contact',
+          null,
+          el('t:DisplayName', null, list.name),
+          el('t:EmailAddresses', null, el('t:Entry', { Key: 'EmailAddress1' }, `SMTP:${list.address}`)),
+          el('t:ContactSource', null, 'ActiveDirectory'),
+        )
+      : null,
+  );
+}
+
 export const resolveNames: Operation = {
   name: 'ResolveNames',
   handle(context, request) {
@@ -46,15 +64,17 @@ export const resolveNames: Operation = {
       exact.length > 0
         ? exact
         : all.filter((m) => m.address.toLowerCase().startsWith(entry) || m.displayName.toLowerCase().split(/\s+/).some((w) => w.startsWith(entry)));
-    const shown = matches.slice(0, MAX_RESOLUTIONS);
-    const set = el(
-      'm:ResolutionSet',
-      { TotalItemsInView: matches.length, IncludesLastItemInRange: String(shown.length === matches.length) },
-      shown.map((m) => resolution(m, full)),
-    );
+    // Distribution lists resolve too (MailboxType PublicDL): an exact address alone, else by the start of a word.
+    const lists = context.state.distributionLists;
+    const exactLists = lists.filter((d) => d.address.toLowerCase() === entry);
+    const listMatches =
+      exact.length > 0 ? [] : exactLists.length > 0 ? exactLists : lists.filter((d) => d.address.toLowerCase().startsWith(entry) || d.name.toLowerCase().split(/\s+/).some((w) => w.startsWith(entry)));
+    const found = [...(exactLists.length > 0 ? [] : matches).map((m) => resolution(m, full)), ...listMatches.map((d) => listResolution(d, full))];
+    const shown = found.slice(0, MAX_RESOLUTIONS);
+    const set = el('m:ResolutionSet', { TotalItemsInView: found.length, IncludesLastItemInRange: String(shown.length === found.length) }, shown);
     let message;
-    if (matches.length === 0) message = failure('ResolveNames', new EwsError('ErrorNameResolutionNoResults', TEXT.nameResolutionNone));
-    else if (matches.length === 1) message = success('ResolveNames', set);
+    if (found.length === 0) message = failure('ResolveNames', new EwsError('ErrorNameResolutionNoResults', TEXT.nameResolutionNone));
+    else if (found.length === 1) message = success('ResolveNames', set);
     else message = warning('ResolveNames', 'ErrorNameResolutionMultipleResults', TEXT.nameResolutionMultiple, set);
     return responseRoot('ResolveNames', [message]);
   },
