@@ -1,20 +1,38 @@
 /** `liaison sandbox`: the Exchange-compatible server (EWS + Autodiscover over HTTPS) to try Liaison against. */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { startSandbox, type SandboxOptions } from '../sandbox/server.js';
+import { type Sandbox, SandboxListenError, startSandbox, type SandboxOptions } from '../sandbox/server.js';
 import { parsePort } from './options.js';
 
 interface SandboxFlags {
   port: number;
-  httpPort: number | null;
+  httpPort: number | 'none';
   host: string;
   data?: string;
   domain: string;
   seed?: 'demo';
 }
 
-function parseHttpPort(value: string): number | null {
-  return value === 'none' ? null : parsePort(value);
+// Commander stores a parser's null as an empty string, so "none" stays a word until the options are built.
+function parseHttpPort(value: string): number | 'none' {
+  return value === 'none' ? 'none' : parsePort(value);
+}
+
+/** The sandbox's port flags under a prefix (`serve` says --sandbox-port); the value "none" means no HTTP port. */
+export function sandboxHttpPort(value: number | 'none'): number | null {
+  return value === 'none' ? null : value;
+}
+
+/** Starts the sandbox; a port it cannot listen on is an error that names the flag that changes it. */
+export async function startSandboxFromFlags(options: SandboxOptions, prefix = ''): Promise<Sandbox> {
+  try {
+    return await startSandbox(options);
+  } catch (error) {
+    if (!(error instanceof SandboxListenError)) throw error;
+    const flag = `--${prefix ? `${prefix}-` : ''}${error.which === 'https' ? 'port' : 'http-port'}`;
+    const hint = error.which === 'http' ? `choose another with ${flag}, or ${flag} none for no plain-HTTP port` : `choose another with ${flag}`;
+    throw new Error(`the sandbox's ${error.message}; ${hint}`);
+  }
 }
 
 function parseDomain(value: string): string {
@@ -25,7 +43,7 @@ function parseDomain(value: string): string {
 export function sandboxOptionsFrom(flags: SandboxFlags): SandboxOptions {
   return {
     port: flags.port,
-    httpPort: flags.httpPort,
+    httpPort: sandboxHttpPort(flags.httpPort),
     host: flags.host,
     domain: flags.domain,
     dataDir: flags.data ? path.resolve(flags.data) : null,
@@ -55,7 +73,7 @@ export function sandboxCommand(program: Command): void {
     .addOption(new Option('--seed <name>', 'create sample accounts, mailboxes and mail').choices(['demo']));
   addSandboxOptions(command);
   command.action(async (flags: SandboxFlags) => {
-    const sandbox = await startSandbox(sandboxOptionsFrom(flags));
+    const sandbox = await startSandboxFromFlags(sandboxOptionsFrom(flags));
     process.stdout.write(`${JSON.stringify(sandbox.info)}\n`);
     process.stderr.write(
       `Sandbox ready for ${sandbox.info.domain}: EWS ${sandbox.info.ews}, control API ${sandbox.info.control}\n` +

@@ -65,6 +65,29 @@ export interface Sandbox {
 
 const MAX_BODY = 64 * 1024 * 1024;
 
+/** A port the sandbox could not listen on (taken, or not allowed); `which` says which of its two ports. */
+export class SandboxListenError extends Error {
+  constructor(
+    readonly which: 'https' | 'http',
+    readonly port: number,
+    readonly host: string,
+    readonly code: string,
+  ) {
+    super(`${which === 'https' ? 'HTTPS' : 'plain-HTTP'} port ${port} on ${host} ${code === 'EADDRINUSE' ? 'is already in use' : `cannot be used (${code})`}`);
+  }
+}
+
+function listen(server: HttpServer | HttpsServer, which: 'https' | 'http', port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => reject(error.code ? new SandboxListenError(which, port, host, error.code) : error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -246,17 +269,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           notFound(res);
         });
 
-  await new Promise<void>((resolve, reject) => {
-    https.once('error', reject);
-    https.listen(options.port ?? 8443, listenHost, () => resolve());
-  });
+  try {
+    await listen(https, 'https', options.port ?? 8443, listenHost);
+  } catch (error) {
+    if (!dataDir) rmSync(pkiDir, { recursive: true, force: true });
+    throw error;
+  }
   httpsPort = (https.address() as AddressInfo).port;
   let httpPort: number | null = null;
   if (http) {
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(options.httpPort ?? 8480, listenHost, () => resolve());
-    });
+    try {
+      await listen(http, 'http', options.httpPort ?? 8480, listenHost);
+    } catch (error) {
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+      if (!dataDir) rmSync(pkiDir, { recursive: true, force: true });
+      throw error;
+    }
     httpPort = (http.address() as AddressInfo).port;
   }
 
