@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { EWS_SCHEMA_DIR, loadEwsSchema } from '../xml/ews-schema.js';
 import { answerPox, answerSoap } from './autodiscover/autodiscover.js';
-import { authenticate, challenge } from './auth.js';
+import { authenticate, challenge, serverIdentity } from './auth.js';
 import { DEFAULT_SETTINGS, Faults, type SandboxSettings } from './behaviour.js';
 import { handleControl } from './control/control.js';
 import { applyFault, handleEws } from './ews/endpoint.js';
@@ -180,8 +180,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // probe included; the EWS Managed API (and the clients ported from it) skip a candidate host whose answer lacks it.
     if (isAutodiscover) res.setHeader('X-SOAP-Enabled', 'True');
 
-    const account = authenticate(req, state, settings.basicAuth);
-    if (!account) return challenge(res, host, settings.basicAuth);
+    // NTLM names the server behind the host: mail2 for mail2.<domain>, mail for the others.
+    const auth = authenticate(req, state, settings, host, serverIdentity(domain, server ?? 'mail'));
+    if (!auth.account) return challenge(res, host, settings.basicAuth, auth.wwwAuthenticate);
+    if (auth.wwwAuthenticate) res.setHeader('WWW-Authenticate', auth.wwwAuthenticate);
+    const account = auth.account;
 
     if (isEws) {
       if (req.method === 'GET') {
