@@ -28,4 +28,4 @@ session.auth = HttpNtlmAuth(user, password)
 for _ in range(count):
     response = session.post(url, data=body, headers={'Content-Type': 'text/xml; charset=utf-8'}, verify=ca)
     seen = [r.headers.get('WWW-Authenticate', '') for r in response.history]
-    print(json.dumps({'status': response.status_code, 'challenges': seen, 'body': response.text[:300]}), flush=True)
+    print(json.dumps({'status': response.status_code, 'challenges': seen, 'body': response.text[:5000]}), flush=True)
