@@ -34,8 +34,8 @@ describe('liaison sandbox and serve --sandbox: ports', () => {
   test('sandbox --http-port none runs without the plain-HTTP port', async () => {
     const sandbox = start(['sandbox', '--port', '0', '--http-port', 'none']);
     try {
-      const [line] = await sandbox.waitFor(/^\{.*\}$/m);
-      const ready = JSON.parse(line) as ReadyLine;
+      const [, line] = await sandbox.waitFor(/^(\{.*\})\n/m);
+      const ready = JSON.parse(line!) as ReadyLine;
       assert.equal(ready.listen.httpPort, null);
       assert.equal(ready.autodiscover.httpRedirect, null);
       assert.ok(ready.listen.port > 0);
@@ -69,5 +69,42 @@ describe('liaison sandbox and serve --sandbox: ports', () => {
       assert.match(result.stderr, message, args.join(' '));
       assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
     }
+  });
+});
+
+describe('liaison sandbox and serve --sandbox: the control API stays on loopback', () => {
+  test('--help says so, for both commands', async () => {
+    const sandbox = await liaison(['sandbox', '--help']);
+    assert.match(sandbox.stdout, /--control-token <token>/);
+    assert.match(sandbox.stdout, /answers only on 127\.0\.0\.1 and ::1/);
+    const serve = await liaison(['serve', '--help']);
+    assert.match(serve.stdout, /--sandbox-control-token <token>/);
+  });
+
+  test('listening on every address says that the control API is still loopback-only, or needs the token', async () => {
+    const open = start(['sandbox', '--host', '0.0.0.0', '--port', '0', '--http-port', 'none']);
+    try {
+      const [, line] = await open.waitFor(/^(\{.*\})\n/m);
+      assert.equal((JSON.parse(line!) as { controlAccess: string }).controlAccess, 'loopback');
+      await open.waitFor(/control API still answers only on the loopback address; give it a control token \(--control-token\)/);
+    } finally {
+      await open.stop();
+    }
+    const withToken = start(['serve', '--port', '0', '--host', '0.0.0.0', '--sandbox', '--sandbox-port', '0', '--sandbox-http-port', 'none', '--data', tempDir()], {
+      env: { LIAISON_SANDBOX_CONTROL_TOKEN: 'a-long-enough-control-token' },
+    });
+    try {
+      await withToken.waitFor(/Liaison is running on/);
+      assert.match(withToken.output(), /control API answers other addresses only with "Authorization: Bearer <control token>"/);
+      assert.doesNotMatch(withToken.output(), /a-long-enough-control-token/, 'the token is not printed');
+    } finally {
+      await withToken.stop();
+    }
+  });
+
+  test('a short control token is refused', async () => {
+    const result = await liaison(['sandbox', '--control-token', 'short']);
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /at least 16 printable characters/);
   });
 });

@@ -11,6 +11,7 @@ interface SandboxFlags {
   data?: string;
   domain: string;
   seed?: 'demo';
+  controlToken?: string;
 }
 
 // Commander stores a parser's null as an empty string, so "none" stays a word until the options are built.
@@ -35,6 +36,11 @@ export async function startSandboxFromFlags(options: SandboxOptions, prefix = ''
   }
 }
 
+function parseControlToken(value: string): string {
+  if (!/^[\x21-\x7e]{16,}$/.test(value)) throw new InvalidArgumentError('must be at least 16 printable characters without spaces (e.g. openssl rand -hex 24)');
+  return value;
+}
+
 function parseDomain(value: string): string {
   if (!/^(?=.{1,200}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}$/i.test(value)) throw new InvalidArgumentError('must be a domain name such as contoso.test');
   return value.toLowerCase();
@@ -48,6 +54,7 @@ export function sandboxOptionsFrom(flags: SandboxFlags): SandboxOptions {
     domain: flags.domain,
     dataDir: flags.data ? path.resolve(flags.data) : null,
     seed: flags.seed ?? null,
+    controlToken: flags.controlToken ?? null,
   };
 }
 
@@ -58,7 +65,16 @@ export function addSandboxOptions(command: Command, prefix = ''): Command {
     .addOption(
       new Option(`${flag('http-port')} <port>`, 'plain-HTTP port for the Autodiscover redirect probe, or "none"').default(8480).argParser(parseHttpPort),
     )
-    .addOption(new Option(`${flag('domain')} <domain>`, 'the mail domain the sandbox serves').default('contoso.test').argParser(parseDomain));
+    .addOption(new Option(`${flag('domain')} <domain>`, 'the mail domain the sandbox serves').default('contoso.test').argParser(parseDomain))
+    .addOption(
+      new Option(
+        `${flag('control-token')} <token>`,
+        'let callers other than loopback use the control API (/_sandbox/, which shows every password) with "Authorization: Bearer <token>"; ' +
+          'without it the control API answers only on 127.0.0.1 and ::1, whatever --host says',
+      )
+        .env('LIAISON_SANDBOX_CONTROL_TOKEN')
+        .argParser(parseControlToken),
+    );
 }
 
 export function sandboxCommand(program: Command): void {

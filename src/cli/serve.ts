@@ -16,6 +16,7 @@ interface ServeFlags extends StoreFlags {
   sandboxPort: number;
   sandboxHttpPort: number | 'none';
   sandboxDomain: string;
+  sandboxControlToken?: string;
 }
 
 export function serveCommand(program: Command): void {
@@ -44,6 +45,7 @@ export function serveCommand(program: Command): void {
             domain: flags.sandboxDomain,
             dataDir: path.join(storeOptions.dataDir, 'sandbox'),
             seed: 'demo',
+            controlToken: flags.sandboxControlToken ?? null,
           },
           'sandbox',
         )

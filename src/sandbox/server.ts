@@ -18,6 +18,7 @@ import { EWS_SCHEMA_DIR, loadEwsSchema } from '../xml/ews-schema.js';
 import { answerPox, answerSoap } from './autodiscover/autodiscover.js';
 import { authenticate, challenge, serverIdentity } from './auth.js';
 import { DEFAULT_SETTINGS, Faults, type SandboxSettings } from './behaviour.js';
+import { controlAccess, isLoopback } from './control/access.js';
 import { handleControl } from './control/control.js';
 import { applyFault, handleEws } from './ews/endpoint.js';
 import { Subscriptions } from './ews/subscriptions.js';
@@ -39,6 +40,8 @@ export interface SandboxOptions {
   dataDir?: string | null;
   seed?: 'demo' | null;
   settings?: Partial<SandboxSettings>;
+  /** Lets callers other than loopback use the control API with `Authorization: Bearer <token>`; without it, only loopback may. */
+  controlToken?: string | null;
   onExchange?: (record: ExchangeRecord) => void;
   log?: (message: string) => void;
 }
@@ -48,6 +51,8 @@ export interface SandboxInfo {
   ews2: string;
   autodiscover: { pox: string[]; soap: string[]; httpRedirect: string | null };
   control: string;
+  /** Who the control API answers: loopback callers only, or also others that send the control token. */
+  controlAccess: 'loopback' | 'loopback-or-token';
   caCert: string;
   domain: string;
   hosts: string[];
@@ -166,6 +171,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const pathname = url.pathname.toLowerCase();
 
     if (pathname === '/_sandbox' || pathname.startsWith('/_sandbox/')) {
+      const refused = controlAccess(req.socket.remoteAddress, req.headers.authorization, options.controlToken ?? null);
+      if (refused) {
+        res.writeHead(refused.status, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Cache-Control': 'no-store',
+          ...(refused.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="sandbox control API"' } : {}),
+        });
+        return void res.end(`${JSON.stringify({ error: refused.error })}\n`);
+      }
       const body = await readBody(req, MAX_BODY);
       if (!body) return void res.writeHead(413).end();
       return handleControl(runtime, () => ({ ...ready.info }), req, res, body);
@@ -302,6 +316,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       httpRedirect: httpPort === null ? null : `http://${names.autodiscover}:${httpPort}/autodiscover/autodiscover.xml`,
     },
     control: `https://${literal === '127.0.0.1' || literal === 'localhost' ? literal : '127.0.0.1'}:${httpsPort}/_sandbox`,
+    controlAccess: options.controlToken ? 'loopback-or-token' : 'loopback',
     caCert: pki.caCertPath,
     domain,
     hosts,
@@ -309,6 +324,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...(seeded ? { serviceAccount: seeded.serviceAccount, mailboxes: seeded.mailboxes } : {}),
   };
   ready.info = info;
+  if (!isLoopback(listenHost === 'localhost' ? '127.0.0.1' : listenHost)) {
+    log(
+      `The sandbox listens on ${listenHost}: EWS and Autodiscover can be reached from the network. The control API ` +
+        (options.controlToken
+          ? 'answers other addresses only with "Authorization: Bearer <control token>".'
+          : 'still answers only on the loopback address; give it a control token (--control-token) to use it from elsewhere.'),
+    );
+  }
 
   return {
     info,
