@@ -377,3 +377,23 @@ describe('sandbox: NTLM and Negotiate', requireService('NTLM clients', clientsPr
 
   testTraffic(() => s.records, 10);
 });
+
+describe('sandbox: Basic takes the same user names as NTLM', () => {
+  let s: TestSandbox;
+  before(async () => {
+    s = await startTestSandbox();
+  });
+  after(() => s?.close());
+
+  test('UPN, CONTOSO\\user, contoso.test\\user and the bare name sign in; another domain does not', async () => {
+    const accounts = await s.control<Array<{ username: string; password: string }>>('GET', '/accounts');
+    const alice = accounts.json.find((a) => a.username === 'alice@contoso.test')!.password;
+    for (const user of ['alice@contoso.test', 'CONTOSO\\alice', 'contoso.test\\ALICE', 'alice']) ok(await s.ews(inbox, { user, password: alice }));
+    for (const user of ['svc-liaison', 'CONTOSO\\svc-liaison']) ok(await s.ews(inbox, { user, as: 'alice@contoso.test' }));
+    for (const user of ['FABRIKAM\\alice', 'alice@fabrikam.test', 'ali']) {
+      assert.equal((await s.ews(inbox, { user, password: alice })).status, 401, user);
+    }
+  });
+
+  testTraffic(() => s.records, 5);
+});
