@@ -202,7 +202,8 @@ export function authenticate(req: IncomingMessage, state: SandboxState, settings
       const answer = spnego
         ? writeServerToken(NEG_STATE.acceptIncomplete, { supportedMech: OID_NTLM, responseToken: pending.challenge.raw })
         : pending.challenge.raw;
-      return { account: null, wwwAuthenticate: [`${schemeName} ${answer.toString('base64')}`] };
+      // IIS follows the NTLM challenge with the bare Negotiate offer (recorded Exchange 2010 SP2 traffic).
+      return { account: null, wwwAuthenticate: [`${schemeName} ${answer.toString('base64')}`, ...(schemeName === 'NTLM' ? ['Negotiate'] : [])] };
     }
     if (type === 3) {
       const pending = conn.pending;

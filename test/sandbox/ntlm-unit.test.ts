@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { channelBindingsHash, sealKey, sign, startHandshake, verifyAuthenticate } from '../../src/sandbox/ntlm/server.js';
 import { hmacMd5, ntHash, ntowfv2, Rc4 } from '../../src/sandbox/ntlm/crypto.js';
 import { md4 } from '../../src/sandbox/ntlm/md4.js';
-import { AV, FLAGS, readAvPairs, readNegotiate, writeAvPairs } from '../../src/sandbox/ntlm/messages.js';
+import { AV, challengeFlags, FLAGS, readAvPairs, readNegotiate, writeAvPairs } from '../../src/sandbox/ntlm/messages.js';
 import { decodeOid, encodeOid, NEG_STATE, OID_NTLM, readClientToken, readTlv, tlv, writeServerToken } from '../../src/sandbox/ntlm/spnego.js';
 import { tlsServerEndPoint } from '../../src/sandbox/auth.js';
 import { ntlmClient, spnegoInit, spnegoResp } from '../helpers/ntlm-client.js';
@@ -96,6 +96,14 @@ describe('NTLM server: the handshake', () => {
     assert.deepEqual(info.slice(0, 4).map((p) => p.value.toString('utf16le')), ['CONTOSO', 'MAIL', 'contoso.test', 'mail.contoso.test']);
     assert.deepEqual([...raw.subarray(48, 56)], [10, 0, 0x39, 0x38, 0, 0, 0, 15], 'Windows 10.0.14393, NTLM revision 15');
     assert.notDeepEqual(startHandshake(client.negotiate(), identity).challenge.serverChallenge, pending.challenge.serverChallenge, 'a fresh challenge each time');
+  });
+
+  test('a client asking for little gets the flags a real Exchange 2010 SP2 answered (evolution-ews trace create_existing_folder)', () => {
+    // The recorded CHALLENGE's flags are 0x02818205 (Unicode, request target, NTLM, always sign, target type domain,
+    // target info, version); the client's NEGOTIATE is redacted there, so this asks for the least consistent with it.
+    const minimal = FLAGS.UNICODE | FLAGS.OEM | FLAGS.REQUEST_TARGET | FLAGS.NTLM | FLAGS.ALWAYS_SIGN;
+    assert.equal(challengeFlags(minimal), 0x02818205);
+    assert.equal(challengeFlags(FLAGS.OEM | FLAGS.NTLM) & (FLAGS.OEM | FLAGS.UNICODE), FLAGS.OEM, 'an OEM-only client gets OEM');
   });
 
   test('a right NTLM v2 response signs in; a wrong password, NTLM v1 or a changed MIC does not', () => {

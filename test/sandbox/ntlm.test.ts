@@ -101,7 +101,10 @@ describe('sandbox: NTLM and Negotiate', requireService('NTLM clients', clientsPr
       const trace = curlTrace(result.stderr);
       assert.deepEqual(trace.statuses, [401, 200], `${user}: ${result.stderr.slice(-800)}`);
       assert.deepEqual(trace.authorizations, ['NTLM', 'NTLM']);
-      assert.match(trace.challenges[0]!, /^NTLM [A-Za-z0-9+/=]+$/, 'the CHALLENGE step answers with the NTLM challenge alone');
+      // As IIS answers the NEGOTIATE: the challenge, then the bare Negotiate offer (Exchange 2010 SP2, evolution-ews
+      // trace create_existing_folder in the reference captures).
+      assert.match(trace.challenges[0]!, /^NTLM [A-Za-z0-9+/=]+$/);
+      assert.deepEqual(trace.challenges.slice(1, 2), ['Negotiate']);
       assert.match(result.stdout, /NoError/);
     }
     for (const user of ['alice@contoso.test', 'CONTOSO\\alice', 'alice']) {
@@ -116,7 +119,7 @@ describe('sandbox: NTLM and Negotiate', requireService('NTLM clients', clientsPr
       const password = user.startsWith('FABRIKAM') ? svc : 'wrong';
       const trace = curlTrace((await curl(['--ntlm', '-u', `${user}:${password}`, '--data-binary', `@${ewsBody}`, url('mail.contoso.test')])).stderr);
       assert.deepEqual(trace.statuses, [401, 401], user);
-      assert.deepEqual(trace.challenges.slice(1), ['Negotiate', 'NTLM', 'Basic realm="mail.contoso.test"']);
+      assert.deepEqual(trace.challenges.slice(-3), ['Negotiate', 'NTLM', 'Basic realm="mail.contoso.test"']);
     }
   });
 

@@ -116,13 +116,15 @@ const SERVER_VERSION = Buffer.from([10, 0, 0x39, 0x38, 0, 0, 0, 15]);
 
 /**
  * The flags a Windows server answers with: what the client asked for among what the server supports, plus
- * what the server always sets (MS-NLMP 3.2.5.1.1; UNICODE over OEM, extended session security over LM_KEY).
+ * what the server always sets (MS-NLMP 3.2.5.1.1; UNICODE over OEM, extended session security over LM_KEY):
+ * the target type, TARGET_INFO and VERSION, as in the CHALLENGE of a real Exchange 2010 SP2 (0x02818205 to a
+ * client that asked for no more than Unicode, NTLM and always-sign; evolution-ews's recorded traces).
  */
 export function challengeFlags(clientFlags: number): number {
   const supported =
     FLAGS.UNICODE | FLAGS.REQUEST_TARGET | FLAGS.SIGN | FLAGS.SEAL | FLAGS.NTLM | FLAGS.ALWAYS_SIGN | FLAGS.EXTENDED_SESSIONSECURITY |
-    FLAGS.IDENTIFY | FLAGS.VERSION | FLAGS.N128 | FLAGS.KEY_EXCH | FLAGS.N56;
-  let flags = (clientFlags & supported) | FLAGS.TARGET_TYPE_DOMAIN | FLAGS.TARGET_INFO | FLAGS.NTLM | FLAGS.REQUEST_TARGET;
+    FLAGS.IDENTIFY | FLAGS.N128 | FLAGS.KEY_EXCH | FLAGS.N56;
+  let flags = (clientFlags & supported) | FLAGS.TARGET_TYPE_DOMAIN | FLAGS.TARGET_INFO | FLAGS.VERSION | FLAGS.NTLM | FLAGS.REQUEST_TARGET;
   if (!(clientFlags & FLAGS.UNICODE) && clientFlags & FLAGS.OEM) flags = (flags & ~FLAGS.UNICODE) | FLAGS.OEM;
   else flags |= FLAGS.UNICODE;
   return flags >>> 0;

@@ -38,7 +38,8 @@ def post(token):
     return response
 
 
-challenge = post(ntlm.step()).getheader('WWW-Authenticate')
+offers = post(ntlm.step()).msg.get_all('WWW-Authenticate') or []
+challenge = next(value for value in offers if value.startswith('NTLM '))
 authenticate = ntlm.step(base64.b64decode(challenge.split(' ', 1)[1]))
 nt_length = struct.unpack('<H', authenticate[20:22])[0]
 final = post(authenticate)
