@@ -196,7 +196,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
     // NTLM names the server behind the host: mail2 for mail2.<domain>, mail for the others.
     const auth = authenticate(req, state, settings, host, serverIdentity(domain, server ?? 'mail'));
-    if (!auth.account) return challenge(res, host, settings.basicAuth, auth.wwwAuthenticate);
+    if (!auth.account) {
+      // Why a credential was refused is in the sandbox's log, not in the 401 (Exchange's is empty too).
+      if (auth.reason) log(`sandbox: 401 for ${req.method} https://${host}${url.pathname}: ${auth.reason}`);
+      return challenge(res, host, settings.basicAuth, auth.wwwAuthenticate);
+    }
     if (auth.wwwAuthenticate) res.setHeader('WWW-Authenticate', auth.wwwAuthenticate);
     const account = auth.account;
 
