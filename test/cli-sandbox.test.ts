@@ -47,7 +47,7 @@ describe('liaison sandbox and serve --sandbox: ports', () => {
   test('serve --sandbox --sandbox-http-port none runs without the plain-HTTP port', async () => {
     const server = start(['serve', '--port', '0', '--sandbox', '--sandbox-port', '0', '--sandbox-http-port', 'none', '--data', tempDir()]);
     try {
-      await server.waitFor(/Liaison is running on/);
+      await server.waitFor(/Liaison is running on/, 120_000);
       assert.match(server.output(), /Exchange sandbox: EWS https:\/\/mail\.contoso\.test:\d+/);
     } finally {
       assert.equal(await server.stop(), 0);
@@ -94,7 +94,7 @@ describe('liaison sandbox and serve --sandbox: the control API stays on loopback
       env: { LIAISON_SANDBOX_CONTROL_TOKEN: 'a-long-enough-control-token' },
     });
     try {
-      await withToken.waitFor(/Liaison is running on/);
+      await withToken.waitFor(/Liaison is running on/, 120_000);
       assert.match(withToken.output(), /control API answers other addresses only with "Authorization: Bearer <control token>"/);
       assert.doesNotMatch(withToken.output(), /a-long-enough-control-token/, 'the token is not printed');
     } finally {
