@@ -34,7 +34,7 @@ describe('liaison sandbox and serve --sandbox: ports', () => {
   test('sandbox --http-port none runs without the plain-HTTP port', async () => {
     const sandbox = start(['sandbox', '--port', '0', '--http-port', 'none']);
     try {
-      const [, line] = await sandbox.waitFor(/^(\{.*\})\n/m);
+      const [, line] = await sandbox.waitFor(/^(\{.*\})\n/m, 120_000);
       const ready = JSON.parse(line!) as ReadyLine;
       assert.equal(ready.listen.httpPort, null);
       assert.equal(ready.autodiscover.httpRedirect, null);
@@ -84,9 +84,9 @@ describe('liaison sandbox and serve --sandbox: the control API stays on loopback
   test('listening on every address says that the control API is still loopback-only, or needs the token', async () => {
     const open = start(['sandbox', '--host', '0.0.0.0', '--port', '0', '--http-port', 'none']);
     try {
-      const [, line] = await open.waitFor(/^(\{.*\})\n/m);
+      const [, line] = await open.waitFor(/^(\{.*\})\n/m, 120_000);
       assert.equal((JSON.parse(line!) as { controlAccess: string }).controlAccess, 'loopback');
-      await open.waitFor(/control API still answers only on the loopback address; give it a control token \(--control-token\)/);
+      await open.waitFor(/control API still answers only on the loopback address; give it a control token \(--control-token\)/, 120_000);
     } finally {
       await open.stop();
     }
