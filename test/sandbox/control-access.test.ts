@@ -123,7 +123,7 @@ describe('sandbox control API from another address (network namespaces)', requir
     children.push(child);
     let output = '';
     const line = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ready line: ${output}`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`no ready line: ${output}`)), 120_000);
       const onData = (d: Buffer) => {
         output += d.toString();
         const match = /^(\{.*\})\n/m.exec(output);
