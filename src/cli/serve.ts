@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import { Option } from 'commander';
 import path from 'node:path';
 import { buildApi, LOG_REDACT } from '../api/server.js';
-import { startSandbox } from '../sandbox/server.js';
 import { Store } from '../store/store.js';
 import { addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
-import { addSandboxOptions } from './sandbox.js';
+import { addSandboxOptions, sandboxHttpPort, startSandboxFromFlags } from './sandbox.js';
 
 interface ServeFlags extends StoreFlags {
   host: string;
@@ -15,8 +14,9 @@ interface ServeFlags extends StoreFlags {
   logLevel: string;
   sandbox: boolean;
   sandboxPort: number;
-  sandboxHttpPort: number | null;
+  sandboxHttpPort: number | 'none';
   sandboxDomain: string;
+  sandboxControlToken?: string;
 }
 
 export function serveCommand(program: Command): void {
@@ -37,14 +37,18 @@ export function serveCommand(program: Command): void {
       : parseBoolean(process.env.LIAISON_WORKERS);
     const storeOptions = storeOptionsFrom(flags);
     const sandbox = flags.sandbox
-      ? await startSandbox({
-          port: flags.sandboxPort,
-          httpPort: flags.sandboxHttpPort,
-          host: flags.host,
-          domain: flags.sandboxDomain,
-          dataDir: path.join(storeOptions.dataDir, 'sandbox'),
-          seed: 'demo',
-        })
+      ? await startSandboxFromFlags(
+          {
+            port: flags.sandboxPort,
+            httpPort: sandboxHttpPort(flags.sandboxHttpPort),
+            host: flags.host,
+            domain: flags.sandboxDomain,
+            dataDir: path.join(storeOptions.dataDir, 'sandbox'),
+            seed: 'demo',
+            controlToken: flags.sandboxControlToken ?? null,
+          },
+          'sandbox',
+        )
       : null;
     const store = await Store.open(storeOptions);
     const app = await buildApi({ store, logger: { level: flags.logLevel, redact: LOG_REDACT } });

@@ -19,6 +19,11 @@ export interface SandboxSettings {
   autodiscoverHttpRedirect: boolean;
   /** Seconds between keep-alive documents on a streaming-notification connection. */
   streamingKeepAliveSeconds: number;
+  /**
+   * Extended Protection for Authentication on NTLM: `require` refuses an AUTHENTICATE without the channel bindings
+   * of the TLS connection, `allow` refuses only wrong ones, `none` does not look. Basic is not affected.
+   */
+  extendedProtection: 'none' | 'allow' | 'require';
 }
 
 export const DEFAULT_SETTINGS: SandboxSettings = {
@@ -29,6 +34,7 @@ export const DEFAULT_SETTINGS: SandboxSettings = {
   backOffMilliseconds: 5000,
   autodiscoverHttpRedirect: true,
   streamingKeepAliveSeconds: 30,
+  extendedProtection: 'none',
 };
 
 export const FAULT_KINDS = ['http503', 'serverBusy', 'concurrentSyncCalls', 'slow', 'drop', 'malformed'] as const;

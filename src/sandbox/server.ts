@@ -16,8 +16,9 @@ import path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { EWS_SCHEMA_DIR, loadEwsSchema } from '../xml/ews-schema.js';
 import { answerPox, answerSoap } from './autodiscover/autodiscover.js';
-import { authenticate, challenge } from './auth.js';
+import { authenticate, challenge, serverIdentity } from './auth.js';
 import { DEFAULT_SETTINGS, Faults, type SandboxSettings } from './behaviour.js';
+import { controlAccess, isLoopback } from './control/access.js';
 import { handleControl } from './control/control.js';
 import { applyFault, handleEws } from './ews/endpoint.js';
 import { Subscriptions } from './ews/subscriptions.js';
@@ -39,6 +40,8 @@ export interface SandboxOptions {
   dataDir?: string | null;
   seed?: 'demo' | null;
   settings?: Partial<SandboxSettings>;
+  /** Lets callers other than loopback use the control API with `Authorization: Bearer <token>`; without it, only loopback may. */
+  controlToken?: string | null;
   onExchange?: (record: ExchangeRecord) => void;
   log?: (message: string) => void;
 }
@@ -48,6 +51,8 @@ export interface SandboxInfo {
   ews2: string;
   autodiscover: { pox: string[]; soap: string[]; httpRedirect: string | null };
   control: string;
+  /** Who the control API answers: loopback callers only, or also others that send the control token. */
+  controlAccess: 'loopback' | 'loopback-or-token';
   caCert: string;
   domain: string;
   hosts: string[];
@@ -64,6 +69,29 @@ export interface Sandbox {
 }
 
 const MAX_BODY = 64 * 1024 * 1024;
+
+/** A port the sandbox could not listen on (taken, or not allowed); `which` says which of its two ports. */
+export class SandboxListenError extends Error {
+  constructor(
+    readonly which: 'https' | 'http',
+    readonly port: number,
+    readonly host: string,
+    readonly code: string,
+  ) {
+    super(`${which === 'https' ? 'HTTPS' : 'plain-HTTP'} port ${port} on ${host} ${code === 'EADDRINUSE' ? 'is already in use' : `cannot be used (${code})`}`);
+  }
+}
+
+function listen(server: HttpServer | HttpsServer, which: 'https' | 'http', port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (error: NodeJS.ErrnoException) => reject(error.code ? new SandboxListenError(which, port, host, error.code) : error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
@@ -143,6 +171,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const pathname = url.pathname.toLowerCase();
 
     if (pathname === '/_sandbox' || pathname.startsWith('/_sandbox/')) {
+      const refused = controlAccess(req.socket.remoteAddress, req.headers.authorization, options.controlToken ?? null);
+      if (refused) {
+        res.writeHead(refused.status, {
+          'Content-Type': 'application/json; charset=utf-8',
+          'Cache-Control': 'no-store',
+          ...(refused.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="sandbox control API"' } : {}),
+        });
+        return void res.end(`${JSON.stringify({ error: refused.error })}\n`);
+      }
       const body = await readBody(req, MAX_BODY);
       if (!body) return void res.writeHead(413).end();
       return handleControl(runtime, () => ({ ...ready.info }), req, res, body);
@@ -157,8 +194,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     // probe included; the EWS Managed API (and the clients ported from it) skip a candidate host whose answer lacks it.
     if (isAutodiscover) res.setHeader('X-SOAP-Enabled', 'True');
 
-    const account = authenticate(req, state, settings.basicAuth);
-    if (!account) return challenge(res, host, settings.basicAuth);
+    // NTLM names the server behind the host: mail2 for mail2.<domain>, mail for the others.
+    const auth = authenticate(req, state, settings, host, serverIdentity(domain, server ?? 'mail'));
+    if (!auth.account) {
+      // Why a credential was refused is in the sandbox's log, not in the 401 (Exchange's is empty too).
+      if (auth.reason) log(`sandbox: 401 for ${req.method} https://${host}${url.pathname}: ${auth.reason}`);
+      return challenge(res, host, settings.basicAuth, auth.wwwAuthenticate);
+    }
+    if (auth.wwwAuthenticate) res.setHeader('WWW-Authenticate', auth.wwwAuthenticate);
+    const account = auth.account;
 
     if (isEws) {
       if (req.method === 'GET') {
@@ -246,17 +290,22 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
           notFound(res);
         });
 
-  await new Promise<void>((resolve, reject) => {
-    https.once('error', reject);
-    https.listen(options.port ?? 8443, listenHost, () => resolve());
-  });
+  try {
+    await listen(https, 'https', options.port ?? 8443, listenHost);
+  } catch (error) {
+    if (!dataDir) rmSync(pkiDir, { recursive: true, force: true });
+    throw error;
+  }
   httpsPort = (https.address() as AddressInfo).port;
   let httpPort: number | null = null;
   if (http) {
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(options.httpPort ?? 8480, listenHost, () => resolve());
-    });
+    try {
+      await listen(http, 'http', options.httpPort ?? 8480, listenHost);
+    } catch (error) {
+      await new Promise<void>((resolve) => https.close(() => resolve()));
+      if (!dataDir) rmSync(pkiDir, { recursive: true, force: true });
+      throw error;
+    }
     httpPort = (http.address() as AddressInfo).port;
   }
 
@@ -271,6 +320,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       httpRedirect: httpPort === null ? null : `http://${names.autodiscover}:${httpPort}/autodiscover/autodiscover.xml`,
     },
     control: `https://${literal === '127.0.0.1' || literal === 'localhost' ? literal : '127.0.0.1'}:${httpsPort}/_sandbox`,
+    controlAccess: options.controlToken ? 'loopback-or-token' : 'loopback',
     caCert: pki.caCertPath,
     domain,
     hosts,
@@ -278,6 +328,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     ...(seeded ? { serviceAccount: seeded.serviceAccount, mailboxes: seeded.mailboxes } : {}),
   };
   ready.info = info;
+  if (!isLoopback(listenHost === 'localhost' ? '127.0.0.1' : listenHost)) {
+    log(
+      `The sandbox listens on ${listenHost}: EWS and Autodiscover can be reached from the network. The control API ` +
+        (options.controlToken
+          ? 'answers other addresses only with "Authorization: Bearer <control token>".'
+          : 'still answers only on the loopback address; give it a control token (--control-token) to use it from elsewhere.'),
+    );
+  }
 
   return {
     info,

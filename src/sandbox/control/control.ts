@@ -158,6 +158,7 @@ const SETTING_KEYS: Array<keyof SandboxSettings> = [
   'backOffMilliseconds',
   'autodiscoverHttpRedirect',
   'streamingKeepAliveSeconds',
+  'extendedProtection',
 ];
 
 function updateSettings(settings: SandboxSettings, body: Json): void {
@@ -175,6 +176,11 @@ function updateSettings(settings: SandboxSettings, body: Json): void {
   ] as const) {
     const value = int(body, key, min, max);
     if (value !== undefined) changes[key] = value;
+  }
+  const protection = str(body, 'extendedProtection');
+  if (protection !== undefined) {
+    if (!['none', 'allow', 'require'].includes(protection)) bad('"extendedProtection" must be "none", "allow" or "require"');
+    changes.extendedProtection = protection as SandboxSettings['extendedProtection'];
   }
   if ('concurrentSyncCallsLimit' in body) changes.concurrentSyncCallsLimit = body.concurrentSyncCallsLimit === null ? null : int(body, 'concurrentSyncCallsLimit', 1, 10000)!;
   Object.assign(settings, changes);
