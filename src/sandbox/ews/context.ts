@@ -65,7 +65,11 @@ export function folderIdIn(container: XmlElement | undefined): XmlElement | unde
 /** The item a t:ItemId names. */
 export function resolveItem(context: EwsContext, element: XmlElement): Item {
   if (element.local !== 'ItemId') throw new EwsError('ErrorInvalidRequest', `The sandbox does not support ${element.local} here.`);
-  const id = attr(element, 'Id') ?? '';
+  return resolveItemId(context, attr(element, 'Id') ?? '');
+}
+
+/** The item an id names (from a t:ItemId, a t:ParentItemId, or inside an attachment id). */
+export function resolveItemId(context: EwsContext, id: string): Item {
   const decoded = decodeId(id);
   if (!decoded || decoded.kind !== 'item') throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
   if (decoded.mailboxGuid !== context.mailbox.guid) {

@@ -7,7 +7,8 @@ import { attr, child, children, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
 import { el, type Xml } from '../../xml/write.js';
 import type { Mailbox } from '../state/mailbox.js';
-import type { Address, Folder, Item } from '../state/model.js';
+import { encodeAttachmentId } from '../state/ids.js';
+import type { Address, AttachmentInfo, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import { EwsError } from './soap.js';
 
@@ -93,9 +94,30 @@ function bodyFor(item: Item, wanted: ItemShape['bodyType']): { type: 'HTML' | 'T
   return { type: 'Text', text };
 }
 
-/** Attachment ids: the item id and the attachment's position, so GetAttachment-style lookups stay possible. */
-export function attachmentId(item: Item, index: number): string {
-  return Buffer.from(`${item.id}|${index}`).toString('base64');
+/** An attachment's id: its item's id and its key (for one inside an attached message, the keys down to it). */
+export function attachmentIdFor(item: Item, attachment: AttachmentInfo): string {
+  const embedded = (item as EmbeddedItem).embeddedIn;
+  return embedded ? encodeAttachmentId(embedded.itemId, [...embedded.path, attachment.id]) : encodeAttachmentId(item.id, [attachment.id]);
+}
+
+/** A message inside an attachment, shaped as an item so that it can be written as one. */
+export interface EmbeddedItem extends Item {
+  embeddedIn?: { itemId: string; path: string[] };
+}
+
+/** An attachment as GetItem lists it: no content (GetAttachment gives that). */
+export function writeAttachmentSummary(item: Item, a: AttachmentInfo): Xml {
+  const common = [
+    el('t:AttachmentId', { Id: attachmentIdFor(item, a) }),
+    el('t:Name', null, a.name),
+    // An attached item has no MIME type of its own in Exchange's listing.
+    a.isItem ? null : el('t:ContentType', null, a.contentType),
+    a.contentId ? el('t:ContentId', null, a.contentId.replace(/^<|>$/g, '')) : null,
+    el('t:Size', null, a.size),
+    el('t:LastModifiedTime', null, isoSeconds(a.lastModifiedTime ?? item.props.lastModifiedTime).replace(/Z$/, '')),
+    el('t:IsInline', null, a.isInline),
+  ];
+  return a.isItem ? el('t:ItemAttachment', null, common) : el('t:FileAttachment', null, common, el('t:IsContactPhoto', null, 'false'));
 }
 
 interface ItemProperty {
@@ -128,27 +150,7 @@ const ITEM_PROPERTIES: ItemProperty[] = [
     uri: 'item:Attachments',
     inDefault: true,
     heavy: true,
-    write: (i) =>
-      i.props.attachments.length === 0
-        ? null
-        : el(
-            't:Attachments',
-            null,
-            i.props.attachments.map((a, index) =>
-              el(
-                't:FileAttachment',
-                null,
-                el('t:AttachmentId', { Id: attachmentId(i, index) }),
-                el('t:Name', null, a.name),
-                el('t:ContentType', null, a.contentType),
-                a.contentId ? el('t:ContentId', null, a.contentId.replace(/^<|>$/g, '')) : null,
-                el('t:Size', null, a.size),
-                el('t:LastModifiedTime', null, i.props.lastModifiedTime.replace(/\.\d{3}Z$/, '')),
-                el('t:IsInline', null, a.isInline),
-                el('t:IsContactPhoto', null, 'false'),
-              ),
-            ),
-          ),
+    write: (i) => (i.props.attachments.length === 0 ? null : el('t:Attachments', null, i.props.attachments.map((a) => writeAttachmentSummary(i, a)))),
   },
   { uri: 'item:DateTimeReceived', inDefault: true, write: (i) => el('t:DateTimeReceived', null, isoSeconds(i.props.dateTimeReceived)) },
   { uri: 'item:Size', inDefault: true, write: (i) => el('t:Size', null, i.props.size) },

@@ -46,3 +46,39 @@ export function encodeChangeKey(kind: IdKind, version: number): string {
   buffer.writeBigUInt64BE(BigInt(version), 8);
   return buffer.toString('base64');
 }
+
+/**
+ * An attachment id: the id of the item that holds it, then 0x12 and the attachment's path (its key, and for an
+ * attachment of an attached message the keys down to it), each key length-prefixed. Like Exchange's, it starts
+ * with the item id's bytes, so it names its item and changes when the item moves.
+ */
+const ATTACHMENT_MARK = 0x12;
+
+export interface DecodedAttachmentId {
+  itemId: string;
+  path: string[];
+}
+
+export function encodeAttachmentId(itemId: string, path: readonly string[]): string {
+  const keys = path.map((key) => Buffer.from(key, 'utf8'));
+  return Buffer.concat([Buffer.from(itemId, 'base64'), Buffer.from([ATTACHMENT_MARK]), ...keys.flatMap((k) => [Buffer.from([k.length]), k])]).toString('base64');
+}
+
+/** Reads an attachment id; null when it is not one the sandbox could have made (Exchange: ErrorInvalidIdMalformed). */
+export function decodeAttachmentId(id: string): DecodedAttachmentId | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(id)) return null;
+  const buffer = Buffer.from(id, 'base64');
+  if (buffer.length < ID_LENGTH + 3 || buffer[ID_LENGTH] !== ATTACHMENT_MARK) return null;
+  const itemId = buffer.subarray(0, ID_LENGTH).toString('base64');
+  const decoded = decodeId(itemId);
+  if (!decoded || decoded.kind !== 'item') return null;
+  const path: string[] = [];
+  let offset = ID_LENGTH + 1;
+  while (offset < buffer.length) {
+    const length = buffer[offset]!;
+    if (length === 0 || offset + 1 + length > buffer.length) return null;
+    path.push(buffer.toString('utf8', offset + 1, offset + 1 + length));
+    offset += 1 + length;
+  }
+  return { itemId, path };
+}

@@ -32,6 +32,37 @@ export function newConversationIndex(): string {
   return buffer.toString('base64');
 }
 
+/**
+ * The index of a reply or forward: the original's, with a five-byte child block (the time since the
+ * original's header block and a random nibble), as [MS-OXOMSG] 2.2.1.3 PidTagConversationIndex lays it out.
+ */
+export function childConversationIndex(parent: string, now = Date.now()): string {
+  const base = Buffer.from(parent, 'base64');
+  if (base.length < 22) return newConversationIndex();
+  const headerTime = (BigInt(base.readUInt32BE(1)) << 32n) | (BigInt(base[5]!) << 24n);
+  const delta = BigInt(now) * 10000n + 116444736000000000n - headerTime;
+  const positive = delta < 0n ? 0n : delta;
+  const wide = positive >> 49n !== 0n;
+  const bits = ((wide ? positive >> 23n : positive >> 18n) & 0x7fffffffn) | (wide ? 0x80000000n : 0n);
+  const child = Buffer.alloc(5);
+  child.writeUInt32BE(Number(bits), 0);
+  child[4] = randomBytes(1)[0]! & 0xf0;
+  return Buffer.concat([base, child]).toString('base64');
+}
+
+/** A message's attachments as mailparser finds them, in the order the properties list them, with their MIME part numbers. */
+export async function attachmentParts(mime: Buffer): Promise<Array<{ partId: string | null; filename: string; contentType: string; content: Buffer; inline: boolean; contentId: string | null }>> {
+  const parsed = await simpleParser(mime, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+  return parsed.attachments.map((a, index) => ({
+    partId: (a as { partId?: string | null }).partId ?? null,
+    filename: a.filename ?? `attachment-${index + 1}`,
+    contentType: a.contentType,
+    content: a.content,
+    inline: a.contentDisposition === 'inline',
+    contentId: a.contentId ?? null,
+  }));
+}
+
 /** Reads the properties EWS shows from a MIME message. */
 export async function readMime(mime: Buffer, received: Date): Promise<MessageProps> {
   const parsed = await simpleParser(mime, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
@@ -46,6 +77,7 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
     size: a.size,
     isInline: a.contentDisposition === 'inline',
     contentId: a.contentId ?? null,
+    isItem: a.contentType === 'message/rfc822',
   }));
   const sent = parsed.date ?? received;
   const threadIndex = parsed.headers.get('thread-index');
@@ -96,7 +128,30 @@ export interface ComposeInput {
   references?: string;
   date?: Date;
   importance?: 'Low' | 'Normal' | 'High';
-  attachments?: Array<{ filename: string; contentType: string; content: Buffer }>;
+  /** Thread-Index and Thread-Topic, as Exchange writes them on replies and forwards. */
+  threadIndex?: string;
+  threadTopic?: string;
+  attachments?: ComposeAttachment[];
+}
+
+export interface ComposeAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+  /** Shown in the body (referenced by its Content-ID) rather than listed. */
+  inline?: boolean;
+  contentId?: string;
+}
+
+/** An attachment as nodemailer writes it. An attached message is always `attachment`, so readers list it rather than show it. */
+function composerAttachment(a: ComposeAttachment) {
+  return {
+    filename: a.filename,
+    contentType: a.contentType,
+    content: a.content,
+    contentDisposition: (a.inline && a.contentType !== 'message/rfc822' ? 'inline' : 'attachment') as 'inline' | 'attachment',
+    ...(a.contentId ? { cid: a.contentId.replace(/^<|>$/g, '') } : {}),
+  };
 }
 
 const format = (a: Address) => ({ name: a.name === a.address ? '' : a.name, address: a.address });
@@ -116,7 +171,8 @@ export async function composeMime(input: ComposeInput, keepBcc = false): Promise
     references: input.references,
     date: input.date ?? new Date(),
     priority: input.importance === 'High' ? 'high' : input.importance === 'Low' ? 'low' : 'normal',
-    attachments: input.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+    attachments: input.attachments?.map(composerAttachment),
+    ...(input.threadIndex ? { headers: { 'Thread-Topic': input.threadTopic ?? '', 'Thread-Index': input.threadIndex } } : {}),
   });
   const compiled = composer.compile();
   if (keepBcc) (compiled as unknown as { keepBcc: boolean }).keepBcc = true;
