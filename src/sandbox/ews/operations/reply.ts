@@ -9,7 +9,7 @@ import { NS } from '../../../xml/namespaces.js';
 import type { Mailbox } from '../../state/mailbox.js';
 import { childConversationIndex } from '../../state/mime.js';
 import type { Address, Item } from '../../state/model.js';
-import { type EwsContext, resolveItem } from '../context.js';
+import { type EwsContext, resolveItemId } from '../context.js';
 import { EwsError } from '../soap.js';
 import { carriedAttachments } from './attachments.js';
 
@@ -128,7 +128,7 @@ function composeBody(newBody: XmlElement | undefined, original: Item): { html?: 
 function referenced(context: EwsContext, element: XmlElement, kind: ResponseKind | 'SuppressReadReceipt'): Item {
   const reference = child(element, NS.types, 'ReferenceItemId');
   if (!reference) throw new EwsError('ErrorInvalidReferenceItem', 'The reference item does not support the requested operation.');
-  const original = resolveItem(context, reference);
+  const original = resolveItemId(context, attr(reference, 'Id') ?? '');
   // responsecode.md, ErrorInvalidReferenceItem: "The message is a draft and Reply or ReplyAll is selected."
   if (original.props.isDraft && (kind === 'ReplyToItem' || kind === 'ReplyAllToItem')) {
     throw new EwsError('ErrorInvalidReferenceItem', 'The reference item does not support the requested operation.');
