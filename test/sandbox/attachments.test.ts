@@ -54,6 +54,22 @@ describe('sandbox EWS: attachments', () => {
     `<t:Attachments><t:FileAttachment><t:Name>list.txt</t:Name><t:Content>${b64('40 chairs')}</t:Content></t:FileAttachment></t:Attachments>` +
     '<t:From><t:Mailbox><t:Name>Jane Doe</t:Name><t:EmailAddress>jane.doe@fabrikam.test</t:EmailAddress></t:Mailbox></t:From></t:Message></t:ItemAttachment>';
 
+  test('CreateItem returns the ids of the attachments it saved, and GetAttachment takes them', async () => {
+    // exchangelib (Item.save) reads the attachment ids from CreateItem's answer; its live test_file_attachments
+    // fetches one with GetAttachment right after saving.
+    const answer = await s.ews(
+      `<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>Ids back</t:Subject><t:Attachments>` +
+        `<t:FileAttachment><t:Name>a.txt</t:Name><t:Content>${b64('alpha')}</t:Content></t:FileAttachment>${innerMessage}` +
+        `</t:Attachments></t:Message></m:Items></m:CreateItem>`,
+      { as: ALICE },
+    );
+    const returned = children(child(child(child(ok(answer), M, 'Items'), T, 'Message'), T, 'Attachments'), T);
+    assert.deepEqual(returned.map((a) => a.local), ['FileAttachment', 'ItemAttachment']);
+    const content = find(ok(await getAttachment(idOf(returned[0]!))), 'Content')[0]!;
+    assert.equal(Buffer.from(content.text, 'base64').toString(), 'alpha');
+    assert.deepEqual(listed(await getItem(ids(ok(answer))[0]!)).map(idOf), returned.map(idOf));
+  });
+
   test('CreateItem keeps item attachments next to file attachments; GetItem lists both; the MIME has a message/rfc822 part', async () => {
     const id = await draft(
       `<t:FileAttachment><t:Name>plan.pdf</t:Name><t:ContentType>application/pdf</t:ContentType><t:Content>${b64('%PDF plan')}</t:Content></t:FileAttachment>${innerMessage}`,
@@ -159,6 +175,12 @@ describe('sandbox EWS: attachments', () => {
 
   test('errors: malformed id, gone item, missing name, item attachment without an item', async () => {
     assert.equal(responseCode(responseMessages((await getAttachment('AAMk=')).doc())[0]!), 'ErrorInvalidIdMalformed');
+    // exchangelib's tests/test_attachments.py (test_streaming_file_attachment_error): an id of Exchange's shape that
+    // names nothing here is ErrorItemNotFound.
+    const foreign =
+      'AAMkADQyYzZmYmUxLTJiYjItNDg2Ny1iMzNjLTIzYWE1NDgxNmZhNABGAAAAAADUebQDarW2Q7G2Ji8hKofPBwAl9iKCsfCfS' +
+      'a9cmjh+JCrCAAPJcuhjAABioKiOUTCQRI6Q5sRzi0pJAAHnDV3CAAABEgAQAN0zlxDrzlxAteU+kt84qOM=';
+    assert.equal(responseCode(responseMessages((await getAttachment(foreign)).doc())[0]!), 'ErrorItemNotFound');
 
     const id = await draft(`<t:FileAttachment><t:Name>a.txt</t:Name><t:Content>${b64('a')}</t:Content></t:FileAttachment>`);
     const attachmentId = idOf(listed(await getItem(id))[0]!);

@@ -59,16 +59,24 @@ export interface DecodedAttachmentId {
   path: string[];
 }
 
+/** An id shaped as Exchange makes them (a mailbox GUID, then an item's entry id) that names nothing the sandbox made. */
+export interface ForeignAttachmentId {
+  foreignMailboxGuid: string;
+}
+
 export function encodeAttachmentId(itemId: string, path: readonly string[]): string {
   const keys = path.map((key) => Buffer.from(key, 'utf8'));
   return Buffer.concat([Buffer.from(itemId, 'base64'), Buffer.from([ATTACHMENT_MARK]), ...keys.flatMap((k) => [Buffer.from([k.length]), k])]).toString('base64');
 }
 
 /** Reads an attachment id; null when it is not one the sandbox could have made (Exchange: ErrorInvalidIdMalformed). */
-export function decodeAttachmentId(id: string): DecodedAttachmentId | null {
+export function decodeAttachmentId(id: string): DecodedAttachmentId | ForeignAttachmentId | null {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(id)) return null;
   const buffer = Buffer.from(id, 'base64');
-  if (buffer.length < ID_LENGTH + 3 || buffer[ID_LENGTH] !== ATTACHMENT_MARK) return null;
+  const guid = buffer.toString('ascii', PREFIX.length, PREFIX.length + GUID_LENGTH);
+  const exchangeShaped =
+    buffer.length > ID_LENGTH && buffer.subarray(0, PREFIX.length).equals(PREFIX) && /^[0-9a-f-]{36}$/.test(guid) && buffer[PREFIX.length + GUID_LENGTH] === 0 && buffer[PREFIX.length + GUID_LENGTH + 1] === KIND.item;
+  if (buffer.length < ID_LENGTH + 3 || buffer[ID_LENGTH] !== ATTACHMENT_MARK) return exchangeShaped ? { foreignMailboxGuid: guid } : null;
   const itemId = buffer.subarray(0, ID_LENGTH).toString('base64');
   const decoded = decodeId(itemId);
   if (!decoded || decoded.kind !== 'item') return null;

@@ -11,7 +11,7 @@ import { readMime } from '../../state/mime.js';
 import type { Address, Folder } from '../../state/model.js';
 import { answerEach, type EwsContext, folderIdIn, resolveFolder, resolveItem } from '../context.js';
 import { EwsError } from '../soap.js';
-import { readAttachments } from './attachments.js';
+import { createdAttachmentIds, readAttachments } from './attachments.js';
 import { buildResponse, RESPONSE_OBJECTS, suppressReadReceipt } from './reply.js';
 import type { Operation } from './types.js';
 
@@ -118,7 +118,8 @@ export const createItem: Operation = {
         if (disposition === 'SaveOnly') {
           const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('drafts')!;
           const item = await store(context, context.mailbox, folder, message, true);
-          return el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) })));
+          // The attachments' ids come back with the item's (exchangelib's live tests fetch one right after saving).
+          return el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) }), createdAttachmentIds(item)));
         }
         let copyFolder: Folder | null = null;
         if (disposition === 'SendAndSaveCopy') {
