@@ -16,6 +16,7 @@ const CAROL = 'carol@contoso.test';
 const THREAD_INDEX = Buffer.concat([Buffer.from([1, 0x01, 0xd9, 0x4a, 0x3b, 0x2c]), Buffer.alloc(16, 0xab)]).toString('base64');
 
 const FIELDS = [
+  'item:ItemId',
   'item:Subject',
   'item:Body',
   'item:InReplyTo',
@@ -229,6 +230,29 @@ describe('sandbox EWS: reply and forward', () => {
     assert.equal(responseCode(toDraft), 'ErrorInvalidReferenceItem');
     // A draft can be forwarded.
     ok(await respond('ForwardItem', 'SaveOnly', draft));
+  });
+
+  test('the conversation: the index GUID ([MS-OXOMSG] 2.2.1.2), kept by a reply with its own Subject; without Thread-Index, the topic', async () => {
+    const id = await deliver(ALICE, original({ messageId: '<c1@fabrikam.test>' }));
+    ok(await respond('ReplyToItem', 'SendAndSaveCopy', id, '<t:Subject>Something else entirely</t:Subject>'));
+    const reply = await getItem(ALICE, await newest(ALICE, 'sentitems'));
+    assert.equal(text(reply, 'Subject'), 'Something else entirely');
+    const conversation = Buffer.from(attr(child(reply, T, 'ConversationId'), 'Id')!, 'base64');
+    assert.deepEqual(conversation.subarray(conversation.length - 16), Buffer.from(THREAD_INDEX, 'base64').subarray(6, 22), 'the GUID of the thread index');
+    assert.equal(attr(child(reply, T, 'ConversationId'), 'Id'), attr(child(await getItem(ALICE, id), T, 'ConversationId'), 'Id'));
+
+    // Two messages from outside without Thread-Index, one a reply by subject only: one conversation, by topic.
+    const plain = (subject: string, messageId: string) =>
+      [`From: jane.doe@fabrikam.test`, `To: ${ALICE}`, `Subject: ${subject}`, `Message-ID: ${messageId}`, 'Content-Type: text/plain', '', 'x', ''].join('\r\n');
+    const first = await getItem(ALICE, await deliver(ALICE, plain('Delivery dates', '<t1@fabrikam.test>')));
+    const second = await getItem(ALICE, await deliver(ALICE, plain('Re: Delivery dates', '<t2@fabrikam.test>')));
+    const other = await getItem(ALICE, await deliver(ALICE, plain('Invoice 7', '<t3@fabrikam.test>')));
+    assert.equal(attr(child(first, T, 'ConversationId'), 'Id'), attr(child(second, T, 'ConversationId'), 'Id'));
+    assert.notEqual(attr(child(first, T, 'ConversationId'), 'Id'), attr(child(other, T, 'ConversationId'), 'Id'));
+    // And a reply built by the server to one of them stays there.
+    ok(await respond('ReplyToItem', 'SendAndSaveCopy', ids(first)[0]!));
+    const built = await getItem(ALICE, await newest(ALICE, 'sentitems'));
+    assert.equal(attr(child(built, T, 'ConversationId'), 'Id'), attr(child(first, T, 'ConversationId'), 'Id'));
   });
 
   test('SuppressReadReceipt marks a message read when a receipt was asked for, else ErrorReadReceiptNotPending', async () => {

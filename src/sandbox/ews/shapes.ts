@@ -8,6 +8,7 @@ import { NS } from '../../xml/namespaces.js';
 import { el, type Xml } from '../../xml/write.js';
 import type { Mailbox } from '../state/mailbox.js';
 import { encodeAttachmentId } from '../state/ids.js';
+import { topicConversationGuid } from '../state/mime.js';
 import type { Address, AttachmentInfo, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import { EwsError } from './soap.js';
@@ -94,6 +95,17 @@ function bodyFor(item: Item, wanted: ItemShape['bodyType']): { type: 'HTML' | 'T
   return { type: 'Text', text };
 }
 
+/**
+ * A conversation's id as Exchange writes it: 00 04 24 00, the mailbox GUID, 00 10 00 and the conversation's 16
+ * bytes: the GUID of the conversation index when it has a valid header, else the topic's MD5 ([MS-OXOMSG]
+ * 2.2.1.2). Replies and forwards extend the original's index, so they share its conversation.
+ */
+function conversationId(item: Item, mailbox: Mailbox): string {
+  const index = item.props.conversationIndex ? Buffer.from(item.props.conversationIndex, 'base64') : Buffer.alloc(0);
+  const guid = index.length >= 22 && index[0] === 1 ? index.subarray(6, 22) : topicConversationGuid(item.props.conversationTopic);
+  return Buffer.concat([Buffer.from([0, 4, 0x24, 0]), Buffer.from(mailbox.guid, 'ascii'), Buffer.from([0, 0x10, 0]), guid]).toString('base64');
+}
+
 /** An attachment's id: its item's id and its key (for one inside an attached message, the keys down to it). */
 export function attachmentIdFor(item: Item, attachment: AttachmentInfo): string {
   const embedded = (item as EmbeddedItem).embeddedIn;
@@ -114,7 +126,8 @@ export function writeAttachmentSummary(item: Item, a: AttachmentInfo): Xml {
     a.isItem ? null : el('t:ContentType', null, a.contentType),
     a.contentId ? el('t:ContentId', null, a.contentId.replace(/^<|>$/g, '')) : null,
     el('t:Size', null, a.size),
-    el('t:LastModifiedTime', null, isoSeconds(a.lastModifiedTime ?? item.props.lastModifiedTime).replace(/Z$/, '')),
+    // When it was attached: with the message, unless it was added later (CreateAttachment).
+    el('t:LastModifiedTime', null, isoSeconds(a.lastModifiedTime ?? item.props.dateTimeCreated).replace(/Z$/, '')),
     el('t:IsInline', null, a.isInline),
   ];
   return a.isItem ? el('t:ItemAttachment', null, common) : el('t:FileAttachment', null, common, el('t:IsContactPhoto', null, 'false'));
@@ -196,7 +209,7 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   {
     uri: 'item:ConversationId',
     inDefault: false,
-    write: (i) => el('t:ConversationId', { Id: Buffer.from(`conversation|${i.props.conversationTopic}`).toString('base64') }),
+    write: (i, m) => el('t:ConversationId', { Id: conversationId(i, m) }),
   },
   { uri: 'message:Sender', inDefault: true, write: (i) => single('t:Sender', i.props.sender) },
   { uri: 'message:ToRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:ToRecipients', i.props.toRecipients) },

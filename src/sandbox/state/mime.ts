@@ -2,7 +2,7 @@
  * Messages as MIME: reading what is delivered (mailparser) and writing what is composed (nodemailer's
  * composer). The sandbox stores the MIME as given and keeps the properties EWS shows next to it.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type AddressObject, simpleParser } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
 import type { Address, AttachmentInfo, MessageProps } from './model.js';
@@ -20,15 +20,27 @@ function addresses(value: AddressObject | AddressObject[] | undefined): Address[
   return result;
 }
 
-/** An Outlook-style conversation index: a header byte, five bytes of time, a random GUID. */
-export function newConversationIndex(): string {
+/**
+ * The conversation a topic makes when nothing else ties a message to one ([MS-OXOMSG] 2.2.1.2,
+ * PidTagConversationId): MD5 of the first 255 characters of the topic, upper-cased, in UTF-16LE.
+ */
+export function topicConversationGuid(topic: string): Buffer {
+  return createHash('md5').update(Buffer.from(topic.slice(0, 255).toUpperCase(), 'utf16le')).digest();
+}
+
+/**
+ * An Outlook-style conversation index ([MS-OXOMSG] 2.2.1.3): a header byte, five bytes of time, a GUID. A
+ * message that comes without one (mail from outside) gets its topic's GUID, so that the conversation its id
+ * names is the one Exchange computes from the topic, and replies to it stay in it.
+ */
+export function newConversationIndex(topic?: string): string {
   const buffer = Buffer.alloc(22);
   buffer[0] = 1;
   const filetime = BigInt(Date.now()) * 10000n + 116444736000000000n;
   const bytes = Buffer.alloc(8);
   bytes.writeBigUInt64BE(filetime);
   bytes.copy(buffer, 1, 0, 5);
-  randomBytes(16).copy(buffer, 6);
+  (topic ? topicConversationGuid(topic) : randomBytes(16)).copy(buffer, 6);
   return buffer.toString('base64');
 }
 
@@ -110,7 +122,7 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
     bccRecipients: addresses(parsed.bcc),
     replyTo: addresses(parsed.replyTo),
     conversationTopic: subject.replace(/^((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, ''),
-    conversationIndex: typeof threadIndex === 'string' ? threadIndex : newConversationIndex(),
+    conversationIndex: typeof threadIndex === 'string' ? threadIndex : newConversationIndex(subject.replace(/^((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '')),
     headers: parsed.headerLines.map((h) => ({ name: h.line.slice(0, h.line.indexOf(':')), value: h.line.slice(h.line.indexOf(':') + 1).trim() })),
   };
 }

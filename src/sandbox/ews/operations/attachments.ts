@@ -185,7 +185,8 @@ async function replaceMime(context: EwsContext, item: Item, mime: Buffer, keys: 
     return kept ? { ...a, id: kept.id, lastModifiedTime: kept.lastModifiedTime } : { ...a, id: randomBytes(6).toString('hex'), lastModifiedTime: now };
   });
   item.mimeRef = context.state.putMime(mime);
-  context.mailbox.updateItem(item, { attachments, size: mime.length, body: fresh.body, bodyType: fresh.bodyType });
+  // The body and the other properties stay as stored: only the attachments and the size change.
+  context.mailbox.updateItem(item, { attachments, size: mime.length });
   return attachments;
 }
 
