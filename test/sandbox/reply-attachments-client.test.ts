@@ -9,9 +9,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import { after, before, describe, test } from 'node:test';
 import { XhrApi } from '@ewsjs/xhr';
-import type {
-  FileAttachment,
-  Item} from 'ews-javascript-api';
+import type { FileAttachment, Item } from 'ews-javascript-api';
 import {
   BasePropertySet,
   ConfigurationApi,
