@@ -198,5 +198,21 @@ describe('sandbox EWS: attachments', () => {
     assert.equal(listed(await getItem(parent)).length, 0, 'nothing was added');
   });
 
+  test('item attachments nest up to 10 levels; more is ErrorAttachmentNestLevelLimitExceeded (responsecode.md)', async () => {
+    const nested = (levels: number): string =>
+      levels === 0 ? '' : `<t:ItemAttachment><t:Name>level ${levels}</t:Name><t:Message><t:Subject>level ${levels}</t:Subject>${levels > 1 ? `<t:Attachments>${nested(levels - 1)}</t:Attachments>` : ''}</t:Message></t:ItemAttachment>`;
+    const create = (levels: number) =>
+      s.ews(`<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>Deep</t:Subject><t:Attachments>${nested(levels)}</t:Attachments></t:Message></m:Items></m:CreateItem>`, { as: ALICE });
+    const ten = ids(ok(await create(10)))[0]!;
+    let attachment = listed(await getItem(ten))[0]!;
+    for (let level = 10; level > 1; level -= 1) {
+      const message = child(child(child(ok(await getAttachment(idOf(attachment))), M, 'Attachments'), T, 'ItemAttachment'), T, 'Message')!;
+      assert.equal(text(message, 'Subject'), `level ${level}`);
+      attachment = children(child(message, T, 'Attachments'), T)[0]!;
+    }
+    assert.equal(text(attachment, 'Name'), 'level 1', 'the innermost attachment is reached through every level');
+    assert.equal(responseCode(responseMessages((await create(11)).doc())[0]!), 'ErrorAttachmentNestLevelLimitExceeded');
+  });
+
   testTraffic(() => s.records, 20);
 });

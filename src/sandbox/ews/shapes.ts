@@ -117,20 +117,25 @@ export interface EmbeddedItem extends Item {
   embeddedIn?: { itemId: string; path: string[] };
 }
 
+/** An attached message (an ItemAttachment); data saved before the flag existed says so by its MIME type. */
+export function isItemAttachment(a: AttachmentInfo): boolean {
+  return a.isItem ?? a.contentType === 'message/rfc822';
+}
+
 /** An attachment as GetItem lists it: no content (GetAttachment gives that). */
 export function writeAttachmentSummary(item: Item, a: AttachmentInfo): Xml {
   const common = [
     el('t:AttachmentId', { Id: attachmentIdFor(item, a) }),
     el('t:Name', null, a.name),
     // An attached item has no MIME type of its own in Exchange's listing.
-    a.isItem ? null : el('t:ContentType', null, a.contentType),
+    isItemAttachment(a) ? null : el('t:ContentType', null, a.contentType),
     a.contentId ? el('t:ContentId', null, a.contentId.replace(/^<|>$/g, '')) : null,
     el('t:Size', null, a.size),
     // When it was attached: with the message, unless it was added later (CreateAttachment).
     el('t:LastModifiedTime', null, isoSeconds(a.lastModifiedTime ?? item.props.dateTimeCreated).replace(/Z$/, '')),
     el('t:IsInline', null, a.isInline),
   ];
-  return a.isItem ? el('t:ItemAttachment', null, common) : el('t:FileAttachment', null, common, el('t:IsContactPhoto', null, 'false'));
+  return isItemAttachment(a) ? el('t:ItemAttachment', null, common) : el('t:FileAttachment', null, common, el('t:IsContactPhoto', null, 'false'));
 }
 
 interface ItemProperty {

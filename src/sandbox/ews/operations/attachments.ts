@@ -14,7 +14,7 @@ import { appendPart, lastPart, removePart } from '../../state/mime-parts.js';
 import { attachmentParts, type ComposeAttachment, composeMime, readMime } from '../../state/mime.js';
 import type { AttachmentInfo, Item } from '../../state/model.js';
 import { answerEach, type EwsContext, resolveItemId } from '../context.js';
-import { attachmentIdFor, type EmbeddedItem, type ItemShape, writeAttachmentSummary, writeItem } from '../shapes.js';
+import { attachmentIdFor, type EmbeddedItem, isItemAttachment, type ItemShape, writeAttachmentSummary, writeItem } from '../shapes.js';
 import { EwsError, TEXT } from '../soap.js';
 import type { Operation } from './types.js';
 
@@ -24,6 +24,23 @@ export type ItemComposer = (message: XmlElement) => Promise<Buffer>;
 /** The item types an ItemAttachment may hold in Exchange; the sandbox composes messages (and plain items as messages). */
 const MESSAGE_ELEMENTS = new Set(['Message', 'Item']);
 const ITEM_ELEMENTS = new Set(['Item', 'Message', 'CalendarItem', 'Contact', 'Task', 'MeetingMessage', 'MeetingRequest', 'MeetingResponse', 'MeetingCancellation', 'PostItem', 'RoleMember', 'Network', 'Person']);
+
+/** How deep item attachments may nest: "more than 10 nested attachments" is refused (responsecode.md). */
+const MAX_NESTING = 10;
+
+/** The levels of item attachments in an ItemAttachment, itself included. */
+function nesting(element: XmlElement): number {
+  let deepest = 0;
+  const walk = (e: XmlElement, depth: number) => {
+    for (const c of e.children) {
+      const next = c.local === 'ItemAttachment' && c.ns === NS.types ? depth + 1 : depth;
+      deepest = Math.max(deepest, next);
+      walk(c, next);
+    }
+  };
+  walk({ ...element, children: [element] }, 0);
+  return deepest;
+}
 
 /** Exchange's answer when an attachment has no name (createattachment-operation.md, error response example). */
 function nameMissing(): EwsError {
@@ -37,6 +54,9 @@ export async function readAttachment(element: XmlElement, composeItem: ItemCompo
   const isInline = xsBoolean(child(element, NS.types, 'IsInline')?.text) === true;
   const contentId = child(element, NS.types, 'ContentId')?.text.trim() || undefined;
   if (element.local === 'ItemAttachment') {
+    if (nesting(element) > MAX_NESTING) {
+      throw new EwsError('ErrorAttachmentNestLevelLimitExceeded', 'The attachments are nested more than 10 levels deep.');
+    }
     const inner = element.children.find((c) => c.ns === NS.types && ITEM_ELEMENTS.has(c.local));
     if (!inner) throw new EwsError('ErrorMissingItemForCreateItemAttachment', 'The item attachment has no item.');
     if (!MESSAGE_ELEMENTS.has(inner.local)) {
@@ -113,7 +133,7 @@ async function findAttachment(context: EwsContext, element: XmlElement): Promise
     if (index < 0) throw invalidAttachmentId();
     const attachment = holder.props.attachments[index]!;
     if (depth === decoded.path.length - 1) return { root, holder, mime, index, attachment };
-    if (!attachment.isItem) throw invalidAttachmentId();
+    if (!isItemAttachment(attachment)) throw invalidAttachmentId();
     mime = (await attachmentParts(mime))[index]!.content;
     holder = await embedded(root, mime, decoded.path.slice(0, depth + 1));
   }
@@ -150,7 +170,7 @@ export const getAttachment: Operation = {
         const part = (await attachmentParts(found.mime))[found.index];
         if (!part) throw invalidAttachmentId();
         const summary = writeAttachmentSummary(found.holder, found.attachment).serialized;
-        if (!found.attachment.isItem) {
+        if (!isItemAttachment(found.attachment)) {
           // GetAttachment gives the whole attachment (getattachment-operation.md): the listing plus Content.
           return el('m:Attachments', null, raw(summary.replace(/<\/t:FileAttachment>$/, `${el('t:Content', null, part.content.toString('base64'))}</t:FileAttachment>`)));
         }
@@ -172,7 +192,7 @@ export function createdAttachmentIds(item: Item): Xml | null {
   return el(
     't:Attachments',
     null,
-    item.props.attachments.map((a) => el(a.isItem ? 't:ItemAttachment' : 't:FileAttachment', null, el('t:AttachmentId', { Id: attachmentIdFor(item, a) }))),
+    item.props.attachments.map((a) => el(isItemAttachment(a) ? 't:ItemAttachment' : 't:FileAttachment', null, el('t:AttachmentId', { Id: attachmentIdFor(item, a) }))),
   );
 }
 
