@@ -144,6 +144,27 @@ describe('sandbox EWS: attachments', () => {
     assert.equal(Buffer.from(text(second, 'Content')!, 'base64').toString(), 'two');
   });
 
+  test('SendItem after CreateAttachment wants the new change key: the old one is ErrorIrresolvableConflict', async () => {
+    // Garethp/php-ews#88: SendItem with the change key from before CreateAttachment gets this from Exchange;
+    // createattachment-operation.md: the last response's RootItemChangeKey is the item's new one.
+    const id = await draft('');
+    const oldKey = attr(child(await getItem(id), T, 'ItemId'), 'ChangeKey');
+    const created = ok(
+      await s.ews(
+        `<m:CreateAttachment><m:ParentItemId Id="${id}" ChangeKey="${oldKey}"/><m:Attachments><t:FileAttachment><t:Name>late.txt</t:Name><t:Content>${b64('late')}</t:Content></t:FileAttachment></m:Attachments></m:CreateAttachment>`,
+        { as: ALICE },
+      ),
+    );
+    const newKey = attr(find(created, 'AttachmentId')[0], 'RootItemChangeKey');
+    const send = (key: string | undefined) =>
+      s.ews(`<m:SendItem SaveItemToFolder="true"><m:ItemIds><t:ItemId Id="${id}" ChangeKey="${key}"/></m:ItemIds></m:SendItem>`, { as: ALICE });
+    const stale = responseMessages((await send(oldKey)).doc())[0]!;
+    assert.equal(responseCode(stale), 'ErrorIrresolvableConflict');
+    ok(await send(newKey));
+    const outbound = (await s.control<Array<{ subject: string }>>('GET', '/outbound')).json;
+    assert.equal(outbound.at(-1)!.subject, 'With attachments');
+  });
+
   test('DeleteAttachment returns RootItemId; the others keep their ids and content; the deleted id is ErrorInvalidAttachmentId', async () => {
     const id = await draft(
       ['x', 'y', 'z'].map((n) => `<t:FileAttachment><t:Name>${n}.txt</t:Name><t:Content>${b64(`content ${n}`)}</t:Content></t:FileAttachment>`).join(''),

@@ -29,6 +29,9 @@ export interface NewMessage {
   categories: string[];
 }
 
+const STALE_CHANGE_KEY =
+  'The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.';
+
 const SEND_AS_DENIED =
   'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.';
 
@@ -141,6 +144,10 @@ export const sendItem: Operation = {
     const savedFolderElement = folderIdIn(child(request, NS.messages, 'SavedItemFolderId'));
     return answerEach('SendItem', children(child(request, NS.messages, 'ItemIds'), NS.types), async (id) => {
       const item = resolveItem(context, id);
+      // A draft changed since the client read it (an attachment added, say) is not sent: Exchange answers
+      // ErrorIrresolvableConflict (php-ews issue Garethp/php-ews#88, SendItem after CreateAttachment with the old key).
+      const changeKey = attr(id, 'ChangeKey');
+      if (changeKey && changeKey !== context.mailbox.changeKey(item)) throw new EwsError('ErrorIrresolvableConflict', STALE_CHANGE_KEY);
       const mime = context.state.mime(item.mimeRef);
       const props = await readMime(mime, new Date());
       const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];
