@@ -144,6 +144,26 @@ describe('sandbox EWS: attachments', () => {
     assert.equal(Buffer.from(text(second, 'Content')!, 'base64').toString(), 'two');
   });
 
+  test('empty files attached one by one are each their own attachment (exchangelib test_detach_all attaches six)', async () => {
+    const id = await draft('');
+    const added: string[] = [];
+    for (let n = 0; n < 3; n += 1) {
+      const answer = ok(
+        await s.ews(
+          `<m:CreateAttachment><m:ParentItemId Id="${id}"/><m:Attachments><t:FileAttachment><t:Name>empty_file.txt</t:Name><t:Content></t:Content></t:FileAttachment></m:Attachments></m:CreateAttachment>`,
+          { as: ALICE },
+        ),
+      );
+      added.push(attr(find(answer, 'AttachmentId')[0], 'Id')!);
+    }
+    assert.equal(new Set(added).size, 3);
+    const listedNow = listed(await getItem(id));
+    assert.deepEqual(listedNow.map(idOf), added);
+    assert.deepEqual(listedNow.map((a) => text(a, 'Size')), ['0', '0', '0']);
+    const content = child(child(ok(await getAttachment(added[1]!)), M, 'Attachments'), T, 'FileAttachment')!;
+    assert.equal(text(content, 'Content'), '', 'an empty Content');
+  });
+
   test('SendItem after CreateAttachment wants the new change key: the old one is ErrorIrresolvableConflict', async () => {
     // Garethp/php-ews#88: SendItem with the change key from before CreateAttachment gets this from Exchange;
     // createattachment-operation.md: the last response's RootItemChangeKey is the item's new one.

@@ -103,7 +103,8 @@ function isContentHeader(line: string): boolean {
 export function appendPart(mime: Buffer, part: Buffer): Buffer {
   const text = mime.toString('latin1');
   const e = entity(text);
-  const partText = part.toString('latin1').replace(/\r?\n/g, e.eol).replace(new RegExp(`(${e.eol})+$`), '');
+  // The part's own text as given: an empty body still ends its headers with a blank line.
+  const partText = part.toString('latin1').replace(/\r?\n/g, e.eol);
   const { type, boundary } = contentType(e.header);
   if (type === 'multipart/mixed' && boundary) {
     const { close } = delimiters(text, e.bodyStart - e.eol.length, boundary);

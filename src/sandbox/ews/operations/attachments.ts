@@ -228,6 +228,7 @@ export function createAttachmentOperation(composeItem: (context: EwsContext, mes
           const before = item.props.attachments;
           const mime = appendPart(context.state.mime(item.mimeRef), lastPart(carrier));
           const after = await replaceMime(context, item, mime, before);
+          if (after.length !== before.length + 1) throw new Error('the added attachment part was not read back as an attachment');
           const added = after[after.length - 1]!;
           const ref = context.mailbox.itemRef(item);
           const idXml = el('t:AttachmentId', { Id: attachmentIdFor(item, added), RootItemId: ref.id, RootItemChangeKey: ref.changeKey });
