@@ -14,7 +14,7 @@ import { appendPart, lastPart, removePart } from '../../state/mime-parts.js';
 import { attachmentParts, type ComposeAttachment, composeMime, readMime } from '../../state/mime.js';
 import type { AttachmentInfo, Item } from '../../state/model.js';
 import { answerEach, type EwsContext, resolveItemId } from '../context.js';
-import { attachmentIdFor, type EmbeddedItem, isItemAttachment, type ItemShape, writeAttachmentSummary, writeItem } from '../shapes.js';
+import { attachmentIdFor, type EmbeddedItem, isItemAttachment, type ItemShape, readItemShape, writeAttachmentSummary, writeItem } from '../shapes.js';
 import { EwsError, TEXT } from '../soap.js';
 import type { Operation } from './types.js';
 
@@ -146,11 +146,13 @@ function withoutIds(xml: Xml): Xml {
   return raw(xml.serialized.replace(/<t:ItemId [^>]*\/>/, '').replace(/<t:ParentFolderId [^>]*\/>/, ''));
 }
 
+/** An AttachmentShape, as the item shape an attached item is written with: all its properties (getattachment-operation.md). */
 function readAttachmentShape(shape: XmlElement | undefined): ItemShape {
   const body = child(shape, NS.types, 'BodyType')?.text.trim();
   const additional = new Set<string>();
   for (const path of children(child(shape, NS.types, 'AdditionalProperties'), NS.types)) additional.add(attr(path, 'FieldURI') ?? '');
   return {
+    ...readItemShape(undefined),
     base: 'AllProperties',
     includeMime: xsBoolean(child(shape, NS.types, 'IncludeMimeContent')?.text) === true,
     bodyType: body === 'HTML' || body === 'Text' ? body : 'Best',
