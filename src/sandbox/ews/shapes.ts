@@ -8,7 +8,7 @@ import { NS } from '../../xml/namespaces.js';
 import { el, type Xml } from '../../xml/write.js';
 import type { Mailbox } from '../state/mailbox.js';
 import { encodeAttachmentId } from '../state/ids.js';
-import { topicConversationGuid } from '../state/mime.js';
+import { topicConversationGuid } from '../state/conversation.js';
 import type { Address, AttachmentInfo, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import { EwsError } from './soap.js';

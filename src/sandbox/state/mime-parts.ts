@@ -4,6 +4,7 @@
  * ("2", "1.3"). Bytes are handled as latin1 strings, which map one to one.
  */
 import { randomBytes } from 'node:crypto';
+import { simpleParser } from 'mailparser';
 
 interface Entity {
   /** The header block, without the blank line that ends it. */
@@ -150,4 +151,37 @@ export function lastPart(mime: Buffer): Buffer {
   if (at === undefined) throw new MimeStructureError('no parts');
   const [start, end] = partSpan(text, at, close >= 0 ? close : text.length);
   return Buffer.from(text.slice(start, end), 'latin1');
+}
+
+/** A message's attachments as mailparser finds them, in the order the properties list them, with their MIME part numbers. */
+export async function attachmentParts(mime: Buffer): Promise<Array<{ partId: string | null; filename: string; contentType: string; content: Buffer; inline: boolean; contentId: string | null }>> {
+  const parsed = await simpleParser(mime, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+  return parsed.attachments.map((a, index) => ({
+    partId: (a as { partId?: string | null }).partId ?? null,
+    filename: a.filename ?? `attachment-${index + 1}`,
+    contentType: a.contentType,
+    content: a.content,
+    inline: a.contentDisposition === 'inline',
+    contentId: a.contentId ?? null,
+  }));
+}
+
+export interface ComposeAttachment {
+  filename: string;
+  contentType: string;
+  content: Buffer;
+  /** Shown in the body (referenced by its Content-ID) rather than listed. */
+  inline?: boolean;
+  contentId?: string;
+}
+
+/** An attachment as nodemailer writes it. An attached message is always `attachment`, so readers list it rather than show it. */
+export function composerAttachment(a: ComposeAttachment) {
+  return {
+    filename: a.filename,
+    contentType: a.contentType,
+    content: a.content,
+    contentDisposition: (a.inline && a.contentType !== 'message/rfc822' ? 'inline' : 'attachment') as 'inline' | 'attachment',
+    ...(a.contentId ? { cid: a.contentId.replace(/^<|>$/g, '') } : {}),
+  };
 }

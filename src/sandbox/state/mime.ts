@@ -2,9 +2,12 @@
  * Messages as MIME: reading what is delivered (mailparser) and writing what is composed (nodemailer's
  * composer). The sandbox stores the MIME as given and keeps the properties EWS shows next to it.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type AddressObject, simpleParser } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { newConversationIndex } from './conversation.js';
+export { newConversationIndex };
+import { type ComposeAttachment, composerAttachment } from './mime-parts.js';
 import type { Address, AttachmentInfo, MessageProps } from './model.js';
 
 function addresses(value: AddressObject | AddressObject[] | undefined): Address[] {
@@ -18,61 +21,6 @@ function addresses(value: AddressObject | AddressObject[] | undefined): Address[
     }
   }
   return result;
-}
-
-/**
- * The conversation a topic makes when nothing else ties a message to one ([MS-OXOMSG] 2.2.1.2,
- * PidTagConversationId): MD5 of the first 255 characters of the topic, upper-cased, in UTF-16LE.
- */
-export function topicConversationGuid(topic: string): Buffer {
-  return createHash('md5').update(Buffer.from(topic.slice(0, 255).toUpperCase(), 'utf16le')).digest();
-}
-
-/**
- * An Outlook-style conversation index ([MS-OXOMSG] 2.2.1.3): a header byte, five bytes of time, a GUID. A
- * message that comes without one (mail from outside) gets its topic's GUID, so that the conversation its id
- * names is the one Exchange computes from the topic, and replies to it stay in it.
- */
-export function newConversationIndex(topic?: string): string {
-  const buffer = Buffer.alloc(22);
-  buffer[0] = 1;
-  const filetime = BigInt(Date.now()) * 10000n + 116444736000000000n;
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64BE(filetime);
-  bytes.copy(buffer, 1, 0, 5);
-  (topic ? topicConversationGuid(topic) : randomBytes(16)).copy(buffer, 6);
-  return buffer.toString('base64');
-}
-
-/**
- * The index of a reply or forward: the original's, with a five-byte child block (the time since the
- * original's header block and a random nibble), as [MS-OXOMSG] 2.2.1.3 PidTagConversationIndex lays it out.
- */
-export function childConversationIndex(parent: string, now = Date.now()): string {
-  const base = Buffer.from(parent, 'base64');
-  if (base.length < 22) return newConversationIndex();
-  const headerTime = (BigInt(base.readUInt32BE(1)) << 32n) | (BigInt(base[5]!) << 24n);
-  const delta = BigInt(now) * 10000n + 116444736000000000n - headerTime;
-  const positive = delta < 0n ? 0n : delta;
-  const wide = positive >> 49n !== 0n;
-  const bits = ((wide ? positive >> 23n : positive >> 18n) & 0x7fffffffn) | (wide ? 0x80000000n : 0n);
-  const child = Buffer.alloc(5);
-  child.writeUInt32BE(Number(bits), 0);
-  child[4] = randomBytes(1)[0]! & 0xf0;
-  return Buffer.concat([base, child]).toString('base64');
-}
-
-/** A message's attachments as mailparser finds them, in the order the properties list them, with their MIME part numbers. */
-export async function attachmentParts(mime: Buffer): Promise<Array<{ partId: string | null; filename: string; contentType: string; content: Buffer; inline: boolean; contentId: string | null }>> {
-  const parsed = await simpleParser(mime, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
-  return parsed.attachments.map((a, index) => ({
-    partId: (a as { partId?: string | null }).partId ?? null,
-    filename: a.filename ?? `attachment-${index + 1}`,
-    contentType: a.contentType,
-    content: a.content,
-    inline: a.contentDisposition === 'inline',
-    contentId: a.contentId ?? null,
-  }));
 }
 
 /** Reads the properties EWS shows from a MIME message. */
@@ -144,26 +92,6 @@ export interface ComposeInput {
   threadIndex?: string;
   threadTopic?: string;
   attachments?: ComposeAttachment[];
-}
-
-export interface ComposeAttachment {
-  filename: string;
-  contentType: string;
-  content: Buffer;
-  /** Shown in the body (referenced by its Content-ID) rather than listed. */
-  inline?: boolean;
-  contentId?: string;
-}
-
-/** An attachment as nodemailer writes it. An attached message is always `attachment`, so readers list it rather than show it. */
-function composerAttachment(a: ComposeAttachment) {
-  return {
-    filename: a.filename,
-    contentType: a.contentType,
-    content: a.content,
-    contentDisposition: (a.inline && a.contentType !== 'message/rfc822' ? 'inline' : 'attachment') as 'inline' | 'attachment',
-    ...(a.contentId ? { cid: a.contentId.replace(/^<|>$/g, '') } : {}),
-  };
 }
 
 const format = (a: Address) => ({ name: a.name === a.address ? '' : a.name, address: a.address });

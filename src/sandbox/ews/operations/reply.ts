@@ -7,7 +7,7 @@
 import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import type { Mailbox } from '../../state/mailbox.js';
-import { childConversationIndex } from '../../state/mime.js';
+import { childConversationIndex } from '../../state/conversation.js';
 import type { Address, Item } from '../../state/model.js';
 import { type EwsContext, resolveItemId } from '../context.js';
 import { EwsError } from '../soap.js';
