@@ -36,7 +36,9 @@ export function send(reply: FastifyReply, statusCode: number, message: string, p
 
 export function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error.validation) {
-    const problems = problemsFromAjv(error.validation as never, error.validationContext);
+    let problems = problemsFromAjv(error.validation as never, error.validationContext);
+    // Fastify gives a missing body as null: say it is missing rather than that it is null.
+    if (error.validationContext === 'body' && !hasBody(request)) problems = [{ field: '', message: 'the request body is missing: send a JSON object' }];
     const message = problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; ');
     return send(reply, 400, message, problems);
   }
@@ -48,7 +50,10 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
     return send(reply, 400, `The request body is not valid JSON: ${error.message}`);
   }
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 413, 'The request body is larger than this endpoint accepts');
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    const limit = request.routeOptions.bodyLimit;
+    return send(reply, 413, `The request body is too large: ${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} accepts at most ${describeBytes(limit)}`);
+  }
   if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 415, 'Send the request body as application/json');
   if (error instanceof SecretKeyError) {
     request.log.error({ err: { message: error.message } }, 'secret could not be decrypted');
@@ -60,4 +65,17 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
     return send(reply, 500, 'Liaison failed to answer this request; the server log has the details');
   }
   return send(reply, status, error.message);
+}
+
+/** "45,309,524 bytes (43.2 MiB)": the exact number to compare with, and one a person reads at a glance. */
+export function describeBytes(bytes: number): string {
+  const exact = `${bytes.toLocaleString('en-US')} bytes`;
+  if (bytes < 1024) return exact;
+  const [size, unit] = bytes < 1024 * 1024 ? [bytes / 1024, 'KiB'] : [bytes / (1024 * 1024), 'MiB'];
+  return `${exact} (${Number.isInteger(size) ? size : size.toFixed(1)} ${unit})`;
+}
+
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
 }

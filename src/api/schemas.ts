@@ -4,7 +4,10 @@
  */
 import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import {
+  ACTIVITY_LIMITS,
   ACTIVITY_STATUSES,
+  ATTACHMENT_POLICY,
+  base64Length,
   DIRECTIONS,
   EMAIL_ENABLED_TYPES,
   REGARDING_TYPES,
@@ -287,15 +290,13 @@ export const RecordRef = Type.Object({ type: StringEnum(EMAIL_ENABLED_TYPES), id
 export const Party = Type.Object({ address: Type.String(), displayName: Nullable(Type.String()), record: Nullable(RecordRef) });
 export const Regarding = Type.Object({ type: StringEnum(REGARDING_TYPES), id: Id }, { additionalProperties: false });
 
-export const Activity = Type.Object({
+const activityFields = {
   id: Id,
   mailboxId: Nullable(Id),
   ownerId: Nullable(Id),
   direction: StringEnum(DIRECTIONS),
   status: StringEnum(ACTIVITY_STATUSES),
   subject: Type.String(),
-  bodyText: Nullable(Type.String()),
-  bodyHtml: Nullable(Type.String()),
   messageId: Nullable(Type.String()),
   inReplyTo: Nullable(Type.String()),
   trackingToken: Nullable(Type.String()),
@@ -309,28 +310,67 @@ export const Activity = Type.Object({
   to: Type.Array(Party),
   cc: Type.Array(Party),
   bcc: Type.Array(Party),
-  attachments: Type.Array(Type.Object({ id: Id, fileName: Type.String(), contentType: Type.String(), size: Type.Integer() })),
+  attachments: Type.Array(
+    Type.Object({ id: Id, fileName: Type.String(), contentType: Type.String(), size: Type.Integer() }),
+    { description: 'What the files are; each one’s content is read from its own /content URL' },
+  ),
+};
+
+/** One email with its bodies, as reading it by id gives it. */
+export const Activity = Type.Object({
+  ...activityFields,
+  bodyText: Nullable(Type.String()),
+  bodyHtml: Nullable(Type.String()),
 });
 
-const recipients = Type.Optional(Type.Array(Email, { maxItems: 500 }));
+/** One email in a list: no bodies (read the email by id for them), only the start of the text body. */
+export const ActivitySummary = Type.Object(
+  {
+    ...activityFields,
+    bodyExcerpt: Nullable(
+      Type.String({
+        maxLength: ACTIVITY_LIMITS.excerptLength,
+        description: `The first ${ACTIVITY_LIMITS.excerptLength} characters of the text body; null when it has none`,
+      }),
+    ),
+  },
+  { title: 'ActivitySummary' },
+);
+
+const recipients = Type.Optional(Type.Array(Email, { maxItems: ACTIVITY_LIMITS.recipientsPerRole }));
 const NewAttachment = Type.Object(
   {
     fileName: Type.String({ minLength: 1, maxLength: 255 }),
     contentType: Type.Optional(Type.String({ maxLength: 255, default: 'application/octet-stream' })),
-    contentBase64: Type.String({ description: 'The file, base64-encoded' }),
+    contentBase64: Type.String({
+      maxLength: base64Length(ATTACHMENT_POLICY.maxBytes),
+      description: `The file, base64-encoded (whitespace ignored); at most ${ATTACHMENT_POLICY.maxBytes / 1024} KB once decoded`,
+    }),
   },
   { additionalProperties: false },
 );
 
+const body = (kind: string) =>
+  Type.Optional(
+    Nullable(Type.String({ maxLength: ACTIVITY_LIMITS.bodyMaxLength, description: `The ${kind} body, at most ${ACTIVITY_LIMITS.bodyMaxLength} characters` })),
+  );
+
 const draftFields = {
-  subject: Type.Optional(Type.String({ maxLength: 2000 })),
-  bodyText: Type.Optional(Nullable(Type.String())),
-  bodyHtml: Type.Optional(Nullable(Type.String())),
+  subject: Type.Optional(Type.String({ maxLength: ACTIVITY_LIMITS.subjectMaxLength })),
+  bodyText: body('text'),
+  bodyHtml: body('HTML'),
   to: recipients,
   cc: recipients,
   bcc: recipients,
   regarding: Type.Optional(Nullable(Regarding)),
-  attachments: Type.Optional(Type.Array(NewAttachment, { maxItems: 50 })),
+  attachments: Type.Optional(
+    Type.Array(NewAttachment, {
+      maxItems: ATTACHMENT_POLICY.maxCount,
+      description:
+        `Added to the email's attachments. An email holds at most ${ATTACHMENT_POLICY.maxCount} attachments of ` +
+        `${ATTACHMENT_POLICY.maxTotalBytes / 1024} KB together`,
+    }),
+  ),
 };
 
 export const ActivityCreate = Type.Object(

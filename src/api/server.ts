@@ -8,7 +8,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { authenticate } from './auth.js';
-import { errorHandler, send } from './errors.js';
+import { describeBytes, errorHandler, send } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activities.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -16,9 +16,17 @@ import { mailboxRoutes } from './routes/mailboxes.js';
 import { profileRoutes } from './routes/profiles.js';
 import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
+import { ErrorBody } from './schemas.js';
 import { validatorCompiler } from './validation.js';
 
 export const API_PREFIX = '/api/v1';
+
+/**
+ * Request body limits in bytes, for routes that set none of their own (drafts do, see DRAFT_REQUEST_MAX_BYTES):
+ * one that fits every other body the API takes (the largest, a profile with a 64 KiB CA bundle, stays well
+ * under it), and almost nothing where no body is expected.
+ */
+export const BODY_LIMITS = { default: 512 * 1024, noBody: 1024 } as const;
 
 export interface ApiOptions {
   store: Store;
@@ -49,6 +57,17 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON only: text/plain (which Fastify reads by default) is refused 415 like any other type, not read as a string.
+  app.removeContentTypeParser('text/plain');
+  app.addHook('onRoute', (route) => {
+    route.bodyLimit ??= route.schema?.body ? BODY_LIMITS.default : BODY_LIMITS.noBody;
+    if (route.schema?.body && !route.schema.hide) {
+      const note = `The request body may be at most ${describeBytes(route.bodyLimit)}; a larger one is answered 413.`;
+      const description = route.schema.description ?? '';
+      if (!description.includes(note)) route.schema.description = description ? `${description}\n\n${note}` : note;
+      route.schema.response = { 413: ErrorBody, 415: ErrorBody, ...(route.schema.response as object | undefined) };
+    }
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => send(reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`));

@@ -53,9 +53,13 @@ export function sendProblems(activity: { status: ActivityStatus; direction: Dire
   return problems;
 }
 
-/** Attachment limits: the CRM's defaults (5,120 KB per file, and the blocked file types). */
+/** Attachment limits: the CRM's defaults (5,120 KB per file, and the blocked file types), and Liaison's own per email. */
 export const ATTACHMENT_POLICY = {
   maxBytes: 5120 * 1024,
+  /** All the attachments of one email together. */
+  maxTotalBytes: 25 * 1024 * 1024,
+  /** Attachments on one email, and in one request. */
+  maxCount: 50,
   blockedExtensions: new Set(
     (
       'ade adp app asa ashx asmx asp bas bat cdx cer chm class cmd com config cpl crt csh dll exe fxp hlp hta htr htw ida idc idq ' +
@@ -66,12 +70,48 @@ export const ATTACHMENT_POLICY = {
   ),
 } as const;
 
+/** The longest text a file of `bytes` bytes becomes in base64 (line breaks, which are ignored, allowed every 76 characters). */
+export function base64Length(bytes: number): number {
+  const text = 4 * Math.ceil(bytes / 3);
+  return text + 2 * Math.ceil(text / 76);
+}
+
+/** Limits of an email's own text. Lists carry only an excerpt of the body; reading one email gives all of it. */
+export const ACTIVITY_LIMITS = {
+  subjectMaxLength: 2000,
+  /** Each of the text and the HTML body, in characters. */
+  bodyMaxLength: 1024 * 1024,
+  recipientsPerRole: 500,
+  /** The characters of the text body a list item carries. */
+  excerptLength: 200,
+} as const;
+
+/**
+ * The largest draft request (create or change) in bytes: the body texts at 4 bytes a character (UTF-8's most),
+ * every attachment base64-encoded, and 1 MiB for the rest (subject, recipients, file names, JSON syntax).
+ */
+export const DRAFT_REQUEST_MAX_BYTES =
+  2 * ACTIVITY_LIMITS.bodyMaxLength * 4 + base64Length(ATTACHMENT_POLICY.maxTotalBytes) + 1024 * 1024;
+
 export function attachmentProblem(fileName: string, size: number): string | null {
   const dot = fileName.lastIndexOf('.');
   const extension = dot >= 0 ? fileName.slice(dot + 1).toLowerCase() : '';
   if (ATTACHMENT_POLICY.blockedExtensions.has(extension)) return `"${fileName}": .${extension} files are blocked`;
   if (size > ATTACHMENT_POLICY.maxBytes) {
     return `"${fileName}" is ${Math.ceil(size / 1024)} KB; attachments may be at most ${ATTACHMENT_POLICY.maxBytes / 1024} KB`;
+  }
+  return null;
+}
+
+/** Why adding these attachments to an email that already has `count` of `bytes` bytes would break the totals. */
+export function attachmentTotalsProblem(current: { count: number; bytes: number }, added: readonly number[]): string | null {
+  const count = current.count + added.length;
+  const bytes = added.reduce((sum, size) => sum + size, current.bytes);
+  if (count > ATTACHMENT_POLICY.maxCount) {
+    return `an email may have at most ${ATTACHMENT_POLICY.maxCount} attachments; this one would have ${count}`;
+  }
+  if (bytes > ATTACHMENT_POLICY.maxTotalBytes) {
+    return `an email's attachments may be at most ${ATTACHMENT_POLICY.maxTotalBytes / 1024} KB together; these would make ${Math.ceil(bytes / 1024)} KB`;
   }
   return null;
 }

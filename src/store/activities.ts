@@ -1,8 +1,10 @@
 /** Email activities with their parties and attachments. */
-import type { ExpressionBuilder, Kysely } from 'kysely';
+import { type ExpressionBuilder, type Kysely, sql } from 'kysely';
 import {
+  ACTIVITY_LIMITS,
   type ActivityStatus,
   attachmentProblem,
+  attachmentTotalsProblem,
   type Direction,
   type EmailEnabledType,
   type PartyRole,
@@ -12,7 +14,7 @@ import {
   resolveSender,
   sendProblems,
 } from '../domain/activity.js';
-import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { cleanAddresses, recordsByAddress } from './addresses.js';
 import { type Db, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
@@ -58,6 +60,21 @@ export interface Activity {
   attachments: AttachmentInfo[];
 }
 
+/** An email as a list carries it: the start of its text body instead of the bodies. */
+export type ActivitySummary = Omit<Activity, 'bodyText' | 'bodyHtml'> & {
+  /** The first characters of the text body (ACTIVITY_LIMITS.excerptLength), or null without one. */
+  bodyExcerpt: string | null;
+};
+
+/**
+ * Who asks. An administrator reaches every email; another user the email of the mailboxes they own at the
+ * moment of asking (their own, their queues'), whoever created it.
+ */
+export interface Actor {
+  userId: string;
+  isAdmin: boolean;
+}
+
 export interface NewAttachment {
   fileName: string;
   contentType: string;
@@ -80,12 +97,31 @@ export interface ActivityFilter extends PageRequest {
   direction?: Direction | undefined;
   status?: ActivityStatus | undefined;
   regardingId?: string | undefined;
-  /** Only activities this user may see: owned by them, or in a mailbox they own. */
+  /** Only activities this user may see now: those of the mailboxes they own (see Actor). */
   visibleTo?: string | undefined;
 }
 
-const MAX_RECIPIENTS = 500;
-const MAX_SUBJECT = 2000;
+/** Every column but the bodies, which only the single-email read loads. */
+const SUMMARY_COLUMNS = [
+  'id',
+  'mailbox_id',
+  'owner_id',
+  'direction',
+  'status',
+  'subject',
+  'message_id',
+  'in_reply_to',
+  'tracking_token',
+  'regarding_type',
+  'regarding_id',
+  'delivery_attempts',
+  'sent_at',
+  'received_at',
+  'created_at',
+  'updated_at',
+] as const;
+
+type SummaryRow = Omit<EmailActivitiesTable, 'body_text' | 'body_html'> & { body_excerpt: string | null };
 
 export class ActivityRepository {
   constructor(
@@ -94,18 +130,21 @@ export class ActivityRepository {
   ) {}
 
   /** Creates an outgoing draft sent from the given mailbox, its parties resolved to CRM records. */
-  async createDraft(mailboxId: string, ownerId: string, input: DraftInput): Promise<Activity> {
+  async createDraft(mailboxId: string, ownerId: string, input: DraftInput, actor?: Actor): Promise<Activity> {
     const draft = checkDraft(input);
+    const totals = attachmentTotalsProblem({ count: 0, bytes: 0 }, (draft.attachments ?? []).map((a) => a.content.length));
+    if (totals) throw new ValidationError([{ field: 'attachments', message: totals }]);
     const id = newId();
     const at = now();
     await this.db.transaction().execute(async (trx) => {
-      const sender = await this.mailboxes
-        .get(mailboxId, trx)
-        .then((m) => m.emailAddress)
-        .catch((error: unknown) => {
-          if (error instanceof NotFoundError) throw new ValidationError([{ field: 'mailboxId', message: `no mailbox has id ${mailboxId}` }]);
-          throw error;
-        });
+      const mailbox = await this.mailboxes.get(mailboxId, trx).catch((error: unknown) => {
+        if (error instanceof NotFoundError) throw new ValidationError([{ field: 'mailboxId', message: `no mailbox has id ${mailboxId}` }]);
+        throw error;
+      });
+      if (actor && !actor.isAdmin && mailbox.ownerId !== actor.userId) {
+        throw new ForbiddenError('You may send only from your own mailbox or a queue you own');
+      }
+      const sender = mailbox.emailAddress;
       if (draft.regarding) await assertRegardingExists(trx, draft.regarding);
       await trx
         .insertInto('email_activities')
@@ -136,11 +175,10 @@ export class ActivityRepository {
     return this.get(id);
   }
 
-  async updateDraft(id: string, input: DraftInput): Promise<Activity> {
+  async updateDraft(id: string, input: DraftInput, actor?: Actor): Promise<Activity> {
     const draft = checkDraft(input);
     await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('email_activities').select(['status', 'direction']).where('id', '=', id).executeTakeFirst();
-      if (!row) throw new NotFoundError('email activity', id);
+      const row = await reachable(trx, id, actor);
       if (row.status !== 'draft') throw new ConflictError(`the email is ${row.status}; only a draft can be changed`);
       if (draft.regarding) await assertRegardingExists(trx, draft.regarding);
       await trx
@@ -161,22 +199,26 @@ export class ActivityRepository {
         await writeParties(trx, id, { [role]: addresses });
       }
       if (draft.attachments && draft.attachments.length > 0) {
-        const last = await trx
+        const current = await trx
           .selectFrom('attachments')
-          .select((eb) => eb.fn.max('position').as('p'))
+          .select((eb) => [eb.fn.max('position').as('p'), eb.fn.countAll().as('n'), eb.fn.sum('size').as('bytes')])
           .where('activity_id', '=', id)
           .executeTakeFirst();
-        await writeAttachments(trx, id, draft.attachments, Number(last?.p ?? 0));
+        const totals = attachmentTotalsProblem(
+          { count: Number(current?.n ?? 0), bytes: Number(current?.bytes ?? 0) },
+          draft.attachments.map((a) => a.content.length),
+        );
+        if (totals) throw new ValidationError([{ field: 'attachments', message: totals }]);
+        await writeAttachments(trx, id, draft.attachments, Number(current?.p ?? 0));
       }
     });
     return this.get(id);
   }
 
   /** Puts a draft (or an email whose sending failed) in pending send, for the outgoing sync to pick up. */
-  async send(id: string): Promise<Activity> {
+  async send(id: string, actor?: Actor): Promise<Activity> {
     await this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('email_activities').select(['status', 'direction']).where('id', '=', id).executeTakeFirst();
-      if (!row) throw new NotFoundError('email activity', id);
+      const row = await reachable(trx, id, actor);
       const recipients = await trx
         .selectFrom('activity_parties')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -201,28 +243,31 @@ export class ActivityRepository {
     return this.get(id);
   }
 
-  async deleteDraft(id: string): Promise<void> {
-    const row = await this.db.selectFrom('email_activities').select('status').where('id', '=', id).executeTakeFirst();
-    if (!row) throw new NotFoundError('email activity', id);
-    if (row.status !== 'draft') throw new ConflictError(`the email is ${row.status}; only a draft can be deleted`);
-    await this.db.deleteFrom('email_activities').where('id', '=', id).where('status', '=', 'draft').execute();
+  async deleteDraft(id: string, actor?: Actor): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await reachable(trx, id, actor);
+      if (row.status !== 'draft') throw new ConflictError(`the email is ${row.status}; only a draft can be deleted`);
+      await trx.deleteFrom('email_activities').where('id', '=', id).where('status', '=', 'draft').execute();
+    });
   }
 
-  async get(id: string): Promise<Activity> {
+  async get(id: string, actor?: Actor): Promise<Activity> {
+    await reachable(this.db, id, actor);
     const row = await this.db.selectFrom('email_activities').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row) throw new NotFoundError('email activity', id);
-    return (await this.assemble([row]))[0]!;
+    const [activity] = await this.assemble([row]);
+    return { ...activity!, bodyText: row.body_text, bodyHtml: row.body_html };
   }
 
-  /** True when the user owns the email or the mailbox it belongs to. */
-  async isVisibleTo(id: string, userId: string): Promise<boolean> {
-    const row = await this.db.selectFrom('email_activities').select('id').where('id', '=', id).where(visibleTo(this.db, userId)).executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async list(filter: ActivityFilter): Promise<Page<Activity>> {
+  /** Newest first, without the bodies: an excerpt of the text body stands for them. */
+  async list(filter: ActivityFilter): Promise<Page<ActivitySummary>> {
     const limit = pageLimit(filter);
-    let query = this.db.selectFrom('email_activities').selectAll().orderBy('id', 'desc').limit(limit + 1);
+    let query = this.db
+      .selectFrom('email_activities')
+      .select(SUMMARY_COLUMNS)
+      .select(sql<string | null>`substr(body_text, 1, ${sql.lit(ACTIVITY_LIMITS.excerptLength)})`.as('body_excerpt'))
+      .orderBy('id', 'desc')
+      .limit(limit + 1);
     if (filter.after) query = query.where('id', '<', filter.after);
     if (filter.mailboxId) query = query.where('mailbox_id', '=', filter.mailboxId);
     if (filter.direction) query = query.where('direction', '=', filter.direction);
@@ -231,10 +276,12 @@ export class ActivityRepository {
     if (filter.visibleTo) query = query.where(visibleTo(this.db, filter.visibleTo));
     const rows = await query.execute();
     const page = toPage(rows, limit, (r) => r);
-    return { items: await this.assemble(page.items), nextCursor: page.nextCursor };
+    const assembled = await this.assemble(page.items);
+    return { items: assembled.map((a, i) => ({ ...a, bodyExcerpt: page.items[i]!.body_excerpt })), nextCursor: page.nextCursor };
   }
 
-  async attachment(activityId: string, attachmentId: string): Promise<NewAttachment> {
+  async attachment(activityId: string, attachmentId: string, actor?: Actor): Promise<NewAttachment> {
+    await reachable(this.db, activityId, actor);
     const row = await this.db
       .selectFrom('attachments')
       .select(['file_name', 'content_type', 'content'])
@@ -245,7 +292,7 @@ export class ActivityRepository {
     return { fileName: row.file_name, contentType: row.content_type, content: Buffer.from(row.content) };
   }
 
-  private async assemble(rows: EmailActivitiesTable[]): Promise<Activity[]> {
+  private async assemble(rows: SummaryRow[] | EmailActivitiesTable[]): Promise<Array<Omit<Activity, 'bodyText' | 'bodyHtml'>>> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
     const parties = await this.db.selectFrom('activity_parties').selectAll().where('activity_id', 'in', ids).orderBy('position').execute();
@@ -265,8 +312,6 @@ export class ActivityRepository {
         direction: row.direction as Direction,
         status: row.status as ActivityStatus,
         subject: row.subject,
-        bodyText: row.body_text,
-        bodyHtml: row.body_html,
         messageId: row.message_id,
         inReplyTo: row.in_reply_to,
         trackingToken: row.tracking_token,
@@ -288,10 +333,30 @@ export class ActivityRepository {
   }
 }
 
-/** Activities a user may see: those they own, and those of mailboxes they own (their own, their queues'). */
+/**
+ * Activities a user may see: those of the mailboxes they own now (their own, their queues'), and, for the few
+ * with no mailbox, those they own. Who created an email gives no right over it once the mailbox has another owner.
+ */
 function visibleTo(db: Db, userId: string) {
   return (eb: ExpressionBuilder<Schema, 'email_activities'>) =>
-    eb.or([eb('email_activities.owner_id', '=', userId), eb('email_activities.mailbox_id', 'in', mailboxesOwnedBy(db, userId))]);
+    eb.or([
+      eb('email_activities.mailbox_id', 'in', mailboxesOwnedBy(db, userId)),
+      eb.and([eb('email_activities.mailbox_id', 'is', null), eb('email_activities.owner_id', '=', userId)]),
+    ]);
+}
+
+/**
+ * The email's status and direction when it exists and the actor may reach it; checked inside the transaction
+ * that then acts, so a change of owner between the check and the write cannot slip through.
+ */
+async function reachable(db: Db, id: string, actor: Actor | undefined): Promise<{ status: string; direction: string }> {
+  const row = await db.selectFrom('email_activities').select(['status', 'direction']).where('id', '=', id).executeTakeFirst();
+  if (!row) throw new NotFoundError('email activity', id);
+  if (actor && !actor.isAdmin) {
+    const visible = await db.selectFrom('email_activities').select('id').where('id', '=', id).where(visibleTo(db, actor.userId)).executeTakeFirst();
+    if (!visible) throw new ForbiddenError('This email belongs to a mailbox you do not own');
+  }
+  return row;
 }
 
 /** One party per matched record: an address that matches a contact and a lead appears twice, once for each. */
@@ -310,13 +375,22 @@ function checkDraft(input: DraftInput): DraftInput {
     const list = input[role];
     if (list === undefined) continue;
     try {
-      result[role] = cleanAddresses(role, list, MAX_RECIPIENTS);
+      result[role] = cleanAddresses(role, list, ACTIVITY_LIMITS.recipientsPerRole);
     } catch (error) {
       if (error instanceof ValidationError) problems.push(...error.problems);
       else throw error;
     }
   }
-  if (input.subject !== undefined && input.subject.length > MAX_SUBJECT) problems.push({ field: 'subject', message: `must be at most ${MAX_SUBJECT} characters` });
+  if (input.subject !== undefined && [...input.subject].length > ACTIVITY_LIMITS.subjectMaxLength) {
+    problems.push({ field: 'subject', message: `must be at most ${ACTIVITY_LIMITS.subjectMaxLength} characters` });
+  }
+  for (const field of ['bodyText', 'bodyHtml'] as const) {
+    const body = input[field];
+    // Characters as the API's schema counts them (code points); the length in UTF-16 units is never smaller.
+    if (body && body.length > ACTIVITY_LIMITS.bodyMaxLength && [...body].length > ACTIVITY_LIMITS.bodyMaxLength) {
+      problems.push({ field, message: `must be at most ${ACTIVITY_LIMITS.bodyMaxLength} characters` });
+    }
+  }
   for (const [index, attachment] of (input.attachments ?? []).entries()) {
     const name = attachment.fileName.trim();
     if (name === '' || /[\\/\0]/.test(name)) problems.push({ field: `attachments[${index}].fileName`, message: 'must be a file name without folders' });

@@ -47,6 +47,20 @@ function validator(): XsdValidator {
   return compiled;
 }
 
+let operations: ReadonlySet<string> | null = null;
+
+/**
+ * The request elements of the EWS operations in services.wsdl (the messages-namespace part of each input
+ * message): the local names a request's SOAP Body may start with.
+ */
+export function ewsRequestElements(): ReadonlySet<string> {
+  if (operations) return operations;
+  const wsdl = readFileSync(`${EWS_SCHEMA_DIR}services.wsdl`, 'utf8');
+  const inputs = wsdl.matchAll(/<wsdl:message name="\w+SoapIn">([\s\S]*?)<\/wsdl:message>/g);
+  operations = new Set([...inputs].map((m) => /element="tns:(\w+)"/.exec(m[1]!)?.[1]).filter((name): name is string => name !== undefined));
+  return operations;
+}
+
 /** Compiles the schemas now (about half a second) rather than on the first request. */
 export function loadEwsSchema(): void {
   validator();

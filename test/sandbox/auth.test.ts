@@ -98,14 +98,6 @@ describe('sandbox EWS: authentication, impersonation, request checks', () => {
     assert.equal(faultCode(otherAnchor), 'ErrorMailboxMoveInProgress');
   });
 
-  test('a request without RequestServerVersion is accepted; an unknown version is a schema fault', async () => {
-    ok(await s.ews(inbox, { as: 'alice@contoso.test', version: null }));
-    const answer = await s.ews(inbox, { as: 'alice@contoso.test', version: 'Exchange2019' });
-    assert.equal(answer.status, 500);
-    assert.equal(faultCode(answer), 'ErrorSchemaValidation');
-    assert.match(answer.text, /Exchange2019/);
-  });
-
   test('every answer names the server version, and carries the headers of Exchange on IIS', async () => {
     const answer = await s.ews(inbox, { as: 'alice@contoso.test' });
     const info = find(answer.doc(), 'ServerVersionInfo')[0]!;
@@ -140,13 +132,6 @@ describe('sandbox EWS: authentication, impersonation, request checks', () => {
     assert.equal(faultCode(broken), 'ErrorSchemaValidation');
     const notSoap = await s.post(host, '/EWS/Exchange.asmx', '<hello/>');
     assert.equal(faultCode(notSoap), 'ErrorSchemaValidation');
-  });
-
-  test('an operation in the schema that the sandbox does not implement is refused by name', async () => {
-    const answer = await s.ews('<m:GetServerTimeZones/>', { as: 'alice@contoso.test' });
-    assert.equal(answer.status, 500);
-    assert.equal(faultCode(answer), 'ErrorInvalidRequest');
-    assert.match(answer.text, /does not implement GetServerTimeZones/);
   });
 
   test('a delegate-style folder of another mailbox is ErrorAccessDenied', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { NS } from '../../src/xml/namespaces.js';
@@ -116,13 +117,14 @@ describe('sandbox EWS: notifications', () => {
   });
 
   test('streaming with an unknown subscription: one document, Error, the id listed, connection Closed', async () => {
+    const unknown = Buffer.from(`${randomUUID()}|${randomUUID()}`).toString('base64');
     const answer = await s.ews(
-      '<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>bm8tc3VjaA==</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>',
+      `<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>${unknown}</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>`,
       { as: ALICE },
     );
     const message = responseMessages(answer.doc())[0]!;
     assert.equal(responseCode(message), 'ErrorSubscriptionNotFound');
-    assert.equal(find(message, 'SubscriptionId')[0]!.text, 'bm8tc3VjaA==');
+    assert.equal(find(message, 'SubscriptionId')[0]!.text, unknown);
     assert.equal(child(message, M, 'ConnectionStatus')!.text, 'Closed');
   });
 

@@ -6,7 +6,7 @@
 import { attr, child, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
 import type { SandboxSettings } from '../behaviour.js';
-import { decodeId } from '../state/ids.js';
+import { decodeId, isWellFormedChangeKey } from '../state/ids.js';
 import { type Mailbox, MailboxStateError } from '../state/mailbox.js';
 import type { Account, Folder, Item, ServerName } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
@@ -20,7 +20,7 @@ export interface EwsContext {
   subscriptions: Subscriptions;
   account: Account;
   mailbox: Mailbox;
-  /** The server that received the request. */
+  /** The server that serves the request: the one that received it, or the one it was routed to. */
   server: ServerName;
 }
 
@@ -42,6 +42,7 @@ export function resolveFolder(context: EwsContext, element: XmlElement | undefin
     const id = attr(element, 'Id') ?? '';
     const decoded = decodeId(id);
     if (!decoded || decoded.kind !== 'folder') throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+    assertChangeKey(element);
     if (decoded.mailboxGuid !== context.mailbox.guid) {
       if (!context.state.mailboxByGuid(decoded.mailboxGuid)) {
         // Exchange 2010 and later: a parent naming no mailbox is a parent not found (2007 answered ErrorNonExistentMailbox).
@@ -62,16 +63,26 @@ export function folderIdIn(container: XmlElement | undefined): XmlElement | unde
   return container?.children.find((c) => c.ns === NS.types && (c.local === 'FolderId' || c.local === 'DistinguishedFolderId'));
 }
 
+/** A ChangeKey given with an id must be one that can be read, stale or not (Exchange: ErrorInvalidChangeKey). */
+function assertChangeKey(element: XmlElement): void {
+  const changeKey = attr(element, 'ChangeKey');
+  if (changeKey !== undefined && !isWellFormedChangeKey(changeKey)) throw new EwsError('ErrorInvalidChangeKey', TEXT.invalidChangeKey);
+}
+
 /** The item a t:ItemId names. */
 export function resolveItem(context: EwsContext, element: XmlElement): Item {
   if (element.local !== 'ItemId') throw new EwsError('ErrorInvalidRequest', `The sandbox does not support ${element.local} here.`);
-  return resolveItemId(context, attr(element, 'Id') ?? '');
+  return resolveItemId(context, attr(element, 'Id') ?? '', element);
 }
 
-/** The item an id names (from a t:ItemId, a t:ParentItemId, or inside an attachment id). */
-export function resolveItemId(context: EwsContext, id: string): Item {
+/**
+ * The item an id names (from a t:ItemId, a t:ParentItemId or t:ReferenceItemId, or inside an attachment id);
+ * `element`, when given, carries a ChangeKey to check.
+ */
+export function resolveItemId(context: EwsContext, id: string, element?: XmlElement): Item {
   const decoded = decodeId(id);
   if (!decoded || decoded.kind !== 'item') throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+  if (element) assertChangeKey(element);
   if (decoded.mailboxGuid !== context.mailbox.guid) {
     if (!context.state.mailboxByGuid(decoded.mailboxGuid)) throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.');
     throw new EwsError('ErrorAccessDenied', TEXT.accessDenied);

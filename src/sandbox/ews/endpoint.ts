@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { validateEwsEnvelope } from '../../xml/ews-schema.js';
+import { ewsRequestElements, validateEwsEnvelope } from '../../xml/ews-schema.js';
 import { NS } from '../../xml/namespaces.js';
 import { child, parseXml, textOf, XmlParseError, type XmlElement } from '../../xml/parse.js';
 import { el, fragment } from '../../xml/write.js';
@@ -16,7 +16,9 @@ import type { Account, ServerName } from '../state/model.js';
 import type { EwsContext } from './context.js';
 import { OPERATIONS, STREAMING_OPERATION } from './operations/index.js';
 import { EwsError, EwsFault, envelope, failure, faultEnvelope, responseRoot, TEXT } from './soap.js';
+import { AFFINITY_OPERATIONS, affinityCookie, cookieServer, prefersAffinity } from './affinity.js';
 import { streamEvents } from './streaming.js';
+import { assertVersionFor, type ExchangeVersion, requestVersionOf } from './versions.js';
 
 const DTD_TEXT =
   'For security reasons DTD is prohibited in this XML document. To enable DTD processing set the DtdProcessing property on XmlReaderSettings to Parse and pass the settings into XmlReader.Create method.';
@@ -32,9 +34,19 @@ interface ParsedRequest {
   operation: string;
   body: XmlElement;
   header: XmlElement | undefined;
+  version: ExchangeVersion;
 }
 
-/** Reads the envelope; every way it can be unacceptable is ErrorSchemaValidation, as Exchange answers. */
+/** "The request is invalid.": what Exchange answers for a request it cannot take as an EWS call. */
+function invalidRequest(): EwsFault {
+  return new EwsFault('ErrorInvalidRequest', 'The request is invalid.');
+}
+
+/**
+ * Reads the envelope. XML that is not well-formed, or not a SOAP envelope, or breaks the schema is
+ * ErrorSchemaValidation; a RequestServerVersion the server does not know, an empty Body, or a Body that holds
+ * no EWS operation is ErrorInvalidRequest, as Exchange answers.
+ */
 function readEnvelope(text: string): ParsedRequest {
   let root: XmlElement;
   try {
@@ -50,12 +62,15 @@ function readEnvelope(text: string): ParsedRequest {
     throw schemaFault(`The root element must be a SOAP 1.1 Envelope (${NS.soap}), not {${root.ns}}${root.local}.`, root.line, root.column);
   }
   const body = child(root, NS.soap, 'Body');
-  const operation = body?.children[0];
-  if (!body || !operation) throw schemaFault('The SOAP Body holds no request.', root.line, root.column);
+  if (!body) throw schemaFault('The SOAP envelope has no Body.', root.line, root.column);
+  const header = child(root, NS.soap, 'Header');
+  const version = requestVersionOf(header);
+  const operation = body.children[0];
+  // EWS finds the method by the local name of the Body's first element: without one it has nothing to call.
+  if (!operation || operation.ns !== NS.messages || !ewsRequestElements().has(operation.local)) throw invalidRequest();
   const violation = validateEwsEnvelope(text);
   if (violation) throw schemaFault(violation.message, violation.line, violation.column);
-  if (operation.ns !== NS.messages) throw schemaFault(`{${operation.ns}}${operation.local} is not an EWS request.`, operation.line, operation.column);
-  return { operation: operation.local, body: operation, header: child(root, NS.soap, 'Header') };
+  return { operation: operation.local, body: operation, header, version };
 }
 
 /** The mailbox a request acts on: the impersonated one, or the caller's own. */
@@ -151,10 +166,12 @@ export async function handleEws(
   text: string,
 ): Promise<void> {
   const record = { surface: 'ews' as const, operation: '', host, status: 0, request: text, response: [] as string[], accepted: false };
+  // The server that serves the request: the one that received it, unless it is routed to another.
+  let backend: ServerName = server;
   const finish = (status: number, body: string) => {
     record.status = status;
     record.response.push(body);
-    send(res, runtime, server, status, body);
+    send(res, runtime, backend, status, body);
   };
   const key = account.username.toLowerCase();
   let counted = false;
@@ -165,8 +182,17 @@ export async function handleEws(
     // The request is well-formed and valid against the schema: from here on it counts as accepted.
     record.accepted = true;
     const mailbox = effectiveMailbox(runtime, account, request.header);
-    if (mailbox && mailbox.server !== server) {
-      const anchor = (req.headers['x-anchormailbox'] as string | undefined)?.trim();
+    const anchor = (req.headers['x-anchormailbox'] as string | undefined)?.trim();
+    const affinity = prefersAffinity(req);
+    const pinned = affinity ? cookieServer(runtime, req) : null;
+    const anchorMailbox = affinity && anchor ? runtime.state.mailbox(anchor) : undefined;
+    if (pinned) {
+      // X-PreferServerAffinity with X-BackEndOverrideCookie: the server the cookie names serves it.
+      backend = pinned;
+    } else if (anchorMailbox) {
+      // X-PreferServerAffinity without the cookie: X-AnchorMailbox routes it (the group's first mailbox).
+      backend = anchorMailbox.server;
+    } else if (mailbox && mailbox.server !== server) {
       // A front end that is told the mailbox (X-AnchorMailbox) routes the request to the server holding it.
       if (!anchor || !mailbox.owns(anchor)) {
         throw new EwsFault(
@@ -174,10 +200,14 @@ export async function handleEws(
           `The mailbox ${mailbox.address} is on another server (${runtime.serverHost(mailbox.server)}); find its EWS URL again with Autodiscover.`,
         );
       }
+      backend = mailbox.server;
     }
+    if (affinity && !pinned && AFFINITY_OPERATIONS.has(request.operation)) res.setHeader('Set-Cookie', affinityCookie(runtime, backend));
     const streaming = request.operation === STREAMING_OPERATION;
     const operation = OPERATIONS.get(request.operation);
-    if (!operation && !streaming) throw new EwsFault('ErrorInvalidRequest', `The request is valid, but the sandbox does not implement ${request.operation}.`);
+    assertVersionFor(request.operation, request.body, request.version);
+    // Not ErrorInvalidRequest: clients read that one as "the version is wrong" and retry with every older one.
+    if (!operation && !streaming) throw new EwsFault('ErrorInvalidOperation', `The request is valid, but the sandbox does not implement ${request.operation}.`);
 
     // EWSMaxConcurrency: streaming connections have their own budget (HangingConnectionLimit, in streaming.ts).
     if (!streaming) {
@@ -207,7 +237,7 @@ export async function handleEws(
           finish(200, syncBusy(request.operation, backOff, runtime.settings.concurrentSyncCallsLimit ?? 5));
           return;
         }
-      } else if ((await applyFault(rule, res, runtime, server)) === 'handled') {
+      } else if ((await applyFault(rule, res, runtime, backend)) === 'handled') {
         record.status = res.statusCode;
         return;
       }
@@ -221,10 +251,10 @@ export async function handleEws(
       get mailbox() {
         return mailbox ?? noMailbox();
       },
-      server,
+      server: backend,
     };
     if (streaming) {
-      await streamEvents(runtime, context, request.body, req, res, server, (document) => record.response.push(document));
+      await streamEvents(runtime, context, request.body, req, res, backend, (document) => record.response.push(document));
       record.status = res.statusCode;
       return;
     }

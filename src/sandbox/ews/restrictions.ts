@@ -7,6 +7,7 @@ import { NS } from '../../xml/namespaces.js';
 import type { Mailbox } from '../state/mailbox.js';
 import type { Folder, Item } from '../state/model.js';
 import { EwsError } from './soap.js';
+import { xsBoolean } from '../../xml/xs-boolean.js';
 
 export type Value = string | number | boolean | Date | string[] | null;
 
@@ -41,6 +42,13 @@ export function itemValue(item: Item, uri: string): Value | undefined {
   return ITEM_READERS[uri]?.(item);
 }
 
+const FOLDER_URIS = new Set(['folder:DisplayName', 'folder:FolderClass', 'folder:TotalCount', 'folder:UnreadCount', 'folder:ChildFolderCount']);
+
+/** Whether restrictions can use this folder property. */
+export function queryableFolderUri(uri: string): boolean {
+  return FOLDER_URIS.has(uri);
+}
+
 export function folderValue(folder: Folder, uri: string, mailbox: Mailbox): Value | undefined {
   switch (uri) {
     case 'folder:DisplayName':
@@ -59,6 +67,8 @@ export function folderValue(folder: Folder, uri: string, mailbox: Mailbox): Valu
 }
 
 type Reader<T> = (target: T, uri: string) => Value | undefined;
+/** Whether a property can be searched; a restriction on one that cannot is refused before any item is read. */
+type Supports = (uri: string) => boolean;
 type Predicate<T> = (target: T) => boolean;
 
 function pathUri(expression: XmlElement): string {
@@ -73,7 +83,7 @@ function unsupported(uri: string): never {
 function coerce(constant: string, like: Value): Value {
   if (like instanceof Date) return new Date(constant);
   if (typeof like === 'number') return Number(constant);
-  if (typeof like === 'boolean') return constant.toLowerCase() === 'true';
+  if (typeof like === 'boolean') return xsBoolean(constant.toLowerCase()) ?? false;
   return constant;
 }
 
@@ -94,17 +104,18 @@ const COMPARISONS: Record<string, (c: number) => boolean> = {
   IsLessThanOrEqualTo: (c) => c <= 0,
 };
 
-function compile<T>(expression: XmlElement, read: Reader<T>): Predicate<T> {
+function compile<T>(expression: XmlElement, read: Reader<T>, supports: Supports): Predicate<T> {
   const name = expression.local;
   if (name === 'And' || name === 'Or') {
-    const parts = expression.children.filter((c) => c.ns === NS.types).map((c) => compile(c, read));
+    const parts = expression.children.filter((c) => c.ns === NS.types).map((c) => compile(c, read, supports));
     return name === 'And' ? (t) => parts.every((p) => p(t)) : (t) => parts.some((p) => p(t));
   }
   if (name === 'Not') {
-    const inner = compile(expression.children.find((c) => c.ns === NS.types)!, read);
+    const inner = compile(expression.children.find((c) => c.ns === NS.types)!, read, supports);
     return (t) => !inner(t);
   }
   const uri = pathUri(expression);
+  if (!supports(uri)) unsupported(uri);
   if (name === 'Exists') return (t) => {
     const value = read(t, uri);
     if (value === undefined) unsupported(uri);
@@ -151,7 +162,7 @@ function compile<T>(expression: XmlElement, read: Reader<T>): Predicate<T> {
 }
 
 /** Reads m:Restriction; without one every target passes. */
-export function readRestriction<T>(restriction: XmlElement | undefined, read: Reader<T>): Predicate<T> {
+export function readRestriction<T>(restriction: XmlElement | undefined, read: Reader<T>, supports: Supports): Predicate<T> {
   const expression = restriction?.children.find((c) => c.ns === NS.types);
-  return expression ? compile(expression, read) : () => true;
+  return expression ? compile(expression, read, supports) : () => true;
 }

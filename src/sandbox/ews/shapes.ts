@@ -12,6 +12,7 @@ import { topicConversationGuid } from '../state/conversation.js';
 import type { Address, AttachmentInfo, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import { EwsError } from './soap.js';
+import { xsBoolean } from '../../xml/xs-boolean.js';
 
 export type BaseShape = 'IdOnly' | 'Default' | 'AllProperties';
 
@@ -43,7 +44,7 @@ export function readItemShape(shape: XmlElement | undefined): ItemShape {
   const body = child(shape, NS.types, 'BodyType')?.text.trim();
   return {
     base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'),
-    includeMime: child(shape, NS.types, 'IncludeMimeContent')?.text.trim() === 'true',
+    includeMime: xsBoolean(child(shape, NS.types, 'IncludeMimeContent')?.text) === true,
     bodyType: body === 'HTML' || body === 'Text' ? body : 'Best',
     additional: additionalUris(shape),
   };
@@ -252,7 +253,7 @@ export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, contex
     else if (shape.base === 'Default' && property.inDefault) wanted = true;
     if (property.uri === 'item:MimeContent') wanted = shape.includeMime || shape.additional.has(property.uri);
     if (property.heavy && context !== 'get') {
-      // FindItem and SyncFolderItems cannot return bodies, attachments or MIME (Exchange refuses them there).
+      // FindItem refuses bodies, attachments and MIME (assertShapeFor); SyncFolderItems leaves them out.
       wanted = false;
     }
     if (wanted) parts.push(property.write(item, mailbox, shape, state));
@@ -260,12 +261,16 @@ export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, contex
   return el('t:Message', null, parts);
 }
 
-/** Refuses properties that FindItem or SyncFolderItems cannot return (only GetItem does), as Exchange does. */
+/**
+ * Refuses properties that FindItem cannot return (only GetItem does), as Exchange does: MIME is
+ * ErrorInvalidPropertyForOperation there (WinRb/Viewpoint#191, Garethp/php-ews#149). SyncFolderItems takes them
+ * and leaves them out of its changes, as Exchange 2013 and later do (clients ask it for every property).
+ */
 export function assertShapeFor(shape: ItemShape, context: ItemContext): void {
-  if (context === 'get') return;
+  if (context !== 'find') return;
   const refused = shape.includeMime ? 'item:MimeContent' : ITEM_PROPERTIES.find((p) => p.heavy && shape.additional.has(p.uri))?.uri;
   if (refused) {
-    throw new EwsError('ErrorInvalidPropertyRequest', 'The property cannot be used in this operation.', {
+    throw new EwsError('ErrorInvalidPropertyForOperation', 'Property is not valid for this operation.', {
       xml: el('t:FieldURI', { FieldURI: refused }),
     });
   }

@@ -151,4 +151,6 @@ export const TEXT = {
   subscriptionNotFound: 'The specified subscription was not found.',
   subscriptionAccessDenied: 'Access is denied. Only the subscription owner may access the subscription.',
   invalidSmtpAddress: 'The SMTP address format is invalid.',
+  invalidChangeKey: 'The change key is invalid.',
+  invalidSubscription: 'The subscription is invalid.',
 } as const;

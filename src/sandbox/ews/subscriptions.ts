@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { el, type Xml } from '../../xml/write.js';
 import type { EventType, Mailbox, MailboxEvent } from '../state/mailbox.js';
+import type { ServerName } from '../state/model.js';
 import { isoSeconds } from './shapes.js';
 
 export type SubscriptionKind = 'pull' | 'streaming';
@@ -22,6 +23,8 @@ export interface Subscription {
   kind: SubscriptionKind;
   /** The account that made it (lower case): only it may use it. */
   owner: string;
+  /** The server that holds it: requests served by another do not find it (ErrorSubscriptionNotFound). */
+  server: ServerName;
   mailbox: Mailbox;
   folders: Set<string> | 'all';
   eventTypes: Set<EventType>;
@@ -34,6 +37,17 @@ export interface Subscription {
   detach(): void;
 }
 
+const SUBSCRIPTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Whether a text can be a subscription id at all (base64 of the mailbox GUID and a random one). One that cannot
+ * is ErrorInvalidSubscription; one that can but names no subscription is ErrorSubscriptionNotFound.
+ */
+export function isWellFormedSubscriptionId(id: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(id) || id.length % 4 !== 0) return false;
+  return SUBSCRIPTION_ID.test(Buffer.from(id, 'base64').toString('latin1'));
+}
+
 /** Streaming subscriptions not read by any connection expire after this long (Exchange keeps them ~30 min). */
 const STREAMING_IDLE_MINUTES = 30;
 
@@ -44,11 +58,20 @@ export class Subscriptions {
     return Buffer.from(`${subscription.id}|${counter}`).toString('base64');
   }
 
-  create(kind: SubscriptionKind, owner: string, mailbox: Mailbox, folders: Set<string> | 'all', eventTypes: Set<EventType>, timeoutMinutes: number): Subscription {
+  create(
+    kind: SubscriptionKind,
+    owner: string,
+    server: ServerName,
+    mailbox: Mailbox,
+    folders: Set<string> | 'all',
+    eventTypes: Set<EventType>,
+    timeoutMinutes: number,
+  ): Subscription {
     const subscription: Subscription = {
       id: Buffer.from(`${mailbox.guid}|${randomUUID()}`).toString('base64'),
       kind,
       owner: owner.toLowerCase(),
+      server,
       mailbox,
       folders,
       eventTypes,

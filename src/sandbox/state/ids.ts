@@ -1,7 +1,9 @@
 /**
  * EWS item and folder ids and change keys, shaped like Exchange's: an id is base64 of
  * 00 03 24 00 + the mailbox GUID in ASCII + 00 + a kind byte + a counter, so it starts "AAMkA" as real ids do;
- * a change key is base64 of a small header and a version. Both are opaque to clients.
+ * a change key is base64 of a kind, the length of what follows (22), a replica GUID (the mailbox's) and a 6-byte
+ * change number, as Exchange's are ("CQAAABYAAAA…" for items, "AQAAABYAAAA…" for folders). Both are opaque to
+ * clients.
  */
 
 const PREFIX = Buffer.from([0x00, 0x03, 0x24, 0x00]);
@@ -39,12 +41,26 @@ export function decodeId(id: string): DecodedId | null {
   return { kind, mailboxGuid, counter: Number(buffer.readBigUInt64BE(PREFIX.length + GUID_LENGTH + 2)) };
 }
 
-export function encodeChangeKey(kind: IdKind, version: number): string {
-  const buffer = Buffer.alloc(16);
+const CHANGE_KEY_BODY = 16 + 6;
+
+/** A change key: every change of an object in a mailbox has its own change number, so its own change key. */
+export function encodeChangeKey(kind: IdKind, mailboxGuid: string, changeNumber: number): string {
+  const buffer = Buffer.alloc(8 + CHANGE_KEY_BODY);
   buffer.writeUInt32LE(kind === 'folder' ? 1 : 9, 0);
-  buffer.writeUInt32LE(0x16, 4);
-  buffer.writeBigUInt64BE(BigInt(version), 8);
+  buffer.writeUInt32LE(CHANGE_KEY_BODY, 4);
+  Buffer.from(mailboxGuid.replace(/-/g, ''), 'hex').copy(buffer, 8, 0, 16);
+  buffer.writeUIntBE(changeNumber, 8 + 16, 6);
   return buffer.toString('base64');
+}
+
+/**
+ * Whether a change key can be read at all (Exchange: ErrorInvalidChangeKey when not: "invalid base64 content or
+ * an empty string"): base64 of a 4-byte kind, a 4-byte length and that many bytes.
+ */
+export function isWellFormedChangeKey(text: string): boolean {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length % 4 !== 0) return false;
+  const buffer = Buffer.from(text, 'base64');
+  return buffer.length >= 8 && buffer.readUInt32LE(4) === buffer.length - 8;
 }
 
 /**

@@ -127,7 +127,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
   }
 
   changeKey(target: Folder | Item): string {
-    return encodeChangeKey('itemIds' in target ? 'folder' : 'item', target.version);
+    return encodeChangeKey('itemIds' in target ? 'folder' : 'item', this.data.guid, target.changeSeq ?? target.createdSeq);
   }
 
   // ---- folders ----
@@ -182,6 +182,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
       distinguishedId,
       version: 1,
       createdSeq: seq,
+      changeSeq: seq,
       deletedSeq: null,
       itemIds: [],
       log: [],
@@ -225,7 +226,8 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
 
   private touchFolder(folder: Folder): void {
     folder.version += 1;
-    this.data.hierarchyLog.push({ seq: this.nextSeq(), id: folder.id, kind: 'update' });
+    folder.changeSeq = this.nextSeq();
+    this.data.hierarchyLog.push({ seq: folder.changeSeq, id: folder.id, kind: 'update' });
     this.emit('change');
   }
 
@@ -260,7 +262,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
   addItem(folder: Folder, mimeRef: string, props: MessageProps, delivered: boolean): Item {
     const id = this.nextId('item');
     const seq = this.logItem(folder, id, 'create');
-    const item: Item = { id, folderId: folder.id, version: 1, mimeRef, props, createdSeq: seq, deletedSeq: null };
+    const item: Item = { id, folderId: folder.id, version: 1, mimeRef, props, createdSeq: seq, changeSeq: seq, deletedSeq: null };
     this.items.set(id, item);
     folder.itemIds.push(id);
     this.fire({ type: 'CreatedEvent', itemId: id, parentFolderId: folder.id });
@@ -286,7 +288,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     item.deletedSeq = this.logItem(source, item.id, 'delete');
     const id = this.nextId('item');
     const seq = this.logItem(target, id, 'create');
-    const moved: Item = { ...item, id, folderId: target.id, version: item.version + 1, createdSeq: seq, deletedSeq: null };
+    const moved: Item = { ...item, id, folderId: target.id, version: item.version + 1, createdSeq: seq, changeSeq: seq, deletedSeq: null };
     this.items.set(id, moved);
     target.itemIds.push(id);
     this.fire({ type: 'MovedEvent', itemId: id, parentFolderId: target.id, oldItemId: item.id, oldParentFolderId: source.id });
@@ -297,7 +299,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
   copyItem(item: Item, target: Folder): Item {
     const id = this.nextId('item');
     const seq = this.logItem(target, id, 'create');
-    const copy: Item = { ...item, props: structuredClone(item.props), id, folderId: target.id, version: 1, createdSeq: seq, deletedSeq: null };
+    const copy: Item = { ...item, props: structuredClone(item.props), id, folderId: target.id, version: 1, createdSeq: seq, changeSeq: seq, deletedSeq: null };
     this.items.set(id, copy);
     target.itemIds.push(id);
     this.fire({ type: 'CopiedEvent', itemId: id, parentFolderId: target.id, oldItemId: item.id, oldParentFolderId: item.folderId });
@@ -311,7 +313,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     Object.assign(item.props, change);
     item.props.lastModifiedTime = new Date().toISOString();
     item.version += 1;
-    this.logItem(this.folders.get(item.folderId)!, item.id, onlyRead ? 'read' : 'update');
+    item.changeSeq = this.logItem(this.folders.get(item.folderId)!, item.id, onlyRead ? 'read' : 'update');
     this.fire({ type: 'ModifiedEvent', itemId: item.id, parentFolderId: item.folderId });
     this.emit('change');
   }

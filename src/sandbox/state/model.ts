@@ -70,6 +70,8 @@ export interface Item {
   props: MessageProps;
   /** The change sequence at which the item appeared in its folder, and (when gone) left it. */
   createdSeq: number;
+  /** The change sequence of its last change: the change number of its change key. */
+  changeSeq?: number;
   deletedSeq: number | null;
 }
 
@@ -89,6 +91,8 @@ export interface Folder {
   distinguishedId: string | null;
   version: number;
   createdSeq: number;
+  /** The change sequence of its last change: the change number of its change key. */
+  changeSeq?: number;
   deletedSeq: number | null;
   /** Every item ever in this folder, including those that left it (for synchronization). */
   itemIds: string[];

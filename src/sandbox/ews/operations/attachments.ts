@@ -223,7 +223,7 @@ export function createAttachmentOperation(composeItem: (context: EwsContext, mes
         elements,
         async (element) => {
           if (!parentElement) throw new EwsError('ErrorInvalidRequest', 'The request is invalid.');
-          const item = resolveItemId(context, attr(parentElement, 'Id') ?? '');
+          const item = resolveItemId(context, attr(parentElement, 'Id') ?? '', parentElement);
           const attachment = await readAttachment(element, (message) => composeItem(context, message));
           // nodemailer writes a lone attachment as the last part of a small message; that part is what is added.
           const carrier = await composeMime({ from: { name: '', address: context.mailbox.address }, text: ' ', attachments: [attachment] });

@@ -14,6 +14,7 @@ import { EwsError } from '../soap.js';
 import { createdAttachmentIds, readAttachments } from './attachments.js';
 import { buildResponse, RESPONSE_OBJECTS, suppressReadReceipt } from './reply.js';
 import type { Operation } from './types.js';
+import { xsBoolean } from '../../../xml/xs-boolean.js';
 
 function readAddresses(container: XmlElement | undefined): Address[] {
   return children(container, NS.types, 'Mailbox').map((m) => {
@@ -42,8 +43,7 @@ const SEND_AS_DENIED =
 export async function buildMessage(context: EwsContext, message: XmlElement, forSending: boolean, attached = false): Promise<NewMessage> {
   const { mailbox, state } = context;
   const categories = children(child(message, NS.types, 'Categories'), NS.types, 'String').map((s) => s.text);
-  const isReadText = child(message, NS.types, 'IsRead')?.text.trim();
-  const isRead = isReadText === undefined ? null : isReadText === 'true';
+  const isRead = xsBoolean(child(message, NS.types, 'IsRead')?.text) ?? null;
   const mimeElement = child(message, NS.types, 'MimeContent');
   if (mimeElement) {
     const mime = Buffer.from(mimeElement.text.replace(/\s+/g, ''), 'base64');
@@ -140,7 +140,7 @@ export const createItem: Operation = {
 export const sendItem: Operation = {
   name: 'SendItem',
   handle(context, request) {
-    const save = attr(request, 'SaveItemToFolder') !== 'false';
+    const save = xsBoolean(attr(request, 'SaveItemToFolder')) !== false;
     const savedFolderElement = folderIdIn(child(request, NS.messages, 'SavedItemFolderId'));
     return answerEach('SendItem', children(child(request, NS.messages, 'ItemIds'), NS.types), async (id) => {
       const item = resolveItem(context, id);

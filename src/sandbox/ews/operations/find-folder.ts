@@ -5,7 +5,7 @@ import { el } from '../../../xml/write.js';
 import type { Folder } from '../../state/model.js';
 import { answerEach, resolveFolder } from '../context.js';
 import { readPaging, page } from '../paging.js';
-import { folderValue, readRestriction } from '../restrictions.js';
+import { folderValue, queryableFolderUri, readRestriction } from '../restrictions.js';
 import { readFolderShape, writeFolder } from '../shapes.js';
 import type { Operation } from './types.js';
 
@@ -16,7 +16,7 @@ export const findFolder: Operation = {
     const shape = readFolderShape(child(request, NS.messages, 'FolderShape'));
     const paging = readPaging(request);
     return answerEach('FindFolder', children(child(request, NS.messages, 'ParentFolderIds'), NS.types), (parentElement) => {
-      const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (f: Folder, uri) => folderValue(f, uri, context.mailbox));
+      const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (f: Folder, uri) => folderValue(f, uri, context.mailbox), queryableFolderUri);
       const parent = resolveFolder(context, parentElement);
       const all = (deep ? context.mailbox.subtree(parent.id) : context.mailbox.childFolders(parent.id)).filter((f) => restriction(f));
       const { items, attributes } = page(all, paging);

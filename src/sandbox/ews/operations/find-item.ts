@@ -31,7 +31,7 @@ export const findItem: Operation = {
       assertShapeFor(shape, 'find');
       // Associated items (folder-level hidden messages) and soft-deleted items are not modelled: none exist.
       const folder = resolveFolder(context, parentElement);
-      const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (item: Item, uri) => itemValue(item, uri));
+      const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (item: Item, uri) => itemValue(item, uri), queryableItemUri);
       let items = traversal === 'Shallow' ? context.mailbox.liveItems(folder).filter((i) => restriction(i)) : [];
       const unsortable = orders.find((o) => !queryableItemUri(o.uri));
       if (unsortable) throw new EwsError('ErrorUnsupportedPathForSortGroup', `The sandbox cannot sort by ${unsortable.uri}.`);

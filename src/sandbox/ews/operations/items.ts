@@ -9,13 +9,14 @@ import type { MessageProps } from '../../state/model.js';
 import { answerEach, folderIdIn, resolveFolder, resolveItem } from '../context.js';
 import { EwsError } from '../soap.js';
 import type { Operation } from './types.js';
+import { xsBoolean } from '../../../xml/xs-boolean.js';
 
 function moveOrCopy(name: 'MoveItem' | 'CopyItem'): Operation {
   return {
     name,
     handle(context, request) {
       const targetElement = folderIdIn(child(request, NS.messages, 'ToFolderId'));
-      const returnIds = child(request, NS.messages, 'ReturnNewItemIds')?.text.trim() !== 'false';
+      const returnIds = xsBoolean(child(request, NS.messages, 'ReturnNewItemIds')?.text) !== false;
       return answerEach(
         name,
         children(child(request, NS.messages, 'ItemIds'), NS.types),
@@ -58,7 +59,7 @@ function readUpdate(update: XmlElement, current: MessageProps): Partial<MessageP
   const append = update.local === 'AppendToItemField';
   switch (uri) {
     case 'message:IsRead':
-      return { isRead: remove ? false : child(value, NS.types, 'IsRead')?.text.trim() === 'true' };
+      return { isRead: remove ? false : xsBoolean(child(value, NS.types, 'IsRead')?.text) === true };
     case 'item:Categories': {
       const given = children(child(value, NS.types, 'Categories'), NS.types, 'String').map((s) => s.text);
       if (remove) return { categories: [] };

@@ -7,6 +7,7 @@ import type { Mailbox } from '../../state/mailbox.js';
 import { answerEach } from '../context.js';
 import { EwsError, failure, responseRoot, success, TEXT, warning } from '../soap.js';
 import type { Operation } from './types.js';
+import { xsBoolean } from '../../../xml/xs-boolean.js';
 
 const MAX_RESOLUTIONS = 100;
 
@@ -38,7 +39,7 @@ export const resolveNames: Operation = {
   name: 'ResolveNames',
   handle(context, request) {
     const entry = (child(request, NS.messages, 'UnresolvedEntry')?.text ?? '').trim().replace(/^smtp:/i, '').toLowerCase();
-    const full = attr(request, 'ReturnFullContactData') === 'true';
+    const full = xsBoolean(attr(request, 'ReturnFullContactData')) === true;
     const all = [...context.state.mailboxes.values()];
     const exact = all.filter((m) => m.owns(entry));
     const matches =

@@ -5,8 +5,9 @@ import { el } from '../../../xml/write.js';
 import type { EventType } from '../../state/mailbox.js';
 import { answerOne, type EwsContext, resolveFolder } from '../context.js';
 import { EwsError, TEXT } from '../soap.js';
-import { type Subscription, writeEvent, writeStatusEvent } from '../subscriptions.js';
+import { isWellFormedSubscriptionId, type Subscription, writeEvent, writeStatusEvent } from '../subscriptions.js';
 import type { Operation } from './types.js';
+import { xsBoolean } from '../../../xml/xs-boolean.js';
 
 const EVENT_TYPES: readonly EventType[] = ['NewMailEvent', 'CreatedEvent', 'DeletedEvent', 'ModifiedEvent', 'MovedEvent', 'CopiedEvent'];
 /** GetEvents answers at most this many events at once (Exchange's number). */
@@ -28,14 +29,14 @@ export const subscribe: Operation = {
       if (folderIds.some((f) => owner(f) && !context.mailbox.owns(owner(f)!))) {
         throw new EwsError('ErrorSubscriptionDelegateAccessNotSupported', 'Subscriptions are not supported for delegate user access.');
       }
-      const folders = attr(spec, 'SubscribeToAllFolders') === 'true' ? ('all' as const) : new Set(folderIds.map((f) => resolveFolder(context, f).id));
+      const folders = xsBoolean(attr(spec, 'SubscribeToAllFolders')) === true ? ('all' as const) : new Set(folderIds.map((f) => resolveFolder(context, f).id));
       const eventTypes = new Set(
         children(child(spec, NS.types, 'EventTypes'), NS.types, 'EventType')
           .map((e) => e.text.trim() as EventType)
           .filter((e) => EVENT_TYPES.includes(e)),
       );
       const timeout = Number(child(spec, NS.types, 'Timeout')?.text ?? 30);
-      const subscription = context.subscriptions.create(pull ? 'pull' : 'streaming', context.account.username, context.mailbox, folders, eventTypes, timeout);
+      const subscription = context.subscriptions.create(pull ? 'pull' : 'streaming', context.account.username, context.server, context.mailbox, folders, eventTypes, timeout);
       return [el('m:SubscriptionId', null, subscription.id), pull ? el('m:Watermark', null, context.subscriptions.watermark(subscription, 0)) : null];
     });
   },
@@ -43,9 +44,12 @@ export const subscribe: Operation = {
 
 /** The subscription named by the element, checked for existence, expiry and ownership. */
 export function ownSubscription(context: EwsContext, idElement: XmlElement | undefined): Subscription {
-  const found = context.subscriptions.get(idElement?.text.trim() ?? '');
+  const id = idElement?.text.trim() ?? '';
+  if (!isWellFormedSubscriptionId(id)) throw new EwsError('ErrorInvalidSubscription', TEXT.invalidSubscription);
+  const found = context.subscriptions.get(id);
   if (found === 'expired') throw new EwsError('ErrorExpiredSubscription', 'The subscription has expired.');
-  if (!found) throw new EwsError('ErrorSubscriptionNotFound', TEXT.subscriptionNotFound);
+  // A subscription lives on the server that made it; without affinity a request may reach another one.
+  if (!found || found.server !== context.server) throw new EwsError('ErrorSubscriptionNotFound', TEXT.subscriptionNotFound);
   if (found.owner !== context.account.username.toLowerCase()) throw new EwsError('ErrorSubscriptionAccessDenied', TEXT.subscriptionAccessDenied);
   return found;
 }

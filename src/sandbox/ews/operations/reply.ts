@@ -128,7 +128,7 @@ function composeBody(newBody: XmlElement | undefined, original: Item): { html?: 
 function referenced(context: EwsContext, element: XmlElement, kind: ResponseKind | 'SuppressReadReceipt'): Item {
   const reference = child(element, NS.types, 'ReferenceItemId');
   if (!reference) throw new EwsError('ErrorInvalidReferenceItem', 'The reference item does not support the requested operation.');
-  const original = resolveItemId(context, attr(reference, 'Id') ?? '');
+  const original = resolveItemId(context, attr(reference, 'Id') ?? '', reference);
   // responsecode.md, ErrorInvalidReferenceItem: "The message is a draft and Reply or ReplyAll is selected."
   if (original.props.isDraft && (kind === 'ReplyToItem' || kind === 'ReplyAllToItem')) {
     throw new EwsError('ErrorInvalidReferenceItem', 'The reference item does not support the requested operation.');
