@@ -108,7 +108,8 @@ function textOf(original: Item): string {
 /** The new text above the original, which is quoted under a separator and its header block. */
 function composeBody(newBody: XmlElement | undefined, original: Item): { html?: string; text?: string } {
   const text = newBody?.text ?? '';
-  const isHtml = attr(newBody, 'BodyType') === 'HTML' || (newBody === undefined && original.props.bodyType === 'HTML') || original.props.bodyType === 'HTML';
+  // HTML when either side is HTML: the text side is then escaped into it.
+  const isHtml = attr(newBody, 'BodyType') === 'HTML' || original.props.bodyType === 'HTML';
   const header = quoteHeader(original);
   if (isHtml) {
     const fresh = attr(newBody, 'BodyType') === 'HTML' ? text : escapeHtml(text).replace(/\r?\n/g, '<br>');
