@@ -208,6 +208,38 @@ describe('sandbox EWS: reply and forward', () => {
     assert.equal(text(received, 'References'), '<root@fabrikam.test> <q6@fabrikam.test>');
   });
 
+  test('an HTML original: the reply is HTML, the new text above the quoted original', async () => {
+    const mime = [
+      'From: Jane Doe <jane.doe@fabrikam.test>',
+      `To: ${ALICE}`,
+      'Subject: Layout',
+      'Message-ID: <h1@fabrikam.test>',
+      'Content-Type: text/html; charset=utf-8',
+      '',
+      '<html><head><style>p{}</style></head><body><p>See the <b>layout</b> &amp; plan.</p></body></html>',
+      '',
+    ].join('\r\n');
+    const id = await deliver(ALICE, mime);
+    ok(
+      await s.ews(
+        `<m:CreateItem MessageDisposition="SendAndSaveCopy"><m:Items><t:ReplyToItem><t:ReferenceItemId Id="${id}"/>` +
+          `<t:NewBodyContent BodyType="HTML">&lt;p&gt;Looks good&lt;/p&gt;</t:NewBodyContent></t:ReplyToItem></m:Items></m:CreateItem>`,
+        { as: ALICE },
+      ),
+    );
+    const answer = await s.ews(
+      `<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI="item:Body"/></t:AdditionalProperties></m:ItemShape>` +
+        `<m:ItemIds><t:ItemId Id="${await newest(ALICE, 'sentitems')}"/></m:ItemIds></m:GetItem>`,
+      { as: ALICE },
+    );
+    const body = find(ok(answer), 'Body')[0]!;
+    assert.equal(attr(body, 'BodyType'), 'HTML');
+    const html = body.text;
+    assert.ok(html.indexOf('<p>Looks good</p>') < html.indexOf('<p>See the <b>layout</b> &amp; plan.</p>'), html);
+    assert.match(html, /<b>From:<\/b> Jane Doe &lt;jane\.doe@fabrikam\.test&gt;/);
+    assert.doesNotMatch(html, /<style>/, 'the quoted original brings its body, not its head');
+  });
+
   test('errors: an unknown or malformed reference, a reply to a draft (responsecode.md, ErrorInvalidReferenceItem)', async () => {
     const id = await deliver(ALICE, original({ messageId: '<q7@fabrikam.test>' }));
     ok(await s.ews(`<m:DeleteItem DeleteType="HardDelete"><m:ItemIds><t:ItemId Id="${id}"/></m:ItemIds></m:DeleteItem>`, { as: ALICE }));
