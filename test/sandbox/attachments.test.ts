@@ -205,6 +205,29 @@ describe('sandbox EWS: attachments', () => {
     assert.equal(responseCode(again), 'ErrorInvalidAttachmentId');
   });
 
+  test('DeleteAttachment of a message that is only its attachment leaves it with an empty body', async () => {
+    const mime = [
+      'From: jane.doe@fabrikam.test',
+      `To: ${ALICE}`,
+      'Subject: Just the file',
+      'MIME-Version: 1.0',
+      'Content-Type: application/pdf; name="scan.pdf"',
+      'Content-Disposition: attachment; filename="scan.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      b64('%PDF scan'),
+      '',
+    ].join('\r\n');
+    const id = (await s.control<{ itemId: string }>('POST', `/mailboxes/${ALICE}/messages`, { mime })).json.itemId;
+    const [scan] = listed(await getItem(id));
+    assert.equal(text(scan, 'Name'), 'scan.pdf');
+    ok(await s.ews(`<m:DeleteAttachment><m:AttachmentIds><t:AttachmentId Id="${idOf(scan!)}"/></m:AttachmentIds></m:DeleteAttachment>`, { as: ALICE }));
+    const after = await getItem(id, true);
+    assert.equal(listed(after).length, 0);
+    assert.equal(text(after, 'Subject'), 'Just the file');
+    assert.doesNotMatch(Buffer.from(text(after, 'MimeContent')!, 'base64').toString(), /application\/pdf/);
+  });
+
   test('an inline attachment keeps its ContentId and IsInline, and does not count for HasAttachments', async () => {
     const id = await draft(`<t:FileAttachment><t:Name>logo.png</t:Name><t:ContentType>image/png</t:ContentType><t:ContentId>logo@contoso</t:ContentId><t:IsInline>true</t:IsInline><t:Content>${b64('PNG')}</t:Content></t:FileAttachment>`);
     const item = await getItem(id);

@@ -92,6 +92,20 @@ function removeFrom(text: string, path: number[]): string {
   return text.slice(0, start) + removeFrom(text.slice(start, end), path.slice(1)) + text.slice(end);
 }
 
+/** Empties a message that is itself its only attachment (no multipart): what is left is an empty text body. */
+export function removeRootContent(mime: Buffer): Buffer {
+  const text = mime.toString('latin1');
+  const e = entity(text);
+  const kept: string[] = [];
+  let dropping = false;
+  for (const line of e.header.split(/\r?\n/)) {
+    if (!/^[ \t]/.test(line)) dropping = isContentHeader(line);
+    if (!dropping) kept.push(line);
+  }
+  kept.push('Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 7bit');
+  return Buffer.from(`${kept.join(e.eol)}${e.eol}${e.eol}`, 'latin1');
+}
+
 /** Header lines about the content (Content-*), which move to the first part when a message is wrapped. */
 function isContentHeader(line: string): boolean {
   return /^content-/i.test(line);

@@ -10,7 +10,7 @@ import { NS } from '../../../xml/namespaces.js';
 import { el, raw, type Xml } from '../../../xml/write.js';
 import { xsBoolean } from '../../../xml/xs-boolean.js';
 import { decodeAttachmentId } from '../../state/ids.js';
-import { appendPart, attachmentParts, type ComposeAttachment, lastPart, removePart } from '../../state/mime-parts.js';
+import { appendPart, attachmentParts, type ComposeAttachment, lastPart, removePart, removeRootContent } from '../../state/mime-parts.js';
 import { composeMime, readMime } from '../../state/mime.js';
 import type { AttachmentInfo, Item } from '../../state/model.js';
 import { answerEach, type EwsContext, resolveItemId } from '../context.js';
@@ -249,10 +249,13 @@ export const deleteAttachment: Operation = {
       const found = await findAttachment(context, idElement);
       // Only the item's own attachments can go; an attached message is not changed.
       if (found.holder !== found.root) throw invalidAttachmentId();
-      const part = (await attachmentParts(found.mime))[found.index];
-      if (!part?.partId) throw invalidAttachmentId();
+      const parts = await attachmentParts(found.mime);
+      const part = parts[found.index];
+      if (!part) throw invalidAttachmentId();
       const keys = found.root.props.attachments.filter((_, i) => i !== found.index);
-      await replaceMime(context, found.root, removePart(found.mime, part.partId), keys);
+      // A message that is nothing but its attachment (no multipart) keeps an empty body.
+      const edited = part.partId ? removePart(found.mime, part.partId) : removeRootContent(found.mime);
+      await replaceMime(context, found.root, edited, keys);
       const ref = context.mailbox.itemRef(found.root);
       return el('m:RootItemId', { RootItemId: ref.id, RootItemChangeKey: ref.changeKey });
     });
