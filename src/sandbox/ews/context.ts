@@ -74,10 +74,17 @@ function assertChangeKey(element: XmlElement): void {
 /** The item a t:ItemId names. */
 export function resolveItem(context: EwsContext, element: XmlElement): Item {
   if (element.local !== 'ItemId') throw new EwsError('ErrorInvalidRequest', `The sandbox does not support ${element.local} here.`);
-  const id = attr(element, 'Id') ?? '';
+  return resolveItemId(context, attr(element, 'Id') ?? '', element);
+}
+
+/**
+ * The item an id names (from a t:ItemId, a t:ParentItemId or t:ReferenceItemId, or inside an attachment id);
+ * `element`, when given, carries a ChangeKey to check.
+ */
+export function resolveItemId(context: EwsContext, id: string, element?: XmlElement): Item {
   const decoded = decodeId(id);
   if (!decoded || decoded.kind !== 'item') throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
-  assertChangeKey(element);
+  if (element) assertChangeKey(element);
   if (decoded.mailboxGuid !== context.mailbox.guid) {
     if (!context.state.mailboxByGuid(decoded.mailboxGuid)) throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.');
     throw new EwsError('ErrorAccessDenied', TEXT.accessDenied);

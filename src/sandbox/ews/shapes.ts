@@ -7,7 +7,9 @@ import { attr, child, children, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
 import { el, type Xml } from '../../xml/write.js';
 import type { Mailbox } from '../state/mailbox.js';
-import type { Address, Folder, Item } from '../state/model.js';
+import { encodeAttachmentId } from '../state/ids.js';
+import { topicConversationGuid } from '../state/conversation.js';
+import type { Address, AttachmentInfo, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
 import { EwsError } from './soap.js';
 import { xsBoolean } from '../../xml/xs-boolean.js';
@@ -94,9 +96,47 @@ function bodyFor(item: Item, wanted: ItemShape['bodyType']): { type: 'HTML' | 'T
   return { type: 'Text', text };
 }
 
-/** Attachment ids: the item id and the attachment's position, so GetAttachment-style lookups stay possible. */
-export function attachmentId(item: Item, index: number): string {
-  return Buffer.from(`${item.id}|${index}`).toString('base64');
+/**
+ * A conversation's id as Exchange writes it: 00 04 24 00, the mailbox GUID, 00 10 00 and the conversation's 16
+ * bytes: the GUID of the conversation index when it has a valid header, else the topic's MD5 ([MS-OXOMSG]
+ * 2.2.1.2). Replies and forwards extend the original's index, so they share its conversation.
+ */
+function conversationId(item: Item, mailbox: Mailbox): string {
+  const index = item.props.conversationIndex ? Buffer.from(item.props.conversationIndex, 'base64') : Buffer.alloc(0);
+  const guid = index.length >= 22 && index[0] === 1 ? index.subarray(6, 22) : topicConversationGuid(item.props.conversationTopic);
+  return Buffer.concat([Buffer.from([0, 4, 0x24, 0]), Buffer.from(mailbox.guid, 'ascii'), Buffer.from([0, 0x10, 0]), guid]).toString('base64');
+}
+
+/** An attachment's id: its item's id and its key (for one inside an attached message, the keys down to it). */
+export function attachmentIdFor(item: Item, attachment: AttachmentInfo): string {
+  const embedded = (item as EmbeddedItem).embeddedIn;
+  return embedded ? encodeAttachmentId(embedded.itemId, [...embedded.path, attachment.id]) : encodeAttachmentId(item.id, [attachment.id]);
+}
+
+/** A message inside an attachment, shaped as an item so that it can be written as one. */
+export interface EmbeddedItem extends Item {
+  embeddedIn?: { itemId: string; path: string[] };
+}
+
+/** An attached message (an ItemAttachment); data saved before the flag existed says so by its MIME type. */
+export function isItemAttachment(a: AttachmentInfo): boolean {
+  return a.isItem ?? a.contentType === 'message/rfc822';
+}
+
+/** An attachment as GetItem lists it: no content (GetAttachment gives that). */
+export function writeAttachmentSummary(item: Item, a: AttachmentInfo): Xml {
+  const common = [
+    el('t:AttachmentId', { Id: attachmentIdFor(item, a) }),
+    el('t:Name', null, a.name),
+    // An attached item has no MIME type of its own in Exchange's listing.
+    isItemAttachment(a) ? null : el('t:ContentType', null, a.contentType),
+    a.contentId ? el('t:ContentId', null, a.contentId.replace(/^<|>$/g, '')) : null,
+    el('t:Size', null, a.size),
+    // When it was attached: with the message, unless it was added later (CreateAttachment).
+    el('t:LastModifiedTime', null, isoSeconds(a.lastModifiedTime ?? item.props.dateTimeCreated).replace(/Z$/, '')),
+    el('t:IsInline', null, a.isInline),
+  ];
+  return isItemAttachment(a) ? el('t:ItemAttachment', null, common) : el('t:FileAttachment', null, common, el('t:IsContactPhoto', null, 'false'));
 }
 
 interface ItemProperty {
@@ -129,27 +169,7 @@ const ITEM_PROPERTIES: ItemProperty[] = [
     uri: 'item:Attachments',
     inDefault: true,
     heavy: true,
-    write: (i) =>
-      i.props.attachments.length === 0
-        ? null
-        : el(
-            't:Attachments',
-            null,
-            i.props.attachments.map((a, index) =>
-              el(
-                't:FileAttachment',
-                null,
-                el('t:AttachmentId', { Id: attachmentId(i, index) }),
-                el('t:Name', null, a.name),
-                el('t:ContentType', null, a.contentType),
-                a.contentId ? el('t:ContentId', null, a.contentId.replace(/^<|>$/g, '')) : null,
-                el('t:Size', null, a.size),
-                el('t:LastModifiedTime', null, i.props.lastModifiedTime.replace(/\.\d{3}Z$/, '')),
-                el('t:IsInline', null, a.isInline),
-                el('t:IsContactPhoto', null, 'false'),
-              ),
-            ),
-          ),
+    write: (i) => (i.props.attachments.length === 0 ? null : el('t:Attachments', null, i.props.attachments.map((a) => writeAttachmentSummary(i, a)))),
   },
   { uri: 'item:DateTimeReceived', inDefault: true, write: (i) => el('t:DateTimeReceived', null, isoSeconds(i.props.dateTimeReceived)) },
   { uri: 'item:Size', inDefault: true, write: (i) => el('t:Size', null, i.props.size) },
@@ -195,7 +215,7 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   {
     uri: 'item:ConversationId',
     inDefault: false,
-    write: (i) => el('t:ConversationId', { Id: Buffer.from(`conversation|${i.props.conversationTopic}`).toString('base64') }),
+    write: (i, m) => el('t:ConversationId', { Id: conversationId(i, m) }),
   },
   { uri: 'message:Sender', inDefault: true, write: (i) => single('t:Sender', i.props.sender) },
   { uri: 'message:ToRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:ToRecipients', i.props.toRecipients) },

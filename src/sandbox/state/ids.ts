@@ -62,3 +62,47 @@ export function isWellFormedChangeKey(text: string): boolean {
   const buffer = Buffer.from(text, 'base64');
   return buffer.length >= 8 && buffer.readUInt32LE(4) === buffer.length - 8;
 }
+
+/**
+ * An attachment id: the id of the item that holds it, then 0x12 and the attachment's path (its key, and for an
+ * attachment of an attached message the keys down to it), each key length-prefixed. Like Exchange's, it starts
+ * with the item id's bytes, so it names its item and changes when the item moves.
+ */
+const ATTACHMENT_MARK = 0x12;
+
+export interface DecodedAttachmentId {
+  itemId: string;
+  path: string[];
+}
+
+/** An id shaped as Exchange makes them (a mailbox GUID, then an item's entry id) that names nothing the sandbox made. */
+export interface ForeignAttachmentId {
+  foreignMailboxGuid: string;
+}
+
+export function encodeAttachmentId(itemId: string, path: readonly string[]): string {
+  const keys = path.map((key) => Buffer.from(key, 'utf8'));
+  return Buffer.concat([Buffer.from(itemId, 'base64'), Buffer.from([ATTACHMENT_MARK]), ...keys.flatMap((k) => [Buffer.from([k.length]), k])]).toString('base64');
+}
+
+/** Reads an attachment id; null when it is not one the sandbox could have made (Exchange: ErrorInvalidIdMalformed). */
+export function decodeAttachmentId(id: string): DecodedAttachmentId | ForeignAttachmentId | null {
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(id)) return null;
+  const buffer = Buffer.from(id, 'base64');
+  const guid = buffer.toString('ascii', PREFIX.length, PREFIX.length + GUID_LENGTH);
+  const exchangeShaped =
+    buffer.length > ID_LENGTH && buffer.subarray(0, PREFIX.length).equals(PREFIX) && /^[0-9a-f-]{36}$/.test(guid) && buffer[PREFIX.length + GUID_LENGTH] === 0 && buffer[PREFIX.length + GUID_LENGTH + 1] === KIND.item;
+  if (buffer.length < ID_LENGTH + 3 || buffer[ID_LENGTH] !== ATTACHMENT_MARK) return exchangeShaped ? { foreignMailboxGuid: guid } : null;
+  const itemId = buffer.subarray(0, ID_LENGTH).toString('base64');
+  const decoded = decodeId(itemId);
+  if (!decoded || decoded.kind !== 'item') return null;
+  const path: string[] = [];
+  let offset = ID_LENGTH + 1;
+  while (offset < buffer.length) {
+    const length = buffer[offset]!;
+    if (length === 0 || offset + 1 + length > buffer.length) return null;
+    path.push(buffer.toString('utf8', offset + 1, offset + 1 + length));
+    offset += 1 + length;
+  }
+  return { itemId, path };
+}

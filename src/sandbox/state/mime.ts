@@ -5,6 +5,9 @@
 import { randomBytes } from 'node:crypto';
 import { type AddressObject, simpleParser } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
+import { newConversationIndex } from './conversation.js';
+export { newConversationIndex };
+import { type ComposeAttachment, composerAttachment } from './mime-parts.js';
 import type { Address, AttachmentInfo, MessageProps } from './model.js';
 
 function addresses(value: AddressObject | AddressObject[] | undefined): Address[] {
@@ -18,18 +21,6 @@ function addresses(value: AddressObject | AddressObject[] | undefined): Address[
     }
   }
   return result;
-}
-
-/** An Outlook-style conversation index: a header byte, five bytes of time, a random GUID. */
-export function newConversationIndex(): string {
-  const buffer = Buffer.alloc(22);
-  buffer[0] = 1;
-  const filetime = BigInt(Date.now()) * 10000n + 116444736000000000n;
-  const bytes = Buffer.alloc(8);
-  bytes.writeBigUInt64BE(filetime);
-  bytes.copy(buffer, 1, 0, 5);
-  randomBytes(16).copy(buffer, 6);
-  return buffer.toString('base64');
 }
 
 /** Reads the properties EWS shows from a MIME message. */
@@ -46,6 +37,7 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
     size: a.size,
     isInline: a.contentDisposition === 'inline',
     contentId: a.contentId ?? null,
+    isItem: a.contentType === 'message/rfc822',
   }));
   const sent = parsed.date ?? received;
   const threadIndex = parsed.headers.get('thread-index');
@@ -78,7 +70,7 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
     bccRecipients: addresses(parsed.bcc),
     replyTo: addresses(parsed.replyTo),
     conversationTopic: subject.replace(/^((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, ''),
-    conversationIndex: typeof threadIndex === 'string' ? threadIndex : newConversationIndex(),
+    conversationIndex: typeof threadIndex === 'string' ? threadIndex : newConversationIndex(subject.replace(/^((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '')),
     headers: parsed.headerLines.map((h) => ({ name: h.line.slice(0, h.line.indexOf(':')), value: h.line.slice(h.line.indexOf(':') + 1).trim() })),
   };
 }
@@ -96,7 +88,10 @@ export interface ComposeInput {
   references?: string;
   date?: Date;
   importance?: 'Low' | 'Normal' | 'High';
-  attachments?: Array<{ filename: string; contentType: string; content: Buffer }>;
+  /** Thread-Index and Thread-Topic, as Exchange writes them on replies and forwards. */
+  threadIndex?: string;
+  threadTopic?: string;
+  attachments?: ComposeAttachment[];
 }
 
 const format = (a: Address) => ({ name: a.name === a.address ? '' : a.name, address: a.address });
@@ -116,7 +111,8 @@ export async function composeMime(input: ComposeInput, keepBcc = false): Promise
     references: input.references,
     date: input.date ?? new Date(),
     priority: input.importance === 'High' ? 'high' : input.importance === 'Low' ? 'low' : 'normal',
-    attachments: input.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
+    attachments: input.attachments?.map(composerAttachment),
+    ...(input.threadIndex ? { headers: { 'Thread-Topic': input.threadTopic ?? '', 'Thread-Index': input.threadIndex } } : {}),
   });
   const compiled = composer.compile();
   if (keepBcc) (compiled as unknown as { keepBcc: boolean }).keepBcc = true;

@@ -25,6 +25,10 @@ export interface AttachmentInfo {
   size: number;
   isInline: boolean;
   contentId: string | null;
+  /** An attached message (message/rfc822, an EWS ItemAttachment) rather than a file. */
+  isItem?: boolean;
+  /** When it was attached (else the item's LastModifiedTime stands for it). */
+  lastModifiedTime?: string;
 }
 
 export interface MessageProps {

@@ -11,6 +11,8 @@ import { readMime } from '../../state/mime.js';
 import type { Address, Folder } from '../../state/model.js';
 import { answerEach, type EwsContext, folderIdIn, resolveFolder, resolveItem } from '../context.js';
 import { EwsError } from '../soap.js';
+import { createdAttachmentIds, readAttachments } from './attachments.js';
+import { buildResponse, RESPONSE_OBJECTS, suppressReadReceipt } from './reply.js';
 import type { Operation } from './types.js';
 import { xsBoolean } from '../../../xml/xs-boolean.js';
 
@@ -21,18 +23,24 @@ function readAddresses(container: XmlElement | undefined): Address[] {
   });
 }
 
-interface NewMessage {
+export interface NewMessage {
   mime: Buffer;
   recipients: Address[];
   isRead: boolean | null;
   categories: string[];
 }
 
+const STALE_CHANGE_KEY =
+  'The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item.';
+
 const SEND_AS_DENIED =
   'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.';
 
-/** Builds the MIME of a t:Message from its MimeContent, or composes it from its properties. */
-async function buildMessage(context: EwsContext, message: XmlElement, forSending: boolean): Promise<NewMessage> {
+/**
+ * Builds the MIME of a t:Message from its MimeContent, or composes it from its properties. An attached message
+ * (inside an ItemAttachment) may be from anyone.
+ */
+export async function buildMessage(context: EwsContext, message: XmlElement, forSending: boolean, attached = false): Promise<NewMessage> {
   const { mailbox, state } = context;
   const categories = children(child(message, NS.types, 'Categories'), NS.types, 'String').map((s) => s.text);
   const isRead = xsBoolean(child(message, NS.types, 'IsRead')?.text) ?? null;
@@ -44,21 +52,17 @@ async function buildMessage(context: EwsContext, message: XmlElement, forSending
     return { mime, recipients: [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients], isRead, categories };
   }
   const from = readAddresses(child(message, NS.types, 'From'))[0];
-  if (from && !mailbox.owns(from.address)) throw new EwsError('ErrorSendAsDenied', SEND_AS_DENIED);
+  if (from && !attached && !mailbox.owns(from.address)) throw new EwsError('ErrorSendAsDenied', SEND_AS_DENIED);
   const body = child(message, NS.types, 'Body');
   const to = readAddresses(child(message, NS.types, 'ToRecipients'));
   const cc = readAddresses(child(message, NS.types, 'CcRecipients'));
   const bcc = readAddresses(child(message, NS.types, 'BccRecipients'));
-  const attachments = children(child(message, NS.types, 'Attachments'), NS.types, 'FileAttachment').map((a) => ({
-    filename: child(a, NS.types, 'Name')?.text ?? 'attachment',
-    contentType: child(a, NS.types, 'ContentType')?.text.trim() || 'application/octet-stream',
-    content: Buffer.from((child(a, NS.types, 'Content')?.text ?? '').replace(/\s+/g, ''), 'base64'),
-  }));
+  const attachments = await readAttachments(child(message, NS.types, 'Attachments'), (inner) => attachedMime(context, inner));
   const importance = child(message, NS.types, 'Importance')?.text.trim();
   const isHtml = attr(body, 'BodyType') === 'HTML';
   const mime = await state.compose(
     {
-      from: { name: mailbox.displayName, address: mailbox.address },
+      from: attached && from ? from : { name: mailbox.displayName, address: mailbox.address },
       to,
       cc,
       bcc,
@@ -73,6 +77,11 @@ async function buildMessage(context: EwsContext, message: XmlElement, forSending
     true,
   );
   return { mime, recipients: [...to, ...cc, ...bcc], isRead, categories };
+}
+
+/** The MIME of a message inside an ItemAttachment. */
+export async function attachedMime(context: EwsContext, message: XmlElement): Promise<Buffer> {
+  return (await buildMessage(context, message, false, true)).mime;
 }
 
 /** Stores a message the mailbox made itself (a draft, or the copy of what it sent). */
@@ -94,19 +103,26 @@ export const createItem: Operation = {
       'CreateItem',
       children(child(request, NS.messages, 'Items'), NS.types),
       async (element) => {
-        if (element.local !== 'Message') {
+        if (element.local === 'SuppressReadReceipt') {
+          suppressReadReceipt(context, element);
+          return el('m:Items');
+        }
+        if (element.local !== 'Message' && !RESPONSE_OBJECTS.has(element.local)) {
           throw new EwsError('ErrorInvalidRequest', `The sandbox stores messages only; it cannot create a ${element.local}.`);
         }
         if (!disposition) throw new EwsError('ErrorMessageDispositionRequired', 'MessageDisposition attribute is required.');
         const sending = disposition !== 'SaveOnly';
-        const message = await buildMessage(context, element, sending);
+        const message = RESPONSE_OBJECTS.has(element.local)
+          ? { ...(await buildResponse(context, element)), isRead: null, categories: [] }
+          : await buildMessage(context, element, sending);
         if (sending && message.recipients.length === 0) {
           throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
         }
         if (disposition === 'SaveOnly') {
           const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('drafts')!;
           const item = await store(context, context.mailbox, folder, message, true);
-          return el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) })));
+          // The attachments' ids come back with the item's (exchangelib's live tests fetch one right after saving).
+          return el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) }), createdAttachmentIds(item)));
         }
         let copyFolder: Folder | null = null;
         if (disposition === 'SendAndSaveCopy') {
@@ -128,6 +144,10 @@ export const sendItem: Operation = {
     const savedFolderElement = folderIdIn(child(request, NS.messages, 'SavedItemFolderId'));
     return answerEach('SendItem', children(child(request, NS.messages, 'ItemIds'), NS.types), async (id) => {
       const item = resolveItem(context, id);
+      // A draft changed since the client read it (an attachment added, say) is not sent: Exchange answers
+      // ErrorIrresolvableConflict (php-ews issue Garethp/php-ews#88, SendItem after CreateAttachment with the old key).
+      const changeKey = attr(id, 'ChangeKey');
+      if (changeKey && changeKey !== context.mailbox.changeKey(item)) throw new EwsError('ErrorIrresolvableConflict', STALE_CHANGE_KEY);
       const mime = context.state.mime(item.mimeRef);
       const props = await readMime(mime, new Date());
       const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];

@@ -1,6 +1,7 @@
 /** The EWS operations the sandbox answers, by the local name of their request element. */
+import { createAttachmentOperation, deleteAttachment, getAttachment } from './attachments.js';
 import { createFolder } from './create-folder.js';
-import { createItem, sendItem } from './create-item.js';
+import { attachedMime, createItem, sendItem } from './create-item.js';
 import { findFolder } from './find-folder.js';
 import { findItem } from './find-item.js';
 import { deleteFolder, moveFolder } from './folders.js';
@@ -44,6 +45,9 @@ export const OPERATIONS: ReadonlyMap<string, Operation> = new Map(
     copyItem,
     deleteItem,
     updateItem,
+    getAttachment,
+    createAttachmentOperation(attachedMime),
+    deleteAttachment,
     resolveNames,
     convertId,
     subscribe,
