@@ -4,7 +4,7 @@ import { Store } from '../store/store.js';
 import { addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
 
 async function withStore<T>(flags: StoreFlags, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await Store.open(storeOptionsFrom(flags));
+  const store = await Store.open(storeOptionsFrom(flags, { mustExist: true }));
   try {
     return await work(store);
   } finally {
