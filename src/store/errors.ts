@@ -176,3 +176,11 @@ export class ConflictMappingDriver implements Driver {
     return this.inner.destroy();
   }
 }
+
+/** Puts what was being done in front of a database conflict's message, so that it names the records. */
+export function explainConflict(what: string) {
+  return (error: unknown): never => {
+    if (error instanceof DatabaseConflictError) throw new DatabaseConflictError(error.kind, `${what}: ${error.message}`, { cause: error.cause });
+    throw error;
+  };
+}

@@ -4,7 +4,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.
 import { newId } from '../domain/ids.js';
 import { addressChanged, type MailboxState } from '../domain/mailbox.js';
 import { addressesOf, assertMailboxAddressFree, cleanAddresses, deleteAddresses, setAddresses, unlinkParties } from './addresses.js';
-import { type Db, flag, isSet, isUniqueViolation, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { type Db, flag, isForeignKeyViolation, isSet, isUniqueViolation, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage, updateLock } from './common.js';
+import { explainConflict } from './errors.js';
 import { newMailboxRow, mailboxStateOf, mailboxStateColumns } from './mailboxes.js';
 import type { Kysely } from 'kysely';
 import type { Schema } from './schema.js';
@@ -133,7 +134,7 @@ export class UserRepository {
     const name = cleanName(input.name, false);
     const email = cleanEmail(input.email, false);
     await this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id).executeTakeFirst();
+      const exists = await updateLock(trx, trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id)).executeTakeFirst();
       if (!exists) throw new NotFoundError('user', id);
       if (input.isAdmin === false && isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'remove their administrator role');
       await trx
@@ -146,25 +147,35 @@ export class UserRepository {
         .where('id', '=', id)
         .execute();
       if (email !== undefined) await changeMailboxAddress(trx, 'user', id, email);
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`user ${id} was not changed`));
     return this.get(id);
   }
 
+  /**
+   * Deletes a user with their mailbox and API tokens; their email activities stay (without an owner) and the
+   * parties that named them keep the address. Refused while they own a queue or an email server profile, and
+   * for the last administrator.
+   */
   async delete(id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id).executeTakeFirst();
-      if (!exists) throw new NotFoundError('user', id);
-      if (isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'delete them');
-      const profiles = await trx.selectFrom('email_server_profiles').select('name').where('owner_id', '=', id).execute();
-      const queues = await trx.selectFrom('queues').select('name').where('owner_id', '=', id).execute();
-      if (profiles.length > 0 || queues.length > 0) {
-        const owned = [...profiles.map((p) => `profile "${p.name}"`), ...queues.map((q) => `queue "${q.name}"`)];
-        throw new ConflictError(`the user still owns ${owned.join(', ')}; give them another owner first`);
-      }
-      await deleteAddresses(trx, 'user', id);
-      await unlinkParties(trx, 'user', id);
-      await trx.deleteFrom('users').where('id', '=', id).execute();
-    });
+    await this.db
+      .transaction()
+      .execute(async (trx) => {
+        // Locked first: a queue, profile or token given to the user from now on waits for this to commit.
+        const exists = await updateLock(trx, trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id)).executeTakeFirst();
+        if (!exists) throw new NotFoundError('user', id);
+        if (isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'delete them');
+        await assertOwnsNothing(trx, id);
+        await deleteAddresses(trx, 'user', id);
+        await unlinkParties(trx, 'user', id);
+        await trx.deleteFrom('users').where('id', '=', id).execute();
+      })
+      .catch(async (error: unknown) => {
+        // Something was given to the user after the check above (from a process that read before the lock):
+        // say what, as the check would have.
+        if (isForeignKeyViolation(error)) await assertOwnsNothing(this.db, id, ' (given to them while they were being deleted)');
+        throw error;
+      })
+      .catch(explainConflict(`user ${id} was not deleted`));
   }
 
   private async fetch(ids: string[]): Promise<User[]> {
@@ -204,7 +215,7 @@ export class QueueRepository {
       await trx.insertInto('queues').values({ id, name, owner_id: input.ownerId!, created_at: at, updated_at: at }).execute();
       await setAddresses(trx, 'queue', id, [email]);
       await trx.insertInto('mailboxes').values(newMailboxRow({ queueId: id })).execute();
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`queue "${name}" was not created`));
     return this.get(id);
   }
 
@@ -227,7 +238,7 @@ export class QueueRepository {
     const name = cleanName(input.name, false);
     const email = cleanEmail(input.email, false);
     await this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('queues').select('id').where('id', '=', id).executeTakeFirst();
+      const exists = await updateLock(trx, trx.selectFrom('queues').select('id').where('id', '=', id)).executeTakeFirst();
       if (!exists) throw new NotFoundError('queue', id);
       if (input.ownerId !== undefined) await assertUserExists(trx, 'ownerId', input.ownerId);
       await trx
@@ -240,7 +251,7 @@ export class QueueRepository {
         .where('id', '=', id)
         .execute();
       if (email !== undefined) await changeMailboxAddress(trx, 'queue', id, email);
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`queue ${id} was not changed`));
     return this.get(id);
   }
 
@@ -285,9 +296,19 @@ async function assertAnotherAdmin(db: Db, id: string, action: string): Promise<v
   if (Number(others.n) === 0) throw new ConflictError(`this is the last administrator; make another user an administrator before you ${action}`);
 }
 
+/** The user exists, and (locked) stays until the change that refers to them commits. */
 export async function assertUserExists(db: Db, field: string, id: string): Promise<void> {
-  const user = await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
+  const user = await keyShareLock(db, db.selectFrom('users').select('id').where('id', '=', id)).executeTakeFirst();
   if (!user) throw new ValidationError([{ field, message: `no user has id ${id}` }]);
+}
+
+async function assertOwnsNothing(db: Db, id: string, how = ''): Promise<void> {
+  const profiles = await db.selectFrom('email_server_profiles').select('name').where('owner_id', '=', id).execute();
+  const queues = await db.selectFrom('queues').select('name').where('owner_id', '=', id).execute();
+  if (profiles.length > 0 || queues.length > 0) {
+    const owned = [...profiles.map((p) => `profile "${p.name}"`), ...queues.map((q) => `queue "${q.name}"`)];
+    throw new ConflictError(`the user still owns ${owned.join(', ')}${how}; give them another owner first`);
+  }
 }
 
 /** Two requests racing for one address: the unique index decides, and the loser gets the same answer. */
@@ -309,11 +330,16 @@ export class TokenRepository {
   async issue(userId: string, label: string | null = null): Promise<{ id: string; token: string }> {
     const token = `lsn_${randomBytes(32).toString('base64url')}`;
     const id = newId();
-    await assertUserExists(this.db, 'userId', userId);
     await this.db
-      .insertInto('api_tokens')
-      .values({ id, user_id: userId, token_hash: TokenRepository.hash(token), label, created_at: now(), last_used_at: null })
-      .execute();
+      .transaction()
+      .execute(async (trx) => {
+        await assertUserExists(trx, 'userId', userId);
+        await trx
+          .insertInto('api_tokens')
+          .values({ id, user_id: userId, token_hash: TokenRepository.hash(token), label, created_at: now(), last_used_at: null })
+          .execute();
+      })
+      .catch(explainConflict(`no token was issued for user ${userId}`));
     return { id, token };
   }
 
