@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
-import { liaison } from './helpers/cli.js';
+import { liaison, start } from './helpers/cli.js';
 import { POSTGRES_URL, postgres } from './helpers/stores.js';
 
 const dirs: string[] = [];
@@ -101,5 +101,23 @@ describe('commands on PostgreSQL need an existing store', postgres.suite, () => 
       await client.query(`drop schema if exists "${schema}" cascade`);
       await client.end();
     }
+  });
+});
+
+describe('serve says what runs', () => {
+  test('the log claims no sync workers: the sync engine is not built yet', async () => {
+    const data = tempDir();
+    assert.equal((await liaison(['migrate', '--data', data])).code, 0);
+    const server = start(['serve', '--port', '0', '--data', data]);
+    try {
+      await server.waitFor(/"msg":"store ready[^"]*"/);
+      await server.waitFor(/^Mail synchronization: .*\n/m);
+    } finally {
+      await server.stop();
+    }
+    const output = server.output();
+    assert.doesNotMatch(output, /"workers":true/);
+    assert.match(output, /"syncWorkers":0,"msg":"store ready; mail synchronization is not built yet/);
+    assert.match(output, /^Mail synchronization: not built yet\. .*connects to no mail server/m);
   });
 });
