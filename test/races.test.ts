@@ -144,6 +144,22 @@ for (const kind of DATABASES) {
       assert.equal(await count('select count(*) as n from queues where owner_id not in (select id from users)'), 0);
     });
 
+    test('two users created with one address at once: one gets it, the other a 409 that names the address', async () => {
+      const email = `twin-${unique()}@contoso.test`;
+      const [one, two] = await race(
+        { kind: 'select', table: 'email_addresses' },
+        () => first.users.create({ name: 'One', email }),
+        () => second.users.create({ name: 'Two', email }),
+      );
+      assertClean(one, 'creating the first');
+      assertClean(two, 'creating the second');
+      assert.notEqual(one.ok, two.ok, 'exactly one has the address');
+      const loser = one.ok ? two : one;
+      assert.ok(!loser.ok && loser.error instanceof ConflictError);
+      assert.match(loser.error.message, new RegExp(email.replace(/[.]/g, '\\.')));
+      assert.equal(await count(`select count(*) as n from email_addresses where address_key = '${email}'`), 1);
+    });
+
     test('a draft regarding a contact composed while the contact is deleted: no draft regards a deleted contact', async () => {
       const contact = await t.store.records.create('contact', { name: 'Carla', emailAddresses: [] });
       const sender = await t.store.users.create({ name: 'Sam', email: `sam-${unique()}@contoso.test` });

@@ -107,7 +107,7 @@ export class UserRepository {
       await trx.insertInto('users').values({ id, name, is_admin: flag(input.isAdmin ?? false), created_at: at, updated_at: at }).execute();
       await setAddresses(trx, 'user', id, [email]);
       await trx.insertInto('mailboxes').values(newMailboxRow({ userId: id })).execute();
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`user ${email} was not created`));
     return this.get(id);
   }
 
