@@ -1,6 +1,6 @@
 /** The CLI never starts a store by accident, and the store's files are private to the account that runs it. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -79,6 +79,15 @@ describe('the embedded database is private', () => {
     assert.ok(files.includes('liaison.db'));
     for (const file of files) assert.equal(statSync(path.join(data, file)).mode & 0o777, 0o600, file);
     assert.equal(statSync(path.join(data, 'secret.key')).mode & 0o777, 0o600);
+  });
+
+  test('a liaison.db an earlier version left 0644 is made 0600 on the next open', async () => {
+    const data = tempDir();
+    assert.equal((await liaison(['migrate', '--data', data])).code, 0);
+    chmodSync(path.join(data, 'liaison.db'), 0o644);
+    const listed = await liaison(['user', 'list', '--data', data]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal(statSync(path.join(data, 'liaison.db')).mode & 0o777, 0o600);
   });
 });
 

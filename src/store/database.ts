@@ -1,7 +1,7 @@
 /**
  * Opens the database: embedded SQLite (a file in the data folder) by default, PostgreSQL when a URL is given.
  */
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { type Dialect, Kysely, type KyselyPlugin, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -98,12 +98,16 @@ function openSqlite(dataDir: string, options: DatabaseOptions): Database {
   }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Created 0600 before SQLite opens it, whatever the umask or whether the folder existed: it holds the
-  // encrypted secrets and every email. SQLite gives its -wal and -shm files the database file's mode.
+  // encrypted secrets and every email. SQLite gives its -wal and -shm files the database file's mode. A file
+  // an earlier version left readable by others is tightened the same way.
   try {
     closeSync(openSync(file, 'wx', 0o600));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
       throw new DatabaseConfigError(`Cannot create the SQLite database ${file}: ${(error as Error).message}`);
+    }
+    for (const part of [file, `${file}-wal`, `${file}-shm`]) {
+      if (existsSync(part) && (statSync(part).mode & 0o077) !== 0) chmodSync(part, 0o600);
     }
   }
   let connection: BetterSqlite3.Database;
