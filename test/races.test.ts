@@ -176,6 +176,37 @@ for (const kind of DATABASES) {
       assert.equal(await count("select count(*) as n from email_activities where regarding_id is not null and regarding_id not in (select id from crm_records)"), 0);
     });
 
+    test('a deadlock between two transactions is a conflict (409) for the one PostgreSQL undoes', { skip: kind.name === 'sqlite' ? 'SQLite runs one writer at a time: no deadlock' : false }, async () => {
+      const one = await t.store.users.create({ name: 'One', email: `dl1-${unique()}@contoso.test` });
+      const two = await t.store.users.create({ name: 'Two', email: `dl2-${unique()}@contoso.test` });
+      let firstLocked!: () => void;
+      const locked = new Promise<void>((resolve) => (firstLocked = resolve));
+      const rename = (db: Store['database']['db'], id: string) => db.updateTable('users').set({ name: 'x' }).where('id', '=', id).execute();
+      // Each locks one user, then wants the other's: PostgreSQL undoes one of the two (40P01).
+      const a = settle(
+        first.database.db.transaction().execute(async (trx) => {
+          await sql`set local deadlock_timeout = '10ms'`.execute(trx);
+          await rename(trx, one.id);
+          firstLocked();
+          await finishedOrWaiting(new Promise(() => undefined), applicationName);
+          await rename(trx, two.id);
+        }),
+      );
+      const b = settle(
+        second.database.db.transaction().execute(async (trx) => {
+          await locked;
+          await rename(trx, two.id);
+          await rename(trx, one.id);
+        }),
+      );
+      const outcomes = [await a, await b];
+      const failed = outcomes.filter((o) => !o.ok);
+      assert.equal(failed.length, 1, 'one transaction is undone');
+      const error = (failed[0] as { error: Error }).error;
+      assert.ok(error instanceof ConflictError, `${error.constructor.name}: ${error.message}`);
+      assert.match(error.message, /another change to the same records was saved at the same moment/);
+    });
+
     // On SQLite the draft's transaction has written (the email) before it resolves its parties, so another
     // connection cannot delete in between: it waits for the write lock. The interleaving exists on PostgreSQL.
     test('a draft to a contact composed while the contact is deleted: no party links a deleted contact', { skip: kind.name === 'sqlite' ? 'cannot interleave on SQLite (see the comment)' : false }, async () => {
