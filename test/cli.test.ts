@@ -26,6 +26,7 @@ describe('liaison command', () => {
 
   test('user create prints a token once; serve answers with it; flags beat environment variables', async () => {
     const data = tempDir();
+    assert.equal((await liaison(['migrate', '--data', data])).code, 0, 'migrate (or serve) creates the store');
     const created = await liaison(['user', 'create', '--email', 'admin@example.com', '--name', 'Admin', '--admin', '--data', data]);
     assert.equal(created.code, 0, created.stderr);
     const token = created.stdout.match(/^(lsn_\S+)$/m)?.[1];
@@ -58,6 +59,7 @@ describe('liaison command', () => {
     const bad = await liaison(['migrate', '--data', data, '--database-url', 'mysql://localhost/x']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /^liaison: The database URL must start with postgres:\/\//);
+    assert.equal((await liaison(['migrate', '--data', data])).code, 0);
     const key = await liaison(['user', 'list', '--data', data], { env: { LIAISON_SECRET_KEY: 'too-short' } });
     assert.equal(key.code, 1);
     assert.match(key.stderr, /openssl rand -base64 32/);
@@ -85,6 +87,7 @@ describe('liaison command on PostgreSQL', postgres.suite, () => {
       assert.equal(migrated.code, 0, migrated.stderr);
       assert.match(migrated.stdout, /Applied 0001-foundation/);
       const second = await liaison(['migrate', '--data', data], { env: { DATABASE_URL: url } });
+      assert.equal(second.code, 0, second.stderr);
       assert.match(second.stdout, /is up to date/);
       const created = await liaison(['user', 'create', '--email', 'pg@example.com', '--name', 'PG', '--data', data], { env: { DATABASE_URL: url } });
       assert.equal(created.code, 0, created.stderr);

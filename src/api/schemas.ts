@@ -91,6 +91,15 @@ export const Token = Type.Object({
   token: Type.String({ description: 'Shown once; only its hash is stored' }),
 });
 export const TokenCreate = Type.Object({ label: Type.Optional(Type.String({ maxLength: 200 })) }, { additionalProperties: false });
+/** A token as a list shows it: never the token or its hash. */
+export const TokenInfo = Type.Object({
+  id: Id,
+  userId: Id,
+  label: Nullable(Type.String()),
+  prefix: Nullable(Type.String({ description: 'The first characters of the token (lsn_ and four more), to tell tokens apart; null for tokens issued before Liaison kept them' })),
+  createdAt: DateTime,
+  lastUsedAt: Nullable(Type.String({ format: 'date-time', description: 'Recorded at most once a minute' })),
+});
 
 export const Queue = Type.Object({
   id: Id,

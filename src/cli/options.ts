@@ -20,8 +20,12 @@ export function addStoreOptions(command: Command): Command {
     );
 }
 
-export function storeOptionsFrom(flags: StoreFlags) {
-  return { dataDir: path.resolve(flags.data), databaseUrl: flags.databaseUrl ?? null };
+/**
+ * The store the flags name. `serve` and `migrate` create it when it does not exist yet; every other command
+ * passes `mustExist`, so a mistyped --data or --database-url is refused instead of starting an empty store.
+ */
+export function storeOptionsFrom(flags: StoreFlags, use: { mustExist?: boolean } = {}) {
+  return { dataDir: path.resolve(flags.data), databaseUrl: flags.databaseUrl ?? null, mustExist: use.mustExist ?? false };
 }
 
 /** A TCP port; 0 asks the system for any free one (the tests use that). */

@@ -79,11 +79,17 @@ export function serveCommand(program: Command): void {
     const base = `http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${port}`;
     if (store.keySource.created) app.log.info(`created the secret key: ${store.keySource.description}; back it up with the database`);
     if (store.keySource.looseFilePermissions) app.log.warn(`${store.keySource.description} can be read by other users; chmod 600 it`);
-    app.log.info({ database: store.database.location, dialect: store.database.dialect, workers }, 'store ready');
+    // The sync engine is not built yet: say so instead of claiming workers. --no-workers is accepted already for
+    // the deployments that will need it.
+    app.log.info(
+      { database: store.database.location, dialect: store.database.dialect, syncWorkers: 0 },
+      `store ready; ${workers ? '' : '--no-workers given, but '}mail synchronization is not built yet: no mailbox is synchronized and no email is sent`,
+    );
     const admins = await store.users.list({ isAdmin: true, limit: 1 });
     process.stderr.write(
       `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
         `Database: ${store.database.location}\n` +
+        'Mail synchronization: not built yet. Liaison keeps profiles, mailboxes and email, but connects to no mail server (README.md says what works)\n' +
         (sandbox
           ? `Exchange sandbox: EWS ${sandbox.info.ews} (and ${sandbox.info.ews2}), control API ${sandbox.info.control}\n` +
             `  host names ${sandbox.info.hosts.join(', ')} listen on ${sandbox.info.listen.address}; CA certificate ${sandbox.info.caCert}\n` +

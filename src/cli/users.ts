@@ -1,15 +1,26 @@
-/** `liaison user ...`: create users and issue API tokens from the machine itself (the first admin comes from here). */
+/**
+ * `liaison user ...`: create, list and delete users, issue, list and revoke API tokens, from the machine itself
+ * (the first administrator comes from here).
+ */
 import type { Command } from 'commander';
+import { NotFoundError } from '../domain/errors.js';
 import { Store } from '../store/store.js';
+import type { User } from '../store/users.js';
 import { addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
 
 async function withStore<T>(flags: StoreFlags, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = await Store.open(storeOptionsFrom(flags));
+  const store = await Store.open(storeOptionsFrom(flags, { mustExist: true }));
   try {
     return await work(store);
   } finally {
     await store.close();
   }
+}
+
+async function userByEmail(store: Store, email: string): Promise<User> {
+  const found = await store.users.findByEmail(email);
+  if (!found) throw new NotFoundError('the user with the address', email);
+  return found;
 }
 
 function printToken(json: boolean, user: { id: string; email: string; isAdmin: boolean }, token: string, verb: string): void {
@@ -52,8 +63,7 @@ export function userCommands(program: Command): void {
   addStoreOptions(token);
   token.action(async (flags: StoreFlags & { email: string; revokeOthers: boolean; json: boolean }) => {
     await withStore(flags, async (store) => {
-      const found = await store.users.findByEmail(flags.email);
-      if (!found) throw new Error(`no user has the address ${flags.email}`);
+      const found = await userByEmail(store, flags.email);
       if (flags.revokeOthers) await store.tokens.revokeAll(found.id);
       const issued = await store.tokens.issue(found.id, 'cli');
       printToken(flags.json, found, issued.token, 'New token for');
@@ -73,6 +83,72 @@ export function userCommands(program: Command): void {
       } while (after);
       if (flags.json) process.stdout.write(`${JSON.stringify(users)}\n`);
       else for (const u of users) process.stdout.write(`${u.id}  ${u.isAdmin ? 'admin' : 'user '}  ${u.email}  ${u.name}\n`);
+    });
+  });
+
+  const tokens = user
+    .command('tokens')
+    .description("list a user's API tokens: id, the token's first characters, label, when created and last used (never the token)")
+    .requiredOption('--email <address>', "the user's email address")
+    .option('--json', 'print JSON', false);
+  addStoreOptions(tokens);
+  tokens.action(async (flags: StoreFlags & { email: string; json: boolean }) => {
+    await withStore(flags, async (store) => {
+      const found = await userByEmail(store, flags.email);
+      const all = [];
+      let after: string | undefined;
+      do {
+        const page = await store.tokens.list(found.id, { limit: 500, after });
+        all.push(...page.items);
+        after = page.nextCursor ?? undefined;
+      } while (after);
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(all)}\n`);
+        return;
+      }
+      if (all.length === 0) process.stdout.write(`${found.email} has no API tokens\n`);
+      for (const t of all) {
+        process.stdout.write(
+          `${t.id}  ${(t.prefix ? `${t.prefix}…` : '(older token)').padEnd(14)}  created ${t.createdAt}  last used ${t.lastUsedAt ?? 'never'}${t.label ? `  ${t.label}` : ''}\n`,
+        );
+      }
+    });
+  });
+
+  const revoke = user
+    .command('revoke-token')
+    .description('revoke one of a user\'s API tokens (the id from `liaison user tokens`); it stops working at once')
+    .requiredOption('--email <address>', "the user's email address")
+    .requiredOption('--token-id <id>', 'the token\'s id');
+  addStoreOptions(revoke);
+  revoke.action(async (flags: StoreFlags & { email: string; tokenId: string }) => {
+    await withStore(flags, async (store) => {
+      const found = await userByEmail(store, flags.email);
+      await store.tokens.revoke(found.id, flags.tokenId);
+      process.stdout.write(`Revoked token ${flags.tokenId} of ${found.email}\n`);
+    });
+  });
+
+  const remove = user
+    .command('delete')
+    .description(
+      'delete a user: their mailbox (with its alerts) and their API tokens go with them; their email activities stay in the CRM, ' +
+        'no longer in a mailbox. Refused for the last administrator, and while they own queues or email server profiles ' +
+        'unless --transfer-to names who takes those over',
+    )
+    .requiredOption('--email <address>', "the user's email address")
+    .option('--transfer-to <address>', "another user who takes over the user's queues, email server profiles and email activities");
+  addStoreOptions(remove);
+  remove.action(async (flags: StoreFlags & { email: string; transferTo?: string }) => {
+    await withStore(flags, async (store) => {
+      const found = await userByEmail(store, flags.email);
+      const heir = flags.transferTo === undefined ? undefined : await userByEmail(store, flags.transferTo);
+      const done = await store.users.delete(found.id, { transferTo: heir?.id });
+      const { queues, profiles, activities } = done.transferred;
+      process.stdout.write(
+        `Deleted ${found.email} (id ${found.id}), their mailbox and ${done.tokensRevoked} API token${done.tokensRevoked === 1 ? '' : 's'}.\n` +
+          (heir ? `${heir.email} took over ${queues.length} queue(s), ${profiles.length} email server profile(s) and ${activities} email activit${activities === 1 ? 'y' : 'ies'}.\n` : ''),
+      );
     });
   });
 }

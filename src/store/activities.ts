@@ -17,7 +17,8 @@ import {
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { cleanAddresses, recordsByAddress } from './addresses.js';
-import { type Db, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { type Db, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { explainConflict } from './errors.js';
 import { type MailboxRepository, mailboxesOwnedBy } from './mailboxes.js';
 import type { ActivityPartiesTable, EmailActivitiesTable, Schema } from './schema.js';
 
@@ -171,7 +172,7 @@ export class ActivityRepository {
         .execute();
       await writeParties(trx, id, { from: [sender], to: draft.to ?? [], cc: draft.cc ?? [], bcc: draft.bcc ?? [] });
       await writeAttachments(trx, id, draft.attachments ?? [], 0);
-    });
+    }).catch(explainConflict('the draft was not saved'));
     return this.get(id);
   }
 
@@ -211,7 +212,7 @@ export class ActivityRepository {
         if (totals) throw new ValidationError([{ field: 'attachments', message: totals }]);
         await writeAttachments(trx, id, draft.attachments, Number(current?.p ?? 0));
       }
-    });
+    }).catch(explainConflict(`email activity ${id} was not changed`));
     return this.get(id);
   }
 
@@ -401,14 +402,16 @@ function checkDraft(input: DraftInput): DraftInput {
   return result;
 }
 
+/** The record exists, and (locked) stays until the email that is regarding it commits. */
 async function assertRegardingExists(db: Db, regarding: { type: RegardingType; id: string }): Promise<void> {
-  const row = await db.selectFrom('crm_records').select('id').where('id', '=', regarding.id).where('type', '=', regarding.type).executeTakeFirst();
+  const query = db.selectFrom('crm_records').select('id').where('id', '=', regarding.id).where('type', '=', regarding.type);
+  const row = await keyShareLock(db, query).executeTakeFirst();
   if (!row) throw new ValidationError([{ field: 'regarding', message: `no ${regarding.type} has id ${regarding.id}` }]);
 }
 
 async function writeParties(db: Db, activityId: string, byRole: Partial<Record<PartyRole, string[]>>): Promise<void> {
   const all = Object.values(byRole).flat();
-  const matches = await recordsByAddress(db, all);
+  const matches = await lockedRecords(db, await recordsByAddress(db, all));
   const rows: ActivityPartiesTable[] = [];
   for (const [role, addresses] of Object.entries(byRole) as Array<[PartyRole, string[]]>) {
     let position = 0;
@@ -431,6 +434,23 @@ async function writeParties(db: Db, activityId: string, byRole: Partial<Record<P
     }
   }
   if (rows.length > 0) await db.insertInto('activity_parties').values(rows).execute();
+}
+
+/**
+ * Keeps the matches whose record still exists, locked until the email commits: a record deleted meanwhile is
+ * not linked (its address stays), and one deleted later waits and then unlinks the email's party.
+ */
+async function lockedRecords(db: Db, matches: Map<string, RecordRef[]>): Promise<Map<string, RecordRef[]>> {
+  const ids = (type: 'users' | 'queues' | 'crm_records') =>
+    [...matches.values()].flat().filter((r) => (r.type === 'user' ? 'users' : r.type === 'queue' ? 'queues' : 'crm_records') === type).map((r) => r.id);
+  const alive = new Set<string>();
+  for (const table of ['users', 'queues', 'crm_records'] as const) {
+    const wanted = [...new Set(ids(table))].sort();
+    if (wanted.length === 0) continue;
+    const rows = await keyShareLock(db, db.selectFrom(table).select('id').where('id', 'in', wanted).orderBy('id')).execute();
+    for (const row of rows) alive.add(row.id);
+  }
+  return new Map([...matches].map(([key, refs]) => [key, refs.filter((r) => alive.has(r.id))]));
 }
 
 async function writeAttachments(db: Db, activityId: string, attachments: NewAttachment[], after: number): Promise<void> {

@@ -1,6 +1,7 @@
 /** Small helpers shared by the store's repositories. */
-import type { Kysely, Transaction } from 'kysely';
+import { type Kysely, PostgresAdapter, type Transaction } from 'kysely';
 import { ValidationError } from '../domain/errors.js';
+import { isConflictOf } from './errors.js';
 import type { Schema } from './schema.js';
 
 export type Db = Kysely<Schema> | Transaction<Schema>;
@@ -41,14 +42,27 @@ export function toPage<R extends { id: string }, T>(rows: R[], limit: number, ma
   return { items: kept.map(map), nextCursor: more ? kept[kept.length - 1]!.id : null };
 }
 
-/** True when the error is a unique-constraint violation, on either database. */
+/** True when the error is a unique-constraint violation, on either database (mapped in `errors.ts`). */
 export function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e.code === '23505' || e.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint failed/.test(e.message ?? '');
+  return isConflictOf(error, 'unique');
 }
 
-/** True when the error is a foreign-key violation, on either database. */
+/** True when the error is a foreign-key violation, on either database (mapped in `errors.ts`). */
 export function isForeignKeyViolation(error: unknown): boolean {
-  const e = error as { code?: string; message?: string };
-  return e.code === '23503' || e.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || /FOREIGN KEY constraint failed/.test(e.message ?? '');
+  return isConflictOf(error, 'foreign-key');
+}
+
+/**
+ * Takes a shared lock on the rows a change refers to, on PostgreSQL, so that they cannot be deleted before the
+ * change commits (FOR KEY SHARE: it blocks DELETE, not ordinary updates). SQLite needs none: a transaction
+ * that has read and then finds another connection wrote in between is refused (SQLITE_BUSY_SNAPSHOT), which
+ * `errors.ts` reports as a conflict, and within one process Kysely runs one transaction at a time.
+ */
+export function keyShareLock<Q extends { forKeyShare(): Q }>(db: Db, query: Q): Q {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? query.forKeyShare() : query;
+}
+
+/** As keyShareLock, but an exclusive row lock (FOR UPDATE), for a row the change will update or delete. */
+export function updateLock<Q extends { forUpdate(): Q }>(db: Db, query: Q): Q {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? query.forUpdate() : query;
 }

@@ -1,11 +1,12 @@
 /**
  * Opens the database: embedded SQLite (a file in the data folder) by default, PostgreSQL when a URL is given.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { type Dialect, Kysely, type KyselyPlugin, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
+import { ConflictMappingDriver } from './errors.js';
 import type { Schema } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -25,6 +26,13 @@ export interface DatabaseOptions {
   databaseUrl?: string | null;
   /** PostgreSQL schema to use instead of the default search path (the tests use one schema each). */
   postgresSchema?: string;
+  /**
+   * Refuse a data folder or database that holds no Liaison store, creating nothing, instead of starting a new
+   * one. Every command but `serve` and `migrate` opens the store this way, so a mistyped --data is an error.
+   */
+  mustExist?: boolean;
+  /** Kysely plugins (tracing; the tests use one to run a change in the middle of another). */
+  plugins?: KyselyPlugin[];
 }
 
 export const SQLITE_FILE = 'liaison.db';
@@ -49,18 +57,62 @@ export class DatabaseConfigError extends Error {
   }
 }
 
-export async function openDatabase(options: DatabaseOptions): Promise<Database> {
-  const url = options.databaseUrl?.trim();
-  if (url) return openPostgres(url, options.postgresSchema);
-  return openSqlite(options.dataDir);
+/** The data folder or database holds no Liaison store (and the command does not create one). */
+export class NoStoreError extends DatabaseConfigError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NoStoreError';
+  }
 }
 
-function openSqlite(dataDir: string): Database {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+/** The driver's conflicts (foreign keys, unique keys, serialization, busy) surface as ConflictError. */
+function mappingConflicts(dialect: Dialect): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createDriver: () => new ConflictMappingDriver(dialect.createDriver()),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+  };
+}
+
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  const url = options.databaseUrl?.trim();
+  const database = url ? await openPostgres(url, options) : openSqlite(options.dataDir, options);
+  if (options.mustExist) {
+    try {
+      await assertStoreExists(database, url ? 'check --database-url (or DATABASE_URL)' : 'check --data (or LIAISON_DATA)');
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+  }
+  return database;
+}
+
+const CREATE_HINT = 'or create a store there first with `liaison migrate` (or `liaison serve`)';
+
+function openSqlite(dataDir: string, options: DatabaseOptions): Database {
   const file = path.join(dataDir, SQLITE_FILE);
+  if (options.mustExist && !existsSync(file)) {
+    throw new NoStoreError(`${dataDir} holds no Liaison store (there is no ${SQLITE_FILE} in it): check --data (or LIAISON_DATA), ${CREATE_HINT}`);
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  // Created 0600 before SQLite opens it, whatever the umask or whether the folder existed: it holds the
+  // encrypted secrets and every email. SQLite gives its -wal and -shm files the database file's mode. A file
+  // an earlier version left readable by others is tightened the same way.
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new DatabaseConfigError(`Cannot create the SQLite database ${file}: ${(error as Error).message}`);
+    }
+    for (const part of [file, `${file}-wal`, `${file}-shm`]) {
+      if (existsSync(part) && (statSync(part).mode & 0o077) !== 0) chmodSync(part, 0o600);
+    }
+  }
   let connection: BetterSqlite3.Database;
   try {
-    connection = new BetterSqlite3(file);
+    connection = new BetterSqlite3(file, { fileMustExist: true });
   } catch (error) {
     throw new DatabaseConfigError(`Cannot open the SQLite database ${file}: ${(error as Error).message}`);
   }
@@ -68,7 +120,7 @@ function openSqlite(dataDir: string): Database {
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
   connection.pragma('synchronous = NORMAL');
-  const db = new Kysely<Schema>({ dialect: new SqliteDialect({ database: connection }) });
+  const db = new Kysely<Schema>({ dialect: mappingConflicts(new SqliteDialect({ database: connection })), plugins: options.plugins ?? [] });
   return {
     db,
     dialect: 'sqlite',
@@ -77,7 +129,8 @@ function openSqlite(dataDir: string): Database {
   };
 }
 
-async function openPostgres(url: string, schema?: string): Promise<Database> {
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  const schema = options.postgresSchema;
   if (!/^postgres(ql)?:\/\//i.test(url)) {
     throw new DatabaseConfigError(
       `The database URL must start with postgres:// or postgresql:// (got "${redactUrl(url)}"); leave it out to use the embedded SQLite database in the data folder`,
@@ -92,9 +145,9 @@ async function openPostgres(url: string, schema?: string): Promise<Database> {
   });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  const db = new Kysely<Schema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Schema>({ dialect: mappingConflicts(new PostgresDialect({ pool })), plugins: options.plugins ?? [] });
   try {
-    if (schema) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+    if (schema && !options.mustExist) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
     await sql`select 1`.execute(db);
   } catch (error) {
     await db.destroy();
@@ -108,6 +161,17 @@ async function openPostgres(url: string, schema?: string): Promise<Database> {
     location: redactUrl(url),
     close: () => db.destroy(),
   };
+}
+
+/** Refuses a database without Liaison's migrations: a mistyped URL or data folder, not a store to start. */
+async function assertStoreExists(database: Database, hint: string): Promise<void> {
+  const found =
+    database.dialect === 'postgres'
+      ? await sql<{ n: number }>`select count(*) as n from information_schema.tables where table_schema = current_schema() and table_name = 'kysely_migration'`.execute(database.db)
+      : await sql<{ n: number }>`select count(*) as n from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(database.db);
+  if (Number(found.rows[0]?.n ?? 0) === 0) {
+    throw new NoStoreError(`${database.location} holds no Liaison store (it has none of Liaison's tables): ${hint}, ${CREATE_HINT}`);
+  }
 }
 
 /** True when the database answers a trivial query. */

@@ -11,7 +11,8 @@ import {
   type SyncMethod,
   type SyncStatus,
 } from '../domain/mailbox.js';
-import { type Db, flag, isSet, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { type Db, flag, isSet, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { explainConflict } from './errors.js';
 import type { MailboxesTable, Schema } from './schema.js';
 
 export interface Mailbox extends MailboxState {
@@ -198,7 +199,7 @@ export class MailboxRepository {
         .where('id', '=', id)
         .execute();
       return this.get(id, trx);
-    });
+    }).catch(explainConflict(`mailbox ${id} was not changed`));
   }
 
   /**
@@ -232,7 +233,7 @@ export class MailboxRepository {
       const result: Mailbox[] = [];
       for (const id of unique) result.push(await this.get(id, trx));
       return result;
-    });
+    }).catch(explainConflict(`mailbox${unique.length === 1 ? '' : 'es'} ${unique.join(', ')} ${unique.length === 1 ? 'was' : 'were'} not changed`));
   }
 
   async countByProfile(profileId: string, db: Db = this.db): Promise<number> {
@@ -264,7 +265,8 @@ export function mailboxesOwnedBy(db: Db, userId: string) {
     .where((inner) => inner.or([inner('owned.user_id', '=', userId), inner('owned_queue.owner_id', '=', userId)]));
 }
 
+/** The profile exists, and (locked) stays until the change that refers to it commits. */
 async function assertProfileExists(db: Db, profileId: string): Promise<void> {
-  const row = await db.selectFrom('email_server_profiles').select('id').where('id', '=', profileId).executeTakeFirst();
+  const row = await keyShareLock(db, db.selectFrom('email_server_profiles').select('id').where('id', '=', profileId)).executeTakeFirst();
   if (!row) throw new ValidationError([{ field: 'profileId', message: `no email server profile has id ${profileId}` }]);
 }

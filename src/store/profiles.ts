@@ -12,7 +12,8 @@ import {
   secretsKept,
   type ServerType,
 } from '../domain/profile.js';
-import { type Db, flag, isSet, isUniqueViolation, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { type Db, flag, isSet, isUniqueViolation, now, type Page, type PageRequest, pageLimit, toPage, updateLock } from './common.js';
+import { explainConflict } from './errors.js';
 import type { EmailServerProfilesTable, Schema } from './schema.js';
 import type { SecretBox } from './secrets.js';
 import { assertUserExists } from './users.js';
@@ -154,8 +155,9 @@ export class ProfileRepository {
     return this.get(id);
   }
 
-  async get(id: string, db: Db = this.db): Promise<Profile> {
-    const row = await db.selectFrom('email_server_profiles').selectAll().where('id', '=', id).executeTakeFirst();
+  async get(id: string, db: Db = this.db, lock = false): Promise<Profile> {
+    const query = db.selectFrom('email_server_profiles').selectAll().where('id', '=', id);
+    const row = await (lock ? updateLock(db, query) : query).executeTakeFirst();
     if (!row) throw new NotFoundError('email server profile', id);
     return toProfile(row);
   }
@@ -173,7 +175,7 @@ export class ProfileRepository {
     await this.db
       .transaction()
       .execute(async (trx) => {
-        const current = await this.get(id, trx);
+        const current = await this.get(id, trx, true);
         const merged = applyProfileChange(current, change);
         const stored = { password: current.passwordSet, outgoingPassword: current.outgoingPasswordSet, clientSecret: current.clientSecretSet };
         const settings = normalizeProfile(merged, this.presenceAfter(change, stored));
@@ -191,7 +193,8 @@ export class ProfileRepository {
   /** Deletes a profile no mailbox uses; refuses while any does. */
   async delete(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const profile = await this.get(id, trx);
+      // Locked first: a mailbox associated from now on waits, then finds the profile gone.
+      const profile = await this.get(id, trx, true);
       const users = await trx
         .selectFrom('mailboxes')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -204,7 +207,7 @@ export class ProfileRepository {
         );
       }
       await trx.deleteFrom('email_server_profiles').where('id', '=', id).execute();
-    });
+    }).catch(explainConflict(`email server profile ${id} was not deleted`));
   }
 
   /** The decrypted secrets, for a connector about to connect. */

@@ -19,6 +19,8 @@ export interface ApiTokensTable {
   /** SHA-256 of the token, hex; the token itself is never stored. */
   token_hash: string;
   label: string | null;
+  /** The token's first characters (`lsn_` and four more), to tell tokens apart; null for older tokens. */
+  token_prefix: string | null;
   created_at: string;
   last_used_at: string | null;
 }

@@ -4,7 +4,7 @@
  * e.g. "email_server_profiles:<id>:password") so a ciphertext copied into another row does not decrypt.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 export const SECRET_KEY_ENV = 'LIAISON_SECRET_KEY';
@@ -38,8 +38,11 @@ function decodeKey(text: string): Buffer | null {
   return null;
 }
 
-/** Finds the key: the environment first, then the data folder's key file, which is created if missing. */
-export function loadSecretKey(dataDir: string, env: NodeJS.ProcessEnv = process.env): KeySource {
+/**
+ * Finds the key: the environment first, then the data folder's key file, which is created if missing (unless
+ * `create` is false: a store that exists already needs the key it was made with, not a new one).
+ */
+export function loadSecretKey(dataDir: string, env: NodeJS.ProcessEnv = process.env, create = true): KeySource {
   const fromEnv = env[SECRET_KEY_ENV];
   if (fromEnv !== undefined && fromEnv !== '') {
     const key = decodeKey(fromEnv);
@@ -51,6 +54,11 @@ export function loadSecretKey(dataDir: string, env: NodeJS.ProcessEnv = process.
     return { key, description: `the ${SECRET_KEY_ENV} environment variable`, created: false, looseFilePermissions: false };
   }
   const file = path.join(dataDir, SECRET_KEY_FILE);
+  if (!create && !existsSync(file)) {
+    throw new SecretKeyError(
+      `There is no secret key: set ${SECRET_KEY_ENV} to the key this store's secrets were encrypted with, or restore the key file ${file}`,
+    );
+  }
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   let created = false;
   try {

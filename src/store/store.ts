@@ -49,13 +49,16 @@ export class Store {
   }
 
   static async open(options: StoreOptions): Promise<Store> {
-    const keySource = loadSecretKey(options.dataDir, options.env);
+    // With mustExist the database is checked first, so a mistyped data folder gets no key file either; and a
+    // key file is created only for a store that holds nothing encrypted yet (one `liaison migrate` just made).
+    const keySource = options.mustExist ? null : loadSecretKey(options.dataDir, options.env);
     const database = await openDatabase(options);
     try {
+      const key = keySource ?? loadSecretKey(options.dataDir, options.env, !(await hasKeyCheck(database)));
       const migrations = options.migrate === false ? { applied: [] } : await migrateToLatest(database);
-      const secretBox = new SecretBox(keySource.key);
-      await checkKey(database, secretBox, keySource);
-      return new Store(database, secretBox, keySource, migrations);
+      const secretBox = new SecretBox(key.key);
+      await checkKey(database, secretBox, key);
+      return new Store(database, secretBox, key, migrations);
     } catch (error) {
       await database.close();
       throw error;
@@ -76,6 +79,11 @@ export class Store {
   close(): Promise<void> {
     return this.database.close();
   }
+}
+
+async function hasKeyCheck(database: Database): Promise<boolean> {
+  const row = await database.db.selectFrom('settings').select('key').where('key', '=', KEY_CHECK).executeTakeFirst();
+  return row !== undefined;
 }
 
 /**

@@ -4,7 +4,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.
 import { newId } from '../domain/ids.js';
 import { addressChanged, type MailboxState } from '../domain/mailbox.js';
 import { addressesOf, assertMailboxAddressFree, cleanAddresses, deleteAddresses, setAddresses, unlinkParties } from './addresses.js';
-import { type Db, flag, isSet, isUniqueViolation, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { type Db, flag, isForeignKeyViolation, isSet, isUniqueViolation, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage, updateLock } from './common.js';
+import { explainConflict } from './errors.js';
 import { newMailboxRow, mailboxStateOf, mailboxStateColumns } from './mailboxes.js';
 import type { Kysely } from 'kysely';
 import type { Schema } from './schema.js';
@@ -86,6 +87,13 @@ async function changeMailboxAddress(trx: Db, type: 'user' | 'queue', id: string,
   }
 }
 
+/** What deleting a user did besides deleting them and their mailbox. */
+export interface UserDeletion {
+  /** What the user named in `transferTo` took over: queue ids, profile ids, how many email activities. */
+  transferred: { queues: string[]; profiles: string[]; activities: number };
+  tokensRevoked: number;
+}
+
 export class UserRepository {
   constructor(private readonly db: Kysely<Schema>) {}
 
@@ -99,7 +107,7 @@ export class UserRepository {
       await trx.insertInto('users').values({ id, name, is_admin: flag(input.isAdmin ?? false), created_at: at, updated_at: at }).execute();
       await setAddresses(trx, 'user', id, [email]);
       await trx.insertInto('mailboxes').values(newMailboxRow({ userId: id })).execute();
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`user ${email} was not created`));
     return this.get(id);
   }
 
@@ -133,7 +141,7 @@ export class UserRepository {
     const name = cleanName(input.name, false);
     const email = cleanEmail(input.email, false);
     await this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id).executeTakeFirst();
+      const exists = await updateLock(trx, trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id)).executeTakeFirst();
       if (!exists) throw new NotFoundError('user', id);
       if (input.isAdmin === false && isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'remove their administrator role');
       await trx
@@ -146,25 +154,51 @@ export class UserRepository {
         .where('id', '=', id)
         .execute();
       if (email !== undefined) await changeMailboxAddress(trx, 'user', id, email);
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`user ${id} was not changed`));
     return this.get(id);
   }
 
-  async delete(id: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id).executeTakeFirst();
-      if (!exists) throw new NotFoundError('user', id);
-      if (isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'delete them');
-      const profiles = await trx.selectFrom('email_server_profiles').select('name').where('owner_id', '=', id).execute();
-      const queues = await trx.selectFrom('queues').select('name').where('owner_id', '=', id).execute();
-      if (profiles.length > 0 || queues.length > 0) {
-        const owned = [...profiles.map((p) => `profile "${p.name}"`), ...queues.map((q) => `queue "${q.name}"`)];
-        throw new ConflictError(`the user still owns ${owned.join(', ')}; give them another owner first`);
-      }
-      await deleteAddresses(trx, 'user', id);
-      await unlinkParties(trx, 'user', id);
-      await trx.deleteFrom('users').where('id', '=', id).execute();
-    });
+  /**
+   * Deletes a user with their mailbox (and its alerts) and their API tokens. Their email activities stay in the
+   * CRM, no longer in a mailbox; the parties that named them keep the address, unlinked. Refused for the last
+   * administrator, and while they own a queue or an email server profile, unless `transferTo` names the user
+   * who takes over those, and the user's email activities too, in the same transaction.
+   */
+  async delete(id: string, options: { transferTo?: string | undefined } = {}): Promise<UserDeletion> {
+    const transferTo = options.transferTo;
+    if (transferTo === id) throw new ValidationError([{ field: 'transferTo', message: 'must be another user than the one deleted' }]);
+    return this.db
+      .transaction()
+      .execute(async (trx) => {
+        // Locked first: a queue, profile or token given to the user from now on waits for this to commit.
+        const exists = await updateLock(trx, trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id)).executeTakeFirst();
+        if (!exists) throw new NotFoundError('user', id);
+        if (isSet(exists.is_admin)) await assertAnotherAdmin(trx, id, 'delete them');
+        const transferred: UserDeletion['transferred'] = { queues: [], profiles: [], activities: 0 };
+        if (transferTo !== undefined) {
+          await assertUserExists(trx, 'transferTo', transferTo);
+          const at = now();
+          transferred.queues = (await trx.updateTable('queues').set({ owner_id: transferTo, updated_at: at }).where('owner_id', '=', id).returning('id').execute()).map((r) => r.id);
+          transferred.profiles = (
+            await trx.updateTable('email_server_profiles').set({ owner_id: transferTo, updated_at: at }).where('owner_id', '=', id).returning('id').execute()
+          ).map((r) => r.id);
+          const activities = await trx.updateTable('email_activities').set({ owner_id: transferTo, updated_at: at }).where('owner_id', '=', id).executeTakeFirst();
+          transferred.activities = Number(activities.numUpdatedRows);
+        }
+        await assertOwnsNothing(trx, id);
+        const tokens = await trx.deleteFrom('api_tokens').where('user_id', '=', id).executeTakeFirst();
+        await deleteAddresses(trx, 'user', id);
+        await unlinkParties(trx, 'user', id);
+        await trx.deleteFrom('users').where('id', '=', id).execute();
+        return { transferred, tokensRevoked: Number(tokens.numDeletedRows) };
+      })
+      .catch(async (error: unknown) => {
+        // Something was given to the user after the check above (from a process that read before the lock):
+        // say what, as the check would have.
+        if (isForeignKeyViolation(error)) await assertOwnsNothing(this.db, id, ' (given to them while they were being deleted)');
+        throw error;
+      })
+      .catch(explainConflict(`user ${id} was not deleted`));
   }
 
   private async fetch(ids: string[]): Promise<User[]> {
@@ -204,7 +238,7 @@ export class QueueRepository {
       await trx.insertInto('queues').values({ id, name, owner_id: input.ownerId!, created_at: at, updated_at: at }).execute();
       await setAddresses(trx, 'queue', id, [email]);
       await trx.insertInto('mailboxes').values(newMailboxRow({ queueId: id })).execute();
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`queue "${name}" was not created`));
     return this.get(id);
   }
 
@@ -227,7 +261,7 @@ export class QueueRepository {
     const name = cleanName(input.name, false);
     const email = cleanEmail(input.email, false);
     await this.db.transaction().execute(async (trx) => {
-      const exists = await trx.selectFrom('queues').select('id').where('id', '=', id).executeTakeFirst();
+      const exists = await updateLock(trx, trx.selectFrom('queues').select('id').where('id', '=', id)).executeTakeFirst();
       if (!exists) throw new NotFoundError('queue', id);
       if (input.ownerId !== undefined) await assertUserExists(trx, 'ownerId', input.ownerId);
       await trx
@@ -240,7 +274,7 @@ export class QueueRepository {
         .where('id', '=', id)
         .execute();
       if (email !== undefined) await changeMailboxAddress(trx, 'queue', id, email);
-    }).catch(rethrowAddressConflict(email));
+    }).catch(rethrowAddressConflict(email)).catch(explainConflict(`queue ${id} was not changed`));
     return this.get(id);
   }
 
@@ -285,9 +319,19 @@ async function assertAnotherAdmin(db: Db, id: string, action: string): Promise<v
   if (Number(others.n) === 0) throw new ConflictError(`this is the last administrator; make another user an administrator before you ${action}`);
 }
 
+/** The user exists, and (locked) stays until the change that refers to them commits. */
 export async function assertUserExists(db: Db, field: string, id: string): Promise<void> {
-  const user = await db.selectFrom('users').select('id').where('id', '=', id).executeTakeFirst();
+  const user = await keyShareLock(db, db.selectFrom('users').select('id').where('id', '=', id)).executeTakeFirst();
   if (!user) throw new ValidationError([{ field, message: `no user has id ${id}` }]);
+}
+
+async function assertOwnsNothing(db: Db, id: string, how = ''): Promise<void> {
+  const profiles = await db.selectFrom('email_server_profiles').select('name').where('owner_id', '=', id).execute();
+  const queues = await db.selectFrom('queues').select('name').where('owner_id', '=', id).execute();
+  if (profiles.length > 0 || queues.length > 0) {
+    const owned = [...profiles.map((p) => `profile "${p.name}"`), ...queues.map((q) => `queue "${q.name}"`)];
+    throw new ConflictError(`the user still owns ${owned.join(', ')}${how}; give them another owner first, or name one to take them over (transferTo)`);
+  }
 }
 
 /** Two requests racing for one address: the unique index decides, and the loser gets the same answer. */
@@ -297,6 +341,20 @@ function rethrowAddressConflict(email: string | undefined) {
     throw error;
   };
 }
+
+/** What a list of tokens shows: never the token or its hash. */
+export interface TokenInfo {
+  id: string;
+  userId: string;
+  label: string | null;
+  /** The token's first characters, to tell it apart; null for tokens issued before Liaison kept them. */
+  prefix: string | null;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
+/** `lsn_` and four of the 43 random characters: enough to recognise a token, far too few to guess the rest. */
+export const TOKEN_PREFIX_LENGTH = 8;
 
 /** API tokens: random, shown once, stored as a SHA-256 hash. */
 export class TokenRepository {
@@ -309,11 +367,24 @@ export class TokenRepository {
   async issue(userId: string, label: string | null = null): Promise<{ id: string; token: string }> {
     const token = `lsn_${randomBytes(32).toString('base64url')}`;
     const id = newId();
-    await assertUserExists(this.db, 'userId', userId);
     await this.db
-      .insertInto('api_tokens')
-      .values({ id, user_id: userId, token_hash: TokenRepository.hash(token), label, created_at: now(), last_used_at: null })
-      .execute();
+      .transaction()
+      .execute(async (trx) => {
+        await assertUserExists(trx, 'userId', userId);
+        await trx
+          .insertInto('api_tokens')
+          .values({
+            id,
+            user_id: userId,
+            token_hash: TokenRepository.hash(token),
+            token_prefix: token.slice(0, TOKEN_PREFIX_LENGTH),
+            label,
+            created_at: now(),
+            last_used_at: null,
+          })
+          .execute();
+      })
+      .catch(explainConflict(`no token was issued for user ${userId}`));
     return { id, token };
   }
 
@@ -330,6 +401,33 @@ export class TokenRepository {
       await this.db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', row.id).execute();
     }
     return new UserRepository(this.db).get(row.user_id);
+  }
+
+  /** A user's tokens, oldest first. */
+  async list(userId: string, page: PageRequest = {}): Promise<Page<TokenInfo>> {
+    const limit = pageLimit(page);
+    await new UserRepository(this.db).get(userId);
+    let query = this.db
+      .selectFrom('api_tokens')
+      .select(['id', 'user_id', 'label', 'token_prefix', 'created_at', 'last_used_at'])
+      .where('user_id', '=', userId)
+      .orderBy('id')
+      .limit(limit + 1);
+    if (page.after) query = query.where('id', '>', page.after);
+    return toPage(await query.execute(), limit, (row) => ({
+      id: row.id,
+      userId: row.user_id,
+      label: row.label,
+      prefix: row.token_prefix,
+      createdAt: row.created_at,
+      lastUsedAt: row.last_used_at,
+    }));
+  }
+
+  /** Revokes one of the user's tokens: it stops working at once. */
+  async revoke(userId: string, tokenId: string): Promise<void> {
+    const result = await this.db.deleteFrom('api_tokens').where('id', '=', tokenId).where('user_id', '=', userId).executeTakeFirst();
+    if (result.numDeletedRows === 0n) throw new NotFoundError('API token', tokenId);
   }
 
   async revokeAll(userId: string): Promise<number> {

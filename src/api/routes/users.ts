@@ -6,6 +6,7 @@ import { currentUser, requireAdmin } from '../auth.js';
 import { ForbiddenError } from '../../domain/errors.js';
 import {
   errorResponses,
+  Id,
   IdParams,
   PageOf,
   PageQuery,
@@ -14,10 +15,16 @@ import {
   QueueUpdate,
   Token,
   TokenCreate,
+  TokenInfo,
   User,
   UserCreate,
   UserUpdate,
 } from '../schemas.js';
+
+/** Users manage their own tokens; administrators anyone's. */
+function mayManageTokens(me: { id: string; isAdmin: boolean }, userId: string, verb: string): void {
+  if (!me.isAdmin && me.id !== userId) throw new ForbiddenError(`Only an administrator may ${verb} tokens of other users`);
+}
 
 export function userRoutes(store: Store): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -65,10 +72,45 @@ export function userRoutes(store: Store): FastifyPluginAsyncTypebox {
     });
 
     app.delete('/users/:id', {
-      schema: { tags: ['users'], summary: 'Delete a user and their mailbox', params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
+      schema: {
+        tags: ['users'],
+        summary: 'Delete a user, their mailbox and their API tokens',
+        description:
+          'Their email activities stay, no longer in a mailbox. Refused (409) for the last administrator, and while the user owns ' +
+          'queues or email server profiles, unless transferTo names the user who takes those over (and the email activities).',
+        params: IdParams,
+        querystring: Type.Object({ transferTo: Type.Optional(Id) }, { additionalProperties: false }),
+        response: { 204: Type.Null(), ...errorResponses },
+      },
     }, async (request, reply) => {
       requireAdmin(request, 'delete users');
-      await store.users.delete(request.params.id);
+      await store.users.delete(request.params.id, { transferTo: request.query.transferTo });
+      return reply.code(204).send(null);
+    });
+
+    app.get('/users/:id/tokens', {
+      schema: {
+        tags: ['users'],
+        summary: "List a user's API tokens (never the tokens themselves)",
+        params: IdParams,
+        querystring: Type.Object(PageQuery, { additionalProperties: false }),
+        response: { 200: PageOf(TokenInfo), ...errorResponses },
+      },
+    }, async (request) => {
+      mayManageTokens(currentUser(request), request.params.id, 'list');
+      return store.tokens.list(request.params.id, request.query);
+    });
+
+    app.delete('/users/:id/tokens/:tokenId', {
+      schema: {
+        tags: ['users'],
+        summary: 'Revoke an API token: it stops working at once',
+        params: Type.Object({ id: Id, tokenId: Id }),
+        response: { 204: Type.Null(), ...errorResponses },
+      },
+    }, async (request, reply) => {
+      mayManageTokens(currentUser(request), request.params.id, 'revoke');
+      await store.tokens.revoke(request.params.id, request.params.tokenId);
       return reply.code(204).send(null);
     });
 
@@ -81,8 +123,7 @@ export function userRoutes(store: Store): FastifyPluginAsyncTypebox {
         response: { 201: Token, ...errorResponses },
       },
     }, async (request, reply) => {
-      const me = currentUser(request);
-      if (!me.isAdmin && me.id !== request.params.id) throw new ForbiddenError('Only an administrator may issue tokens for other users');
+      mayManageTokens(currentUser(request), request.params.id, 'issue');
       await store.users.get(request.params.id);
       return reply.code(201).send(await store.tokens.issue(request.params.id, request.body?.label ?? null));
     });
