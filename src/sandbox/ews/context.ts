@@ -22,6 +22,13 @@ export interface EwsContext {
   mailbox: Mailbox;
   /** The server that received the request. */
   server: ServerName;
+  /** The request's RequestServerVersion (Exchange2007 when the header has none, as Exchange reads it). */
+  requestVersion?: string;
+}
+
+/** The version a SOAP header asks for: RequestServerVersion's Version, Exchange2007 when it is absent. */
+export function requestedVersion(header: XmlElement | undefined): string {
+  return attr(child(header, NS.types, 'RequestServerVersion'), 'Version') ?? 'Exchange2007';
 }
 
 /** The folder a t:FolderId or t:DistinguishedFolderId names. */

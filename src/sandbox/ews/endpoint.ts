@@ -13,7 +13,7 @@ import type { FaultRule } from '../behaviour.js';
 import { exchangeHeaders, type SandboxRuntime } from '../runtime.js';
 import type { Mailbox } from '../state/mailbox.js';
 import type { Account, ServerName } from '../state/model.js';
-import type { EwsContext } from './context.js';
+import { type EwsContext, requestedVersion } from './context.js';
 import { OPERATIONS, STREAMING_OPERATION } from './operations/index.js';
 import { EwsError, EwsFault, envelope, failure, faultEnvelope, responseRoot, TEXT } from './soap.js';
 import { streamEvents } from './streaming.js';
@@ -222,6 +222,7 @@ export async function handleEws(
         return mailbox ?? noMailbox();
       },
       server,
+      requestVersion: requestedVersion(request.header),
     };
     if (streaming) {
       await streamEvents(runtime, context, request.body, req, res, server, (document) => record.response.push(document));

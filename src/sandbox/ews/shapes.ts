@@ -5,10 +5,12 @@
  */
 import { attr, child, children, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
-import { el, type Xml } from '../../xml/write.js';
+import { el, type Xml, type XmlChild } from '../../xml/write.js';
+import { xsBoolean } from '../../xml/xs-boolean.js';
 import type { Mailbox } from '../state/mailbox.js';
 import type { Address, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
+import { type ExtendedField, readExtendedField, writeExtendedProperty } from './extended-properties.js';
 import { EwsError } from './soap.js';
 
 export type BaseShape = 'IdOnly' | 'Default' | 'AllProperties';
@@ -18,6 +20,10 @@ export interface ItemShape {
   includeMime: boolean;
   bodyType: 'Best' | 'HTML' | 'Text';
   additional: Set<string>;
+  /** Extended properties asked for by ExtendedFieldURI, in the order asked. */
+  extended: ExtendedField[];
+  /** A path in the shape that Exchange refuses (an invalid ExtendedFieldURI): the answer for each item. */
+  problem: EwsError | null;
 }
 
 /** Where the items are written: GetItem answers with bodies; FindItem and SyncFolderItems never do. */
@@ -39,11 +45,23 @@ function additionalUris(shape: XmlElement | undefined): Set<string> {
 
 export function readItemShape(shape: XmlElement | undefined): ItemShape {
   const body = child(shape, NS.types, 'BodyType')?.text.trim();
+  const extended: ExtendedField[] = [];
+  let problem: EwsError | null = null;
+  for (const path of children(child(shape, NS.types, 'AdditionalProperties'), NS.types, 'ExtendedFieldURI')) {
+    try {
+      extended.push(readExtendedField(path));
+    } catch (error) {
+      if (!(error instanceof EwsError)) throw error;
+      problem ??= error;
+    }
+  }
   return {
     base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'),
-    includeMime: child(shape, NS.types, 'IncludeMimeContent')?.text.trim() === 'true',
+    includeMime: xsBoolean(child(shape, NS.types, 'IncludeMimeContent')?.text) === true,
     bodyType: body === 'HTML' || body === 'Text' ? body : 'Best',
     additional: additionalUris(shape),
+    extended,
+    problem,
   };
 }
 
@@ -104,7 +122,7 @@ interface ItemProperty {
   inDefault: boolean;
   /** Body, attachments, MIME, recipient lists, headers: only GetItem returns them. */
   heavy?: boolean;
-  write(item: Item, mailbox: Mailbox, shape: ItemShape, state: SandboxState): Xml | null;
+  write(item: Item, mailbox: Mailbox, shape: ItemShape, state: SandboxState): XmlChild;
 }
 
 /** In ItemType's then MessageType's schema order. */
@@ -114,7 +132,7 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   { uri: 'item:ParentFolderId', inDefault: true, write: (i, m) => el('t:ParentFolderId', { Id: i.folderId, ChangeKey: m.changeKey(m.folders.get(i.folderId)!) }) },
   { uri: 'item:ItemClass', inDefault: true, write: (i) => el('t:ItemClass', null, i.props.itemClass) },
   { uri: 'item:Subject', inDefault: true, write: (i) => el('t:Subject', null, i.props.subject) },
-  { uri: 'item:Sensitivity', inDefault: true, write: () => el('t:Sensitivity', null, 'Normal') },
+  { uri: 'item:Sensitivity', inDefault: true, write: (i) => el('t:Sensitivity', null, i.props.sensitivity) },
   {
     uri: 'item:Body',
     inDefault: true,
@@ -168,10 +186,15 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   },
   { uri: 'item:DateTimeSent', inDefault: true, write: (i) => el('t:DateTimeSent', null, isoSeconds(i.props.dateTimeSent)) },
   { uri: 'item:DateTimeCreated', inDefault: true, write: (i) => el('t:DateTimeCreated', null, isoSeconds(i.props.dateTimeCreated)) },
+  { uri: 'item:ReminderDueBy', inDefault: false, write: (i) => (i.props.reminderDueBy ? el('t:ReminderDueBy', null, isoSeconds(i.props.reminderDueBy)) : null) },
+  { uri: 'item:ReminderIsSet', inDefault: false, write: (i) => el('t:ReminderIsSet', null, i.props.reminderIsSet) },
+  { uri: 'item:ReminderMinutesBeforeStart', inDefault: false, write: (i) => el('t:ReminderMinutesBeforeStart', null, i.props.reminderMinutesBeforeStart) },
   { uri: 'item:DisplayCc', inDefault: true, write: (i) => el('t:DisplayCc', null, display(i.props.ccRecipients)) },
   { uri: 'item:DisplayTo', inDefault: true, write: (i) => el('t:DisplayTo', null, display(i.props.toRecipients)) },
   { uri: 'item:HasAttachments', inDefault: true, write: (i) => el('t:HasAttachments', null, i.props.attachments.some((a) => !a.isInline)) },
-  { uri: 'item:Culture', inDefault: true, write: () => el('t:Culture', null, 'en-US') },
+  // The extended properties asked for by ExtendedFieldURI go here in ItemType's sequence (never in a base shape).
+  { uri: 'item:ExtendedProperty', inDefault: false, write: (i, _m, s) => s.extended.map((path) => writeExtendedProperty(i, path)) },
+  { uri: 'item:Culture', inDefault: true, write: (i) => el('t:Culture', null, i.props.culture) },
   {
     uri: 'item:EffectiveRights',
     inDefault: false,
@@ -196,18 +219,27 @@ const ITEM_PROPERTIES: ItemProperty[] = [
     inDefault: false,
     write: (i) => el('t:ConversationId', { Id: Buffer.from(`conversation|${i.props.conversationTopic}`).toString('base64') }),
   },
+  {
+    uri: 'item:Flag',
+    inDefault: false,
+    write: (i) => {
+      const { status, startDate, dueDate, completeDate } = i.props.flag;
+      const time = (name: string, value: string | null) => (value ? el(name, null, isoSeconds(value)) : null);
+      return el('t:Flag', null, el('t:FlagStatus', null, status), time('t:StartDate', startDate), time('t:DueDate', dueDate), time('t:CompleteDate', completeDate));
+    },
+  },
   { uri: 'message:Sender', inDefault: true, write: (i) => single('t:Sender', i.props.sender) },
   { uri: 'message:ToRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:ToRecipients', i.props.toRecipients) },
   { uri: 'message:CcRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:CcRecipients', i.props.ccRecipients) },
   { uri: 'message:BccRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:BccRecipients', i.props.bccRecipients) },
-  { uri: 'message:IsReadReceiptRequested', inDefault: true, write: () => el('t:IsReadReceiptRequested', null, 'false') },
-  { uri: 'message:IsDeliveryReceiptRequested', inDefault: true, write: () => el('t:IsDeliveryReceiptRequested', null, 'false') },
+  { uri: 'message:IsReadReceiptRequested', inDefault: true, write: (i) => el('t:IsReadReceiptRequested', null, i.props.isReadReceiptRequested) },
+  { uri: 'message:IsDeliveryReceiptRequested', inDefault: true, write: (i) => el('t:IsDeliveryReceiptRequested', null, i.props.isDeliveryReceiptRequested) },
   { uri: 'message:ConversationIndex', inDefault: true, write: (i) => (i.props.conversationIndex ? el('t:ConversationIndex', null, i.props.conversationIndex) : null) },
   { uri: 'message:ConversationTopic', inDefault: true, write: (i) => el('t:ConversationTopic', null, i.props.conversationTopic) },
   { uri: 'message:From', inDefault: true, write: (i) => single('t:From', i.props.from) },
   { uri: 'message:InternetMessageId', inDefault: true, write: (i) => el('t:InternetMessageId', null, i.props.internetMessageId) },
   { uri: 'message:IsRead', inDefault: true, write: (i) => el('t:IsRead', null, i.props.isRead) },
-  { uri: 'message:IsResponseRequested', inDefault: false, write: () => el('t:IsResponseRequested', null, 'false') },
+  { uri: 'message:IsResponseRequested', inDefault: false, write: (i) => el('t:IsResponseRequested', null, i.props.isResponseRequested) },
   { uri: 'message:References', inDefault: true, write: (i) => (i.props.references ? el('t:References', null, i.props.references) : null) },
   { uri: 'message:ReplyTo', inDefault: false, write: (i) => recipients('t:ReplyTo', i.props.replyTo) },
 ];
@@ -225,10 +257,11 @@ export function isoSeconds(iso: string): string {
 }
 
 export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, context: ItemContext, state: SandboxState): Xml {
-  const parts: Array<Xml | null> = [];
+  const parts: XmlChild[] = [];
   for (const property of ITEM_PROPERTIES) {
     let wanted = property.uri === 'item:ItemId' || shape.additional.has(property.uri);
-    if (shape.base === 'AllProperties') wanted = true;
+    if (property.uri === 'item:ExtendedProperty') wanted = shape.extended.length > 0;
+    else if (shape.base === 'AllProperties') wanted = true;
     else if (shape.base === 'Default' && property.inDefault) wanted = true;
     if (property.uri === 'item:MimeContent') wanted = shape.includeMime || shape.additional.has(property.uri);
     if (property.heavy && context !== 'get') {
@@ -240,8 +273,23 @@ export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, contex
   return el('t:Message', null, parts);
 }
 
-/** Refuses properties that FindItem or SyncFolderItems cannot return (only GetItem does), as Exchange does. */
-export function assertShapeFor(shape: ItemShape, context: ItemContext): void {
+/** Properties of the item types other than messages. */
+const FOREIGN_URI = /^(meeting|meetingRequest|calendar|contacts|distributionlist|postitem|task|persona):/;
+
+/**
+ * Refuses what Exchange refuses in a shape: an invalid ExtendedFieldURI, and in FindItem and SyncFolderItems the
+ * properties only GetItem returns. A property of another item type (a meeting's, a contact's, a task's) is no
+ * reason to refuse: Exchange 2010 and later leave it out of a message. Exchange 2007, and a request in its version
+ * (no RequestServerVersion, or Exchange2007*), refused it with ErrorInvalidPropertyRequest: the documented
+ * GetItem example (getitem-operation-email-message, Exchange 8.0), python exchangelib issues 100 and 909,
+ * thunderbird/ews-rs issue 41 ("The Current ExchangeVersion is Exchange2007").
+ */
+export function assertShapeFor(shape: ItemShape, context: ItemContext, requestVersion = 'Exchange2016'): void {
+  if (shape.problem) throw shape.problem;
+  if (/^Exchange2007/.test(requestVersion)) {
+    const foreign = [...shape.additional].find((uri) => FOREIGN_URI.test(uri));
+    if (foreign) throw new EwsError('ErrorInvalidPropertyRequest', 'Property is not valid for this object type.', { xml: el('t:FieldURI', { FieldURI: foreign }) });
+  }
   if (context === 'get') return;
   const refused = shape.includeMime ? 'item:MimeContent' : ITEM_PROPERTIES.find((p) => p.heavy && shape.additional.has(p.uri))?.uri;
   if (refused) {

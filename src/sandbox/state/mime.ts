@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { type AddressObject, simpleParser } from 'mailparser';
 import MailComposer from 'nodemailer/lib/mail-composer/index.js';
-import type { Address, AttachmentInfo, MessageProps } from './model.js';
+import { type Address, type AttachmentInfo, messageDefaults, type MessageProps, type Sensitivity } from './model.js';
 
 function addresses(value: AddressObject | AddressObject[] | undefined): Address[] {
   if (!value) return [];
@@ -32,6 +32,28 @@ export function newConversationIndex(): string {
   return buffer.toString('base64');
 }
 
+/** Exchange keeps at most 255 characters of a subject ("The subject is limited to 255 characters": EWS reference, Subject). */
+export function truncateSubject(subject: string): string {
+  const chars = [...subject];
+  return chars.length <= 255 ? subject : chars.slice(0, 255).join('');
+}
+
+/** The Sensitivity header's values (MS-OXCMAIL, Sensitivity), both ways. */
+const SENSITIVITY_HEADER: Record<Exclude<Sensitivity, 'Normal'>, string> = { Personal: 'Personal', Private: 'Private', Confidential: 'Company-Confidential' };
+
+function sensitivityFrom(header: unknown): Sensitivity {
+  const value = String(header ?? '').trim().toLowerCase();
+  for (const [sensitivity, text] of Object.entries(SENSITIVITY_HEADER)) if (text.toLowerCase() === value) return sensitivity as Sensitivity;
+  return 'Normal';
+}
+
+function headerText(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && 'text' in value) return String((value as { text: unknown }).text);
+  return String(value);
+}
+
 /** Reads the properties EWS shows from a MIME message. */
 export async function readMime(mime: Buffer, received: Date): Promise<MessageProps> {
   const parsed = await simpleParser(mime, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
@@ -49,7 +71,8 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
   }));
   const sent = parsed.date ?? received;
   const threadIndex = parsed.headers.get('thread-index');
-  const subject = parsed.subject ?? '';
+  const subject = truncateSubject(parsed.subject ?? '');
+  const language = headerText(parsed.headers.get('content-language')).split(',')[0]?.trim();
   const importanceHeader = String(parsed.headers.get('importance') ?? '').toLowerCase();
   const priority = String(parsed.headers.get('x-priority') ?? '').trim();
   return {
@@ -80,6 +103,12 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
     conversationTopic: subject.replace(/^((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, ''),
     conversationIndex: typeof threadIndex === 'string' ? threadIndex : newConversationIndex(),
     headers: parsed.headerLines.map((h) => ({ name: h.line.slice(0, h.line.indexOf(':')), value: h.line.slice(h.line.indexOf(':') + 1).trim() })),
+    ...messageDefaults(),
+    sensitivity: sensitivityFrom(parsed.headers.get('sensitivity')),
+    // A read receipt is asked for by Disposition-Notification-To, a delivery receipt by Return-Receipt-To (MS-OXCMAIL).
+    isReadReceiptRequested: parsed.headers.has('disposition-notification-to'),
+    isDeliveryReceiptRequested: parsed.headers.has('return-receipt-to'),
+    ...(language ? { culture: language } : {}),
   };
 }
 
@@ -96,6 +125,13 @@ export interface ComposeInput {
   references?: string;
   date?: Date;
   importance?: 'Low' | 'Normal' | 'High';
+  sensitivity?: Sensitivity;
+  replyTo?: Address[];
+  /** Asks for a read receipt (Disposition-Notification-To) and a delivery receipt (Return-Receipt-To), to the sender. */
+  readReceipt?: boolean;
+  deliveryReceipt?: boolean;
+  /** Written as Content-Language. */
+  culture?: string;
   attachments?: Array<{ filename: string; contentType: string; content: Buffer }>;
 }
 
@@ -103,7 +139,16 @@ const format = (a: Address) => ({ name: a.name === a.address ? '' : a.name, addr
 
 /** Builds a MIME message. Bcc is kept in the headers when asked (a sent copy keeps it; delivered copies do not). */
 export async function composeMime(input: ComposeInput, keepBcc = false): Promise<Buffer> {
+  const sender = format(input.from);
+  const senderText = sender.name ? `"${sender.name.replace(/["\\]/g, '\\$&')}" <${sender.address}>` : sender.address;
+  const headers: Record<string, string> = {};
+  if (input.sensitivity && input.sensitivity !== 'Normal') headers.Sensitivity = SENSITIVITY_HEADER[input.sensitivity];
+  if (input.readReceipt) headers['Disposition-Notification-To'] = senderText;
+  if (input.deliveryReceipt) headers['Return-Receipt-To'] = senderText;
+  if (input.culture) headers['Content-Language'] = input.culture;
   const composer = new MailComposer({
+    headers,
+    replyTo: input.replyTo?.length ? input.replyTo.map(format) : undefined,
     from: format(input.from),
     to: input.to?.map(format),
     cc: input.cc?.map(format),
@@ -121,4 +166,31 @@ export async function composeMime(input: ComposeInput, keepBcc = false): Promise
   const compiled = composer.compile();
   if (keepBcc) (compiled as unknown as { keepBcc: boolean }).keepBcc = true;
   return new Promise((resolve, reject) => compiled.build((error, message) => (error ? reject(error) : resolve(message))));
+}
+
+/** Writes a draft's MIME again from its properties, keeping the attachments of the MIME it had. */
+export async function composeFromProps(props: MessageProps, previous: Buffer, owner: Address): Promise<Buffer> {
+  const parsed = await simpleParser(previous, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
+  return composeMime(
+    {
+      from: props.from ?? owner,
+      to: props.toRecipients,
+      cc: props.ccRecipients,
+      bcc: props.bccRecipients,
+      subject: props.subject,
+      ...(props.bodyType === 'HTML' ? { html: props.body } : { text: props.body }),
+      messageId: props.internetMessageId,
+      inReplyTo: props.inReplyTo ?? undefined,
+      references: props.references ?? undefined,
+      date: new Date(props.dateTimeSent),
+      importance: props.importance,
+      sensitivity: props.sensitivity,
+      replyTo: props.replyTo,
+      readReceipt: props.isReadReceiptRequested,
+      deliveryReceipt: props.isDeliveryReceiptRequested,
+      culture: props.culture,
+      attachments: parsed.attachments.map((a) => ({ filename: a.filename ?? 'attachment', contentType: a.contentType, content: a.content })),
+    },
+    true,
+  );
 }

@@ -8,23 +8,17 @@ import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import type { Mailbox } from '../../state/mailbox.js';
 import { readMime } from '../../state/mime.js';
-import type { Address, Folder } from '../../state/model.js';
+import type { Address, Folder, MessageProps } from '../../state/model.js';
 import { answerEach, type EwsContext, folderIdIn, resolveFolder, resolveItem } from '../context.js';
+import { readAddresses, readMessageProperties } from '../message-properties.js';
 import { EwsError } from '../soap.js';
 import type { Operation } from './types.js';
-
-function readAddresses(container: XmlElement | undefined): Address[] {
-  return children(container, NS.types, 'Mailbox').map((m) => {
-    const address = child(m, NS.types, 'EmailAddress')?.text.trim() ?? '';
-    return { name: child(m, NS.types, 'Name')?.text.trim() || address, address };
-  });
-}
 
 interface NewMessage {
   mime: Buffer;
   recipients: Address[];
-  isRead: boolean | null;
-  categories: string[];
+  /** The properties the request set, kept as sent (the MIME carries some of them only approximately, others not at all). */
+  given: Partial<MessageProps>;
 }
 
 const SEND_AS_DENIED =
@@ -33,55 +27,57 @@ const SEND_AS_DENIED =
 /** Builds the MIME of a t:Message from its MimeContent, or composes it from its properties. */
 async function buildMessage(context: EwsContext, message: XmlElement, forSending: boolean): Promise<NewMessage> {
   const { mailbox, state } = context;
-  const categories = children(child(message, NS.types, 'Categories'), NS.types, 'String').map((s) => s.text);
-  const isReadText = child(message, NS.types, 'IsRead')?.text.trim();
-  const isRead = isReadText === undefined ? null : isReadText === 'true';
+  const given = readMessageProperties(message);
   const mimeElement = child(message, NS.types, 'MimeContent');
   if (mimeElement) {
     const mime = Buffer.from(mimeElement.text.replace(/\s+/g, ''), 'base64');
     const props = await readMime(mime, new Date());
     if (forSending && props.from && !mailbox.owns(props.from.address)) throw new EwsError('ErrorSendAsDenied', SEND_AS_DENIED);
-    return { mime, recipients: [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients], isRead, categories };
+    return { mime, recipients: [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients], given };
   }
   const from = readAddresses(child(message, NS.types, 'From'))[0];
   if (from && !mailbox.owns(from.address)) throw new EwsError('ErrorSendAsDenied', SEND_AS_DENIED);
-  const body = child(message, NS.types, 'Body');
-  const to = readAddresses(child(message, NS.types, 'ToRecipients'));
-  const cc = readAddresses(child(message, NS.types, 'CcRecipients'));
-  const bcc = readAddresses(child(message, NS.types, 'BccRecipients'));
+  // The message is from the mailbox as the directory names it, whatever name the request gave.
+  delete given.from;
+  const to = given.toRecipients ?? [];
+  const cc = given.ccRecipients ?? [];
+  const bcc = given.bccRecipients ?? [];
   const attachments = children(child(message, NS.types, 'Attachments'), NS.types, 'FileAttachment').map((a) => ({
     filename: child(a, NS.types, 'Name')?.text ?? 'attachment',
     contentType: child(a, NS.types, 'ContentType')?.text.trim() || 'application/octet-stream',
     content: Buffer.from((child(a, NS.types, 'Content')?.text ?? '').replace(/\s+/g, ''), 'base64'),
   }));
-  const importance = child(message, NS.types, 'Importance')?.text.trim();
-  const isHtml = attr(body, 'BodyType') === 'HTML';
+  const body = given.body ?? '';
   const mime = await state.compose(
     {
       from: { name: mailbox.displayName, address: mailbox.address },
       to,
       cc,
       bcc,
-      subject: child(message, NS.types, 'Subject')?.text ?? '',
-      ...(isHtml ? { html: body?.text ?? '' } : { text: body?.text ?? '' }),
-      messageId: child(message, NS.types, 'InternetMessageId')?.text.trim() || undefined,
-      inReplyTo: child(message, NS.types, 'InReplyTo')?.text.trim() || undefined,
-      references: child(message, NS.types, 'References')?.text.trim() || undefined,
-      importance: importance === 'High' || importance === 'Low' ? importance : 'Normal',
+      subject: given.subject ?? '',
+      ...(given.bodyType === 'HTML' ? { html: body } : { text: body }),
+      messageId: given.internetMessageId?.trim() || undefined,
+      inReplyTo: given.inReplyTo?.trim() || undefined,
+      references: given.references?.trim() || undefined,
+      importance: given.importance ?? 'Normal',
+      sensitivity: given.sensitivity,
+      replyTo: given.replyTo,
+      readReceipt: given.isReadReceiptRequested,
+      deliveryReceipt: given.isDeliveryReceiptRequested,
+      culture: given.culture,
       attachments,
     },
     true,
   );
-  return { mime, recipients: [...to, ...cc, ...bcc], isRead, categories };
+  return { mime, recipients: [...to, ...cc, ...bcc], given };
 }
 
 /** Stores a message the mailbox made itself (a draft, or the copy of what it sent). */
 async function store(context: EwsContext, mailbox: Mailbox, folder: Folder, message: NewMessage, draft: boolean) {
-  const props = await readMime(message.mime, new Date());
-  props.isRead = message.isRead ?? true;
+  const props: MessageProps = { ...(await readMime(message.mime, new Date())), ...message.given };
+  props.isRead = message.given.isRead ?? true;
   props.isDraft = draft;
   props.isSubmitted = false;
-  props.categories = message.categories;
   return mailbox.addItem(folder, context.state.putMime(message.mime), props, false);
 }
 
@@ -113,7 +109,7 @@ export const createItem: Operation = {
           copyFolder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!;
         }
         await context.state.send(context.mailbox, message.mime, message.recipients);
-        if (copyFolder) await store(context, context.mailbox, copyFolder, { ...message, isRead: true }, false);
+        if (copyFolder) await store(context, context.mailbox, copyFolder, { ...message, given: { ...message.given, isRead: true } }, false);
         return el('m:Items');
       },
       () => el('m:Items'),

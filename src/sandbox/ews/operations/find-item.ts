@@ -28,7 +28,7 @@ export const findItem: Operation = {
       descending: attr(order, 'Order') === 'Descending',
     }));
     return answerEach('FindItem', children(child(request, NS.messages, 'ParentFolderIds'), NS.types), (parentElement) => {
-      assertShapeFor(shape, 'find');
+      assertShapeFor(shape, 'find', context.requestVersion);
       // Associated items (folder-level hidden messages) and soft-deleted items are not modelled: none exist.
       const folder = resolveFolder(context, parentElement);
       const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (item: Item, uri) => itemValue(item, uri));
