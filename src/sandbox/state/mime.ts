@@ -73,8 +73,8 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
   const threadIndex = parsed.headers.get('thread-index');
   const subject = truncateSubject(parsed.subject ?? '');
   const language = headerText(parsed.headers.get('content-language')).split(',')[0]?.trim();
-  const importanceHeader = String(parsed.headers.get('importance') ?? '').toLowerCase();
-  const priority = String(parsed.headers.get('x-priority') ?? '').trim();
+  // mailparser reads Importance, X-Priority and X-MSMail-Priority into one priority.
+  const priority = parsed.headers.get('priority');
   return {
     itemClass: 'IPM.Note',
     subject,
@@ -87,7 +87,7 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
     lastModifiedTime: received.toISOString(),
     size: mime.length,
     categories: [],
-    importance: importanceHeader === 'high' || /^[12]\b/.test(priority) ? 'High' : importanceHeader === 'low' || /^[45]\b/.test(priority) ? 'Low' : 'Normal',
+    importance: priority === 'high' ? 'High' : priority === 'low' ? 'Low' : 'Normal',
     inReplyTo: parsed.inReplyTo ?? null,
     references,
     internetMessageId: parsed.messageId ?? `<${randomBytes(12).toString('hex')}@sandbox.invalid>`,
@@ -139,13 +139,19 @@ const format = (a: Address) => ({ name: a.name === a.address ? '' : a.name, addr
 
 /** Builds a MIME message. Bcc is kept in the headers when asked (a sent copy keeps it; delivered copies do not). */
 export async function composeMime(input: ComposeInput, keepBcc = false): Promise<Buffer> {
-  const sender = format(input.from);
-  const senderText = sender.name ? `"${sender.name.replace(/["\\]/g, '\\$&')}" <${sender.address}>` : sender.address;
-  const headers: Record<string, string> = {};
-  if (input.sensitivity && input.sensitivity !== 'Normal') headers.Sensitivity = SENSITIVITY_HEADER[input.sensitivity];
-  if (input.readReceipt) headers['Disposition-Notification-To'] = senderText;
-  if (input.deliveryReceipt) headers['Return-Receipt-To'] = senderText;
-  if (input.culture) headers['Content-Language'] = input.culture;
+  // Written as prepared, so the composer leaves them as they are: a plain name, else the address alone.
+  const sender = /^[\w .'-]+$/.test(input.from.name) && input.from.name !== input.from.address ? `${input.from.name} <${input.from.address}>` : `<${input.from.address}>`;
+  const headers: Record<string, { prepared: true; value: string }> = {};
+  const add = (name: string, value: string) => (headers[name] = { prepared: true, value });
+  // Exchange marks importance with Importance and X-Priority (MS-OXCMAIL, Importance).
+  if (input.importance === 'High' || input.importance === 'Low') {
+    add('Importance', input.importance.toLowerCase());
+    add('X-Priority', input.importance === 'High' ? '1' : '5');
+  }
+  if (input.sensitivity && input.sensitivity !== 'Normal') add('Sensitivity', SENSITIVITY_HEADER[input.sensitivity]);
+  if (input.readReceipt) add('Disposition-Notification-To', sender);
+  if (input.deliveryReceipt) add('Return-Receipt-To', sender);
+  if (input.culture) add('Content-Language', input.culture);
   const composer = new MailComposer({
     headers,
     replyTo: input.replyTo?.length ? input.replyTo.map(format) : undefined,
@@ -160,7 +166,6 @@ export async function composeMime(input: ComposeInput, keepBcc = false): Promise
     inReplyTo: input.inReplyTo,
     references: input.references,
     date: input.date ?? new Date(),
-    priority: input.importance === 'High' ? 'high' : input.importance === 'Low' ? 'low' : 'normal',
     attachments: input.attachments?.map((a) => ({ filename: a.filename, contentType: a.contentType, content: a.content })),
   });
   const compiled = composer.compile();
