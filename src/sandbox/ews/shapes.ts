@@ -273,6 +273,13 @@ export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, contex
   return el('t:Message', null, parts);
 }
 
+/**
+ * FindItem "does not return any of the message body formats or the recipient lists" (EWS reference, FindItem):
+ * asked for, they are left out, not refused (python exchangelib's test suite asks FindItem for item:Body,
+ * test_text_field_settings, and passes against Exchange).
+ */
+const LEFT_OUT_IN_FIND = new Set(['item:Body', 'message:ToRecipients', 'message:CcRecipients', 'message:BccRecipients']);
+
 /** Properties of the item types other than messages. */
 const FOREIGN_URI = /^(meeting|meetingRequest|calendar|contacts|distributionlist|postitem|task|persona):/;
 
@@ -291,7 +298,9 @@ export function assertShapeFor(shape: ItemShape, context: ItemContext, requestVe
     if (foreign) throw new EwsError('ErrorInvalidPropertyRequest', 'Property is not valid for this object type.', { xml: el('t:FieldURI', { FieldURI: foreign }) });
   }
   if (context === 'get') return;
-  const refused = shape.includeMime ? 'item:MimeContent' : ITEM_PROPERTIES.find((p) => p.heavy && shape.additional.has(p.uri))?.uri;
+  const refused = shape.includeMime
+    ? 'item:MimeContent'
+    : ITEM_PROPERTIES.find((p) => p.heavy && shape.additional.has(p.uri) && !(context === 'find' && LEFT_OUT_IN_FIND.has(p.uri)))?.uri;
   if (refused) {
     throw new EwsError('ErrorInvalidPropertyRequest', 'The property cannot be used in this operation.', {
       xml: el('t:FieldURI', { FieldURI: refused }),
