@@ -221,5 +221,68 @@ describe('sandbox EWS: UpdateItem on message properties', () => {
     assert.ok(ids(message).length > 0);
   });
 
+  test('a draft\'s MimeContent can be replaced (its properties follow); a received message\'s cannot', async () => {
+    const { id } = await draft('<t:Categories><t:String>Kept</t:String></t:Categories>');
+    const mime = [
+      `From: Bob Brown <${BOB}>`,
+      `To: Carol Clark <carol@contoso.test>`,
+      'Subject: From new MIME',
+      'Importance: high',
+      'Message-ID: <replaced.1@contoso.test>',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'New MIME body',
+      '',
+    ].join('\r\n');
+    ok(await update(id, set('item:MimeContent', `<t:MimeContent CharacterSet="UTF-8">${Buffer.from(mime).toString('base64')}</t:MimeContent>`)));
+    const message = await get(id);
+    assert.equal(text(message, 'Subject'), 'From new MIME');
+    assert.equal(text(message, 'Importance'), 'High');
+    assert.deepEqual(addresses(message, 'ToRecipients'), ['carol@contoso.test']);
+    assert.equal(text(message, 'String'), 'Kept', 'categories are not in the MIME: they stay');
+    assert.equal(Buffer.from(text(message, 'MimeContent')!, 'base64').toString(), mime);
+
+    const delivered = await s.control<{ itemId: string }>('POST', `/mailboxes/${ALICE}/messages`, { from: 'x@fabrikam.test', to: [ALICE], subject: 'Received mime' });
+    assert.deepEqual(
+      await refusal(delivered.json.itemId, set('item:MimeContent', `<t:MimeContent>${Buffer.from(mime).toString('base64')}</t:MimeContent>`), ALICE),
+      ['ErrorInvalidPropertyUpdateSentMessage', 'item:MimeContent'],
+    );
+  });
+
+  test('a subject set longer than 255 characters is kept to 255 (python exchangelib\'s suite, test_text_field_settings)', async () => {
+    const { id } = await draft();
+    ok(await update(id, set('item:Subject', `<t:Subject>${'s'.repeat(300)}</t:Subject>`)));
+    assert.equal(text(await get(id), 'Subject'), 's'.repeat(255));
+  });
+
+  test('MessageDisposition SendAndSaveCopy sends the updated draft: no item in the answer, the copy in Sent Items', async () => {
+    const { id } = await draft();
+    const answer = ok(
+      await s.ews(
+        `<m:UpdateItem ConflictResolution="AlwaysOverwrite" MessageDisposition="SendAndSaveCopy"><m:ItemChanges><t:ItemChange><t:ItemId Id="${id}"/><t:Updates>` +
+          set('item:Subject', '<t:Subject>Updated and sent</t:Subject>') +
+          '</t:Updates></t:ItemChange></m:ItemChanges></m:UpdateItem>',
+        { as: BOB },
+      ),
+    );
+    assert.equal(find(answer, 'ItemId').length, 0);
+    const gone = responseMessages((await s.ews(`<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:ItemIds><t:ItemId Id="${id}"/></m:ItemIds></m:GetItem>`, { as: BOB })).doc())[0]!;
+    assert.equal(responseCode(gone), 'ErrorItemNotFound');
+    const sent = ok(
+      await s.ews(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="sentitems"/></m:ParentFolderIds></m:FindItem>',
+        { as: BOB },
+      ),
+    );
+    assert.ok(find(sent, 'Subject').some((e) => e.text === 'Updated and sent'));
+    const received = ok(
+      await s.ews(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>Default</t:BaseShape></m:ItemShape><m:ParentFolderIds><t:DistinguishedFolderId Id="inbox"/></m:ParentFolderIds></m:FindItem>',
+        { as: ALICE },
+      ),
+    );
+    assert.ok(find(received, 'Subject').some((e) => e.text === 'Updated and sent'));
+  });
+
   testTraffic(() => s.records, 20);
 });

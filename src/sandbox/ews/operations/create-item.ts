@@ -8,7 +8,7 @@ import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
 import type { Mailbox } from '../../state/mailbox.js';
 import { readMime } from '../../state/mime.js';
-import type { Address, Folder, MessageProps } from '../../state/model.js';
+import type { Address, Folder, Item, MessageProps } from '../../state/model.js';
 import { answerEach, type EwsContext, folderIdIn, resolveFolder, resolveItem } from '../context.js';
 import { readAddresses, readMessageProperties } from '../message-properties.js';
 import { EwsError } from '../soap.js';
@@ -124,19 +124,24 @@ export const sendItem: Operation = {
     const savedFolderElement = folderIdIn(child(request, NS.messages, 'SavedItemFolderId'));
     return answerEach('SendItem', children(child(request, NS.messages, 'ItemIds'), NS.types), async (id) => {
       const item = resolveItem(context, id);
-      const mime = context.state.mime(item.mimeRef);
-      const props = await readMime(mime, new Date());
-      const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];
-      if (recipients.length === 0) throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
-      await context.state.send(context.mailbox, mime, recipients);
-      if (save) {
-        const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!;
-        const moved = context.mailbox.moveItem(item, folder);
-        context.mailbox.updateItem(moved, { isDraft: false, isRead: true });
-      } else {
-        context.mailbox.deleteItem(item);
-      }
+      const folder = save ? (savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!) : null;
+      await sendStored(context, item, folder);
       return null;
     });
   },
 };
+
+/** Sends a stored message (a draft) as its MIME says, then moves it to `saveTo` as sent, or deletes it. */
+export async function sendStored(context: EwsContext, item: Item, saveTo: Folder | null): Promise<void> {
+  const mime = context.state.mime(item.mimeRef);
+  const props = await readMime(mime, new Date());
+  const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];
+  if (recipients.length === 0) throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
+  await context.state.send(context.mailbox, mime, recipients);
+  if (saveTo) {
+    const moved = context.mailbox.moveItem(item, saveTo);
+    context.mailbox.updateItem(moved, { isDraft: false, isRead: true });
+  } else {
+    context.mailbox.deleteItem(item);
+  }
+}

@@ -6,12 +6,13 @@
 import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
-import { composeFromProps } from '../../state/mime.js';
+import { composeFromProps, readMime } from '../../state/mime.js';
 import type { MessageProps } from '../../state/model.js';
 import { answerEach, folderIdIn, resolveFolder, resolveItem } from '../context.js';
 import { fieldElement, readExtendedField, readExtendedProperty } from '../extended-properties.js';
 import { SETTABLE_BY_URI } from '../message-properties.js';
 import { EwsError } from '../soap.js';
+import { sendStored } from './create-item.js';
 import type { Operation } from './types.js';
 
 function moveOrCopy(name: 'MoveItem' | 'CopyItem'): Operation {
@@ -118,6 +119,25 @@ function readUpdate(update: XmlElement, current: MessageProps, draft: boolean): 
   return property.read(element);
 }
 
+/** The properties a message's MIME content gives it (the others, such as flags and categories, stay). */
+const FROM_MIME: Array<keyof MessageProps> = [
+  'subject', 'bodyType', 'body', 'attachments', 'size', 'importance', 'sensitivity', 'inReplyTo', 'references', 'internetMessageId',
+  'from', 'sender', 'toRecipients', 'ccRecipients', 'bccRecipients', 'replyTo', 'conversationTopic', 'headers', 'dateTimeSent',
+  'isReadReceiptRequested', 'isDeliveryReceiptRequested', 'culture',
+];
+
+/** A SetItemField of item:MimeContent: the new MIME and the properties read from it; null for other updates. */
+async function readMimeUpdate(update: XmlElement, draft: boolean): Promise<{ mime: Buffer; props: Partial<MessageProps> } | null> {
+  const path = update.children.find((c) => c.ns === NS.types && c.local === 'FieldURI');
+  if (attr(path, 'FieldURI') !== 'item:MimeContent') return null;
+  if (update.local === 'DeleteItemField') throw refused('ErrorInvalidPropertyDelete', TEXTS.delete, path);
+  if (update.local === 'AppendToItemField') throw refused('ErrorInvalidPropertyAppend', TEXTS.append, path);
+  if (!draft) throw refused('ErrorInvalidPropertyUpdateSentMessage', TEXTS.sent, path);
+  const mime = Buffer.from(carried(update, 'MimeContent', path!).text.replace(/\s+/g, ''), 'base64');
+  const read = await readMime(mime, new Date());
+  return { mime, props: Object.fromEntries(FROM_MIME.map((key) => [key, read[key]])) as Partial<MessageProps> };
+}
+
 const SEND_AS_DENIED =
   'The user account which was used to submit this request does not have the right to send mail on behalf of the specified sending account.';
 
@@ -144,6 +164,8 @@ export const updateItem: Operation = {
   name: 'UpdateItem',
   handle(context, request) {
     const neverOverwrite = attr(request, 'ConflictResolution') === 'NeverOverwrite';
+    const disposition = attr(request, 'MessageDisposition');
+    const savedFolderElement = folderIdIn(child(request, NS.messages, 'SavedItemFolderId'));
     return answerEach(
       'UpdateItem',
       children(child(request, NS.messages, 'ItemChanges'), NS.types, 'ItemChange'),
@@ -159,19 +181,38 @@ export const updateItem: Operation = {
           );
         }
         let props: Partial<MessageProps> = {};
+        // A draft's whole MIME content can be replaced; its properties are then read from it.
+        let replacedMime: Buffer | null = null;
+        let changedAfterMime = false;
         for (const update of children(child(change, NS.types, 'Updates'), NS.types)) {
-          props = { ...props, ...readUpdate(update, { ...item.props, ...props }, item.props.isDraft) };
+          const mimeContent = await readMimeUpdate(update, item.props.isDraft);
+          if (mimeContent) {
+            replacedMime = mimeContent.mime;
+            props = { ...props, ...mimeContent.props };
+            changedAfterMime = false;
+            continue;
+          }
+          const changes = readUpdate(update, { ...item.props, ...props }, item.props.isDraft);
+          if (Object.keys(changes).some((key) => MIME_PROPERTIES.has(key as keyof MessageProps))) changedAfterMime = true;
+          props = { ...props, ...changes };
         }
         if (props.from && !context.mailbox.owns(props.from.address)) throw new EwsError('ErrorSendAsDenied', SEND_AS_DENIED);
         if (Object.keys(props).length > 0) {
           // A draft's MIME is what SendItem sends: it is written again from the changed properties.
-          let mimeRef: string | undefined;
-          if (item.props.isDraft && Object.keys(props).some((key) => MIME_PROPERTIES.has(key as keyof MessageProps))) {
-            const mime = await composeFromProps({ ...item.props, ...props }, context.state.mime(item.mimeRef), { name: context.mailbox.displayName, address: context.mailbox.address });
-            mimeRef = context.state.putMime(mime);
-            props.size = mime.length;
+          let mime: Buffer | null = replacedMime;
+          if (item.props.isDraft && changedAfterMime) {
+            const owner = { name: context.mailbox.displayName, address: context.mailbox.address };
+            mime = await composeFromProps({ ...item.props, ...props }, replacedMime ?? context.state.mime(item.mimeRef), owner);
           }
-          context.mailbox.updateItem(item, props, mimeRef);
+          if (mime) props.size = mime.length;
+          context.mailbox.updateItem(item, props, mime ? context.state.putMime(mime) : undefined);
+        }
+        if (disposition === 'SendOnly' || disposition === 'SendAndSaveCopy') {
+          // Sent at once: the answer names no item (it has left the Drafts folder).
+          const saveTo =
+            disposition === 'SendAndSaveCopy' ? (savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!) : null;
+          await sendStored(context, item, saveTo);
+          return [el('m:Items'), el('m:ConflictResults', null, el('t:Count', null, '0'))];
         }
         return [
           el('m:Items', null, el('t:Message', null, el('t:ItemId', { Id: item.id, ChangeKey: context.mailbox.changeKey(item) }))),
