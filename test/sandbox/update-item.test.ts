@@ -164,7 +164,7 @@ describe('sandbox EWS: UpdateItem on message properties', () => {
 
   test('DeleteItemField clears what may be cleared; identity and required properties are ErrorInvalidPropertyDelete', async () => {
     const { id } = await draft('<t:Categories><t:String>CRM</t:String></t:Categories>');
-    ok(await update(id, remove('item:Categories') + remove('message:ToRecipients') + remove('item:Body') + remove('item:Flag')));
+    ok(await update(id, remove('item:Categories') + remove('message:ToRecipients') + remove('item:Body') + remove('item:Flag') + remove('message:From')));
     const message = await get(id);
     assert.equal(find(message, 'Categories').length, 0);
     assert.equal(find(message, 'ToRecipients').length, 0);

@@ -94,7 +94,8 @@ export const SETTABLE: SettableProperty[] = [
   recipientList('message:BccRecipients', 'BccRecipients', 'bccRecipients'),
   { uri: 'message:IsReadReceiptRequested', element: 'IsReadReceiptRequested', read: (e) => ({ isReadReceiptRequested: bool(e) }), fixedAfterSend: true },
   { uri: 'message:IsDeliveryReceiptRequested', element: 'IsDeliveryReceiptRequested', read: (e) => ({ isDeliveryReceiptRequested: bool(e) }), fixedAfterSend: true },
-  { uri: 'message:From', element: 'From', read: (e) => ({ from: readAddresses(e)[0] ?? null }), fixedAfterSend: true },
+  // A draft without a From is sent from the mailbox (python exchangelib deletes it from a draft it saves).
+  { uri: 'message:From', element: 'From', read: (e) => ({ from: readAddresses(e)[0] ?? null }), cleared: { from: null }, fixedAfterSend: true },
   { uri: 'message:InternetMessageId', element: 'InternetMessageId', read: (e) => ({ internetMessageId: e.text.trim() }), createOnly: true },
   { uri: 'message:IsRead', element: 'IsRead', read: (e) => ({ isRead: bool(e) }) },
   { uri: 'message:IsResponseRequested', element: 'IsResponseRequested', read: (e) => ({ isResponseRequested: bool(e) }) },

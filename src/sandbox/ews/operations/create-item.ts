@@ -140,7 +140,8 @@ export async function sendStored(context: EwsContext, item: Item, saveTo: Folder
   await context.state.send(context.mailbox, mime, recipients);
   if (saveTo) {
     const moved = context.mailbox.moveItem(item, saveTo);
-    context.mailbox.updateItem(moved, { isDraft: false, isRead: true });
+    const from = moved.props.from ?? { name: context.mailbox.displayName, address: context.mailbox.address };
+    context.mailbox.updateItem(moved, { isDraft: false, isRead: true, from, sender: moved.props.sender ?? from });
   } else {
     context.mailbox.deleteItem(item);
   }
