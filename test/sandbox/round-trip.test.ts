@@ -186,6 +186,21 @@ describe('sandbox EWS: a message reads back as it was created', () => {
     assert.equal(parsed.subject, expected, 'the MIME subject unfolds to the same text, double spaces included');
   });
 
+  test('a subject whose runs of spaces fall on a fold reaches the recipient unchanged (RFC 5322 unfolding keeps them)', async () => {
+    // The composer folds this one between "ccc" and the five spaces before "a".
+    const subject = 'ccc  a bb bb ccc dddddddddd xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx ccc     a    ccc      dddddddddd dddddddddd';
+    ok(
+      await s.ews(
+        `<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:Subject>${subject}</t:Subject>` +
+          `<t:ToRecipients><t:Mailbox><t:EmailAddress>${ALICE}</t:EmailAddress></t:Mailbox></t:ToRecipients></t:Message></m:Items></m:CreateItem>`,
+        { as: BOB },
+      ),
+    );
+    const received = await getItem(await findBySubject(ALICE, 'inbox', subject), ALICE);
+    assert.equal(text(received, 'Subject'), subject);
+    assert.equal(text(received, 'ConversationTopic'), subject);
+  });
+
   test('an HTML body reads back as sent; a message without these properties has the defaults', async () => {
     const html = '<html><body><p>Hello <b>there</b></p></body></html>';
     const created = ok(

@@ -54,6 +54,44 @@ function headerText(value: unknown): string {
   return String(value);
 }
 
+/** One RFC 2047 encoded word's text; null when the charset is unknown or the word malformed. */
+function decodeWord(charset: string, encoding: string, text: string): string | null {
+  let bytes: Buffer;
+  if (encoding.toUpperCase() === 'B') bytes = Buffer.from(text, 'base64');
+  else bytes = Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16))), 'latin1');
+  try {
+    return new TextDecoder(charset.replace(/\*.*$/, '').trim().toLowerCase()).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * An unstructured header's value as RFC 5322 and 2047 read it: unfolding removes only the line breaks (the white
+ * space of a folded line stays; mailparser collapses it), white space between encoded words is dropped.
+ */
+export function unstructuredHeader(raw: string): string {
+  const value = raw.slice(raw.indexOf(':') + 1).replace(/\r?\n(?=[ \t])/g, '').trim();
+  const word = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+  let result = '';
+  let last = 0;
+  let previousWasWord = false;
+  for (const match of value.matchAll(word)) {
+    const between = value.slice(last, match.index);
+    const decoded = decodeWord(match[1]!, match[2]!, match[3]!);
+    if (decoded === null) {
+      result += between + match[0];
+      previousWasWord = false;
+    } else {
+      result += previousWasWord && /^[ \t]*$/.test(between) ? '' : between;
+      result += decoded;
+      previousWasWord = true;
+    }
+    last = match.index + match[0].length;
+  }
+  return result + value.slice(last);
+}
+
 /** Reads the properties EWS shows from a MIME message. */
 export async function readMime(mime: Buffer, received: Date): Promise<MessageProps> {
   const parsed = await simpleParser(mime, { skipImageLinks: true, skipTextToHtml: true, skipTextLinks: true });
@@ -71,7 +109,8 @@ export async function readMime(mime: Buffer, received: Date): Promise<MessagePro
   }));
   const sent = parsed.date ?? received;
   const threadIndex = parsed.headers.get('thread-index');
-  const subject = truncateSubject(parsed.subject ?? '');
+  const subjectLine = parsed.headerLines.find((h) => h.key === 'subject')?.line;
+  const subject = truncateSubject(subjectLine === undefined ? (parsed.subject ?? '') : unstructuredHeader(subjectLine));
   const language = headerText(parsed.headers.get('content-language')).split(',')[0]?.trim();
   // mailparser reads Importance, X-Priority and X-MSMail-Priority into one priority.
   const priority = parsed.headers.get('priority');
