@@ -135,7 +135,7 @@ function normalizeValue(base: string, text: string, field: Record<string, string
     }
     case 'CLSID':
       if (!GUID.test(value)) throw badValue(field);
-      return value.toLowerCase();
+      return value;
     case 'Binary':
       if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value.replace(/\s+/g, '')) || value.replace(/\s+/g, '').length % 4 !== 0) throw badValue(field);
       return value.replace(/\s+/g, '');
