@@ -125,6 +125,25 @@ describe('sandbox EWS: extended properties', () => {
     assert.equal(responseCode(mismatch), 'ErrorUpdatePropertyMismatch');
   });
 
+  test('FindItem restrictions read them, by their type', async () => {
+    const matching = async (restriction: string) => {
+      const answer = ok(
+        await s.ews(
+          `<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape><m:Restriction>${restriction}</m:Restriction>` +
+            '<m:ParentFolderIds><t:DistinguishedFolderId Id="drafts"/></m:ParentFolderIds></m:FindItem>',
+          { as: BOB },
+        ),
+      );
+      return ids(answer);
+    };
+    assert.deepEqual(await matching(`<t:IsEqualTo>${BY_NAME}<t:FieldURIOrConstant><t:Constant Value="ACT-0043"/></t:FieldURIOrConstant></t:IsEqualTo>`), [id]);
+    assert.deepEqual(await matching(`<t:IsEqualTo>${BY_NAME}<t:FieldURIOrConstant><t:Constant Value="ACT-0042"/></t:FieldURIOrConstant></t:IsEqualTo>`), []);
+    // 17 > 9 as numbers (as text "17" < "9").
+    assert.deepEqual(await matching(`<t:IsGreaterThan>${BY_GUID_NAME}<t:FieldURIOrConstant><t:Constant Value="9"/></t:FieldURIOrConstant></t:IsGreaterThan>`), [id]);
+    assert.deepEqual(await matching(`<t:Exists>${BY_TAG}</t:Exists>`), [id]);
+    assert.deepEqual(await matching(`<t:Exists><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Unknown" PropertyType="String"/></t:Exists>`), []);
+  });
+
   test('invalid paths and values get the reference\'s errors', async () => {
     const create = async (extendedProperty: string) =>
       responseCode(

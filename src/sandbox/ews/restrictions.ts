@@ -6,6 +6,7 @@ import { attr, child, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
 import type { Mailbox } from '../state/mailbox.js';
 import type { Folder, Item } from '../state/model.js';
+import { readExtendedField } from './extended-properties.js';
 import { EwsError } from './soap.js';
 
 export type Value = string | number | boolean | Date | string[] | null;
@@ -48,7 +49,22 @@ export function queryableItemUri(uri: string): boolean {
   return uri in ITEM_READERS;
 }
 
+/** The path of an extended property, as restrictions name it: `extended:` and the property's key. */
+const EXTENDED = 'extended:';
+
+function extendedValue(item: Item, key: string): Value {
+  const stored = item.props.extended.find((e) => e.key === key);
+  if (!stored) return null;
+  if (Array.isArray(stored.value)) return stored.value;
+  const type = key.slice(key.lastIndexOf(':') + 1);
+  if (['Short', 'Integer', 'Long', 'Currency', 'Double', 'Float', 'ApplicationTime'].includes(type)) return Number(stored.value);
+  if (type === 'Boolean') return stored.value === 'true';
+  if (type === 'SystemTime') return new Date(stored.value);
+  return stored.value;
+}
+
 export function itemValue(item: Item, uri: string): Value | undefined {
+  if (uri.startsWith(EXTENDED)) return extendedValue(item, uri.slice(EXTENDED.length));
   return ITEM_READERS[uri]?.(item);
 }
 
@@ -74,6 +90,8 @@ type Predicate<T> = (target: T) => boolean;
 
 function pathUri(expression: XmlElement): string {
   const path = expression.children.find((c) => c.ns === NS.types && /FieldURI$/.test(c.local));
+  // An extended property is named by its key (an invalid path gets the ExtendedFieldURI errors).
+  if (path?.local === 'ExtendedFieldURI') return EXTENDED + readExtendedField(path).key;
   return attr(path, 'FieldURI') ?? '';
 }
 
