@@ -141,6 +141,23 @@ describe('sandbox EWS: extended properties', () => {
     // 17 > 9 as numbers (as text "17" < "9").
     assert.deepEqual(await matching(`<t:IsGreaterThan>${BY_GUID_NAME}<t:FieldURIOrConstant><t:Constant Value="9"/></t:FieldURIOrConstant></t:IsGreaterThan>`), [id]);
     assert.deepEqual(await matching(`<t:Exists>${BY_TAG}</t:Exists>`), [id]);
+    // Sorted by an extended property: a second draft with a lower score comes first in ascending order.
+    const other = ids(
+      ok(
+        await s.ews(`<m:CreateItem MessageDisposition="SaveOnly"><m:Items><t:Message><t:Subject>Lower</t:Subject>${property(BY_GUID_NAME, '3')}</t:Message></m:Items></m:CreateItem>`, {
+          as: BOB,
+        }),
+      ),
+    )[0]!;
+    const sorted = ok(
+      await s.ews(
+        '<m:FindItem Traversal="Shallow"><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>' +
+          `<m:SortOrder><t:FieldOrder Order="Ascending">${BY_GUID_NAME}</t:FieldOrder></m:SortOrder>` +
+          '<m:ParentFolderIds><t:DistinguishedFolderId Id="drafts"/></m:ParentFolderIds></m:FindItem>',
+        { as: BOB },
+      ),
+    );
+    assert.deepEqual(ids(sorted), [other, id]);
     assert.deepEqual(await matching(`<t:Exists><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Unknown" PropertyType="String"/></t:Exists>`), []);
   });
 

@@ -44,13 +44,13 @@ const ITEM_READERS: Record<string, (item: Item) => Value> = {
   'message:References': (i) => i.props.references,
 };
 
-/** Whether restrictions and sort orders can use this item property. */
-export function queryableItemUri(uri: string): boolean {
-  return uri in ITEM_READERS;
-}
-
 /** The path of an extended property, as restrictions name it: `extended:` and the property's key. */
 const EXTENDED = 'extended:';
+
+/** Whether restrictions and sort orders can use this item property. */
+export function queryableItemUri(uri: string): boolean {
+  return uri in ITEM_READERS || uri.startsWith(EXTENDED);
+}
 
 function extendedValue(item: Item, key: string): Value {
   const stored = item.props.extended.find((e) => e.key === key);
@@ -88,11 +88,15 @@ export function folderValue(folder: Folder, uri: string, mailbox: Mailbox): Valu
 type Reader<T> = (target: T, uri: string) => Value | undefined;
 type Predicate<T> = (target: T) => boolean;
 
-function pathUri(expression: XmlElement): string {
-  const path = expression.children.find((c) => c.ns === NS.types && /FieldURI$/.test(c.local));
-  // An extended property is named by its key (an invalid path gets the ExtendedFieldURI errors).
+/** The property a path element names, as restrictions and sort orders read it; an extended one by its key. */
+export function propertyPath(path: XmlElement | undefined): string {
+  // An invalid ExtendedFieldURI gets the ExtendedFieldURI errors.
   if (path?.local === 'ExtendedFieldURI') return EXTENDED + readExtendedField(path).key;
   return attr(path, 'FieldURI') ?? '';
+}
+
+function pathUri(expression: XmlElement): string {
+  return propertyPath(expression.children.find((c) => c.ns === NS.types && /FieldURI$/.test(c.local)));
 }
 
 function unsupported(uri: string): never {
