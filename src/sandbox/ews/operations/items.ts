@@ -65,6 +65,11 @@ function readFieldAttributes(path: XmlElement): Record<string, string> {
   return Object.fromEntries(path.attributes.filter((a) => !a.ns).map((a) => [a.local, a.value]));
 }
 
+/**
+ * Exchange's texts where an answer of it was found (ErrorInvalidPropertySet: ksainc/integration_ews issues 29
+ * and 34; ErrorInvalidPropertyUpdateSentMessage: OfficeDev/Office-365-SDK-for-Android issue 80); the append and
+ * delete texts follow their pattern.
+ */
 const TEXTS = {
   set: 'Set action is invalid for property.',
   append: 'Append action is invalid for property.',
