@@ -161,6 +161,24 @@ describe('sandbox EWS: extended properties', () => {
     assert.deepEqual(await matching(`<t:Exists><t:ExtendedFieldURI DistinguishedPropertySetId="PublicStrings" PropertyName="Unknown" PropertyType="String"/></t:Exists>`), []);
   });
 
+  test('folders: the computed MAPI properties by tag (PidTagMessageSizeExtended 0x0E08, PidTagContentCount 0x3602)', async () => {
+    // python exchangelib's suite (test_extended_properties) reads a folder's size this way and expects it above 0.
+    const answer = ok(
+      await s.ews(
+        `<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>` +
+          '<t:ExtendedFieldURI PropertyTag="0x0e08" PropertyType="Long"/><t:ExtendedFieldURI PropertyTag="0x3602" PropertyType="Integer"/>' +
+          '<t:ExtendedFieldURI PropertyTag="0x3613" PropertyType="String"/></t:AdditionalProperties></m:FolderShape>' +
+          '<m:FolderIds><t:DistinguishedFolderId Id="drafts"/></m:FolderIds></m:GetFolder>',
+        { as: BOB },
+      ),
+    );
+    const folder = find(answer, 'Folder')[0]!;
+    const values = extended(folder);
+    assert.ok(Number(values['0x0e08']) > 0, 'the drafts take room');
+    assert.equal(values['0x3602'], '2', 'two drafts');
+    assert.equal(values['0x3613'], 'IPF.Note');
+  });
+
   test('invalid paths and values get the reference\'s errors', async () => {
     const create = async (extendedProperty: string) =>
       responseCode(

@@ -7,7 +7,7 @@ import { attr, child, children, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
 import { el, type Xml } from '../../xml/write.js';
 import { xsBoolean } from '../../xml/xs-boolean.js';
-import type { ExtendedValue, Item } from '../state/model.js';
+import type { ExtendedValue, Folder, Item } from '../state/model.js';
 import { EwsError } from './soap.js';
 
 /** A property path as the client wrote it, and the property it names. */
@@ -188,4 +188,33 @@ export function writeExtendedProperty(item: Item, path: ExtendedField): Xml | nu
     fieldElement(path.field),
     Array.isArray(value) ? el('t:Values', null, value.map((v) => el('t:Value', null, v))) : el('t:Value', null, value),
   );
+}
+
+/** What a folder's computed MAPI properties are read from. */
+export interface FolderFacts {
+  folder: Folder;
+  total: number;
+  unread: number;
+  children: number;
+  /** The sizes of its messages, added up. */
+  size: number;
+}
+
+/** MAPI properties the sandbox computes for a folder, read by tag (MS-OXPROPS). */
+const COMPUTED_FOLDER: Record<string, (facts: FolderFacts) => string> = {
+  'tag:3001:String': (f) => f.folder.displayName,
+  'tag:3613:String': (f) => f.folder.folderClass,
+  'tag:3602:Integer': (f) => String(f.total),
+  'tag:3603:Integer': (f) => String(f.unread),
+  'tag:3638:Integer': (f) => String(f.children),
+  'tag:360a:Boolean': (f) => String(f.children > 0),
+  // PidTagMessageSizeExtended, and PidTagMessageSize as a 32-bit value.
+  'tag:0e08:Long': (f) => String(f.size),
+  'tag:0e08:Integer': (f) => String(Math.min(f.size, 2 ** 31 - 1)),
+};
+
+/** The value of a computed folder property a path names, written as Exchange writes it; null when there is none. */
+export function writeFolderExtendedProperty(facts: () => FolderFacts, path: ExtendedField): Xml | null {
+  const compute = COMPUTED_FOLDER[path.key];
+  return compute ? el('t:ExtendedProperty', null, fieldElement(path.field), el('t:Value', null, compute(facts()))) : null;
 }

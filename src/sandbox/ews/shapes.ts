@@ -10,7 +10,7 @@ import { xsBoolean } from '../../xml/xs-boolean.js';
 import type { Mailbox } from '../state/mailbox.js';
 import type { Address, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
-import { type ExtendedField, readExtendedField, writeExtendedProperty } from './extended-properties.js';
+import { type ExtendedField, readExtendedField, writeExtendedProperty, writeFolderExtendedProperty } from './extended-properties.js';
 import { EwsError } from './soap.js';
 
 export type BaseShape = 'IdOnly' | 'Default' | 'AllProperties';
@@ -45,16 +45,7 @@ function additionalUris(shape: XmlElement | undefined): Set<string> {
 
 export function readItemShape(shape: XmlElement | undefined): ItemShape {
   const body = child(shape, NS.types, 'BodyType')?.text.trim();
-  const extended: ExtendedField[] = [];
-  let problem: EwsError | null = null;
-  for (const path of children(child(shape, NS.types, 'AdditionalProperties'), NS.types, 'ExtendedFieldURI')) {
-    try {
-      extended.push(readExtendedField(path));
-    } catch (error) {
-      if (!(error instanceof EwsError)) throw error;
-      problem ??= error;
-    }
-  }
+  const { extended, problem } = extendedPaths(shape);
   return {
     base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'),
     includeMime: xsBoolean(child(shape, NS.types, 'IncludeMimeContent')?.text) === true,
@@ -68,10 +59,27 @@ export function readItemShape(shape: XmlElement | undefined): ItemShape {
 export interface FolderShape {
   base: BaseShape;
   additional: Set<string>;
+  extended: ExtendedField[];
+  problem: EwsError | null;
+}
+
+/** The ExtendedFieldURIs of a shape; the first invalid one is kept as the answer for each item or folder. */
+function extendedPaths(shape: XmlElement | undefined): { extended: ExtendedField[]; problem: EwsError | null } {
+  const extended: ExtendedField[] = [];
+  let problem: EwsError | null = null;
+  for (const path of children(child(shape, NS.types, 'AdditionalProperties'), NS.types, 'ExtendedFieldURI')) {
+    try {
+      extended.push(readExtendedField(path));
+    } catch (error) {
+      if (!(error instanceof EwsError)) throw error;
+      problem ??= error;
+    }
+  }
+  return { extended, problem };
 }
 
 export function readFolderShape(shape: XmlElement | undefined): FolderShape {
-  return { base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'), additional: additionalUris(shape) };
+  return { base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'), additional: additionalUris(shape), ...extendedPaths(shape) };
 }
 
 // ---- items ----
@@ -315,7 +323,7 @@ interface FolderProperty {
   inDefault: boolean;
   /** Only GetFolder writes it (SyncFolderHierarchy's AllProperties has no PermissionSet). */
   getOnly?: boolean;
-  write(folder: Folder, mailbox: Mailbox, counts: () => FolderCounts): Xml | null;
+  write(folder: Folder, mailbox: Mailbox, counts: () => FolderCounts, shape: FolderShape): XmlChild;
 }
 
 type FolderCounts = ReturnType<Mailbox['counts']>;
@@ -355,6 +363,14 @@ const FOLDER_PROPERTIES: FolderProperty[] = [
   { uri: 'folder:TotalCount', inDefault: true, write: (_f, _m, counts) => el('t:TotalCount', null, counts().total) },
   { uri: 'folder:ChildFolderCount', inDefault: true, write: (_f, _m, counts) => el('t:ChildFolderCount', null, counts().children) },
   {
+    uri: 'folder:ExtendedProperty',
+    inDefault: false,
+    write: (f, m, counts, shape) => {
+      const facts = () => ({ folder: f, ...counts(), size: m.liveItems(f).reduce((sum, i) => sum + i.props.size, 0) });
+      return shape.extended.map((path) => writeFolderExtendedProperty(facts, path));
+    },
+  },
+  {
     uri: 'folder:EffectiveRights',
     inDefault: false,
     write: () =>
@@ -376,18 +392,20 @@ const FOLDER_PROPERTIES: FolderProperty[] = [
 ];
 
 export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape, context: 'get' | 'list' = 'list'): Xml {
-  const parts: Array<Xml | null> = [];
+  if (shape.problem) throw shape.problem;
+  const parts: XmlChild[] = [];
   // Counting walks the folder's items: once per folder, however many count properties are asked for.
   let counted: FolderCounts | undefined;
   const counts = () => (counted ??= mailbox.counts(folder));
   for (const property of FOLDER_PROPERTIES) {
     if (property.getOnly && context !== 'get' && !shape.additional.has(property.uri)) continue;
     const wanted =
+      (property.uri === 'folder:ExtendedProperty' && shape.extended.length > 0) ||
       property.uri === 'folder:FolderId' ||
       shape.base === 'AllProperties' ||
       (shape.base === 'Default' && property.inDefault) ||
       shape.additional.has(property.uri);
-    if (wanted) parts.push(property.write(folder, mailbox, counts));
+    if (wanted) parts.push(property.write(folder, mailbox, counts, shape));
   }
   return el('t:Folder', null, parts);
 }
