@@ -13,6 +13,7 @@ import type { SandboxState } from '../state/sandbox-state.js';
 import type { Xml, XmlChild } from '../../xml/write.js';
 import { EwsError, failure, responseRoot, success, TEXT } from './soap.js';
 import type { Subscriptions } from './subscriptions.js';
+import type { ExchangeVersion } from './versions.js';
 
 export interface EwsContext {
   state: SandboxState;
@@ -22,6 +23,8 @@ export interface EwsContext {
   mailbox: Mailbox;
   /** The server that serves the request: the one that received it, or the one it was routed to. */
   server: ServerName;
+  /** The request's RequestServerVersion, checked (Exchange2007 when the header has none, as Exchange reads it). */
+  requestVersion?: ExchangeVersion;
 }
 
 /** The folder a t:FolderId or t:DistinguishedFolderId names. */

@@ -252,6 +252,7 @@ export async function handleEws(
         return mailbox ?? noMailbox();
       },
       server: backend,
+      requestVersion: request.version,
     };
     if (streaming) {
       await streamEvents(runtime, context, request.body, req, res, backend, (document) => record.response.push(document));

@@ -6,6 +6,7 @@ import { attr, child, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
 import type { Mailbox } from '../state/mailbox.js';
 import type { Folder, Item } from '../state/model.js';
+import { readExtendedField } from './extended-properties.js';
 import { EwsError } from './soap.js';
 import { xsBoolean } from '../../xml/xs-boolean.js';
 
@@ -21,24 +22,50 @@ const ITEM_READERS: Record<string, (item: Item) => Value> = {
   'item:Size': (i) => i.props.size,
   'item:HasAttachments': (i) => i.props.attachments.some((a) => !a.isInline),
   'item:Importance': (i) => i.props.importance,
+  'item:Sensitivity': (i) => i.props.sensitivity,
+  'item:Body': (i) => i.props.body,
+  'item:ReminderIsSet': (i) => i.props.reminderIsSet,
+  'item:ReminderMinutesBeforeStart': (i) => i.props.reminderMinutesBeforeStart,
+  // Exchange accepts a filter on these and matches nothing with it (python exchangelib's test suite,
+  // test_queryset_nonsearchable_fields: "Filtering is accepted but doesn't work").
+  'item:ReminderDueBy': () => null,
+  'message:ConversationIndex': () => null,
   'item:Categories': (i) => i.props.categories,
   'item:InReplyTo': (i) => i.props.inReplyTo,
   'item:IsDraft': (i) => i.props.isDraft,
   'item:ParentFolderId': (i) => i.folderId,
   'message:InternetMessageId': (i) => i.props.internetMessageId,
   'message:IsRead': (i) => i.props.isRead,
+  'message:IsReadReceiptRequested': (i) => i.props.isReadReceiptRequested,
+  'message:IsDeliveryReceiptRequested': (i) => i.props.isDeliveryReceiptRequested,
+  'message:IsResponseRequested': (i) => i.props.isResponseRequested,
   'message:From': (i) => i.props.from?.address ?? null,
   'message:Sender': (i) => i.props.sender?.address ?? null,
   'message:ConversationTopic': (i) => i.props.conversationTopic,
   'message:References': (i) => i.props.references,
 };
 
+/** The path of an extended property, as restrictions name it: `extended:` and the property's key. */
+const EXTENDED = 'extended:';
+
 /** Whether restrictions and sort orders can use this item property. */
 export function queryableItemUri(uri: string): boolean {
-  return uri in ITEM_READERS;
+  return uri in ITEM_READERS || uri.startsWith(EXTENDED);
+}
+
+function extendedValue(item: Item, key: string): Value {
+  const stored = item.props.extended.find((e) => e.key === key);
+  if (!stored) return null;
+  if (Array.isArray(stored.value)) return stored.value;
+  const type = key.slice(key.lastIndexOf(':') + 1);
+  if (['Short', 'Integer', 'Long', 'Currency', 'Double', 'Float', 'ApplicationTime'].includes(type)) return Number(stored.value);
+  if (type === 'Boolean') return stored.value === 'true';
+  if (type === 'SystemTime') return new Date(stored.value);
+  return stored.value;
 }
 
 export function itemValue(item: Item, uri: string): Value | undefined {
+  if (uri.startsWith(EXTENDED)) return extendedValue(item, uri.slice(EXTENDED.length));
   return ITEM_READERS[uri]?.(item);
 }
 
@@ -71,9 +98,15 @@ type Reader<T> = (target: T, uri: string) => Value | undefined;
 type Supports = (uri: string) => boolean;
 type Predicate<T> = (target: T) => boolean;
 
-function pathUri(expression: XmlElement): string {
-  const path = expression.children.find((c) => c.ns === NS.types && /FieldURI$/.test(c.local));
+/** The property a path element names, as restrictions and sort orders read it; an extended one by its key. */
+export function propertyPath(path: XmlElement | undefined): string {
+  // An invalid ExtendedFieldURI gets the ExtendedFieldURI errors.
+  if (path?.local === 'ExtendedFieldURI') return EXTENDED + readExtendedField(path).key;
   return attr(path, 'FieldURI') ?? '';
+}
+
+function pathUri(expression: XmlElement): string {
+  return propertyPath(expression.children.find((c) => c.ns === NS.types && /FieldURI$/.test(c.local)));
 }
 
 function unsupported(uri: string): never {

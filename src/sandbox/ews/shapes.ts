@@ -5,14 +5,15 @@
  */
 import { attr, child, children, type XmlElement } from '../../xml/parse.js';
 import { NS } from '../../xml/namespaces.js';
-import { el, type Xml } from '../../xml/write.js';
+import { el, type Xml, type XmlChild } from '../../xml/write.js';
+import { xsBoolean } from '../../xml/xs-boolean.js';
 import type { Mailbox } from '../state/mailbox.js';
 import { encodeAttachmentId } from '../state/ids.js';
 import { topicConversationGuid } from '../state/conversation.js';
 import type { Address, AttachmentInfo, Folder, Item } from '../state/model.js';
 import type { SandboxState } from '../state/sandbox-state.js';
+import { type ExtendedField, readExtendedField, writeExtendedProperty, writeFolderExtendedProperty } from './extended-properties.js';
 import { EwsError } from './soap.js';
-import { xsBoolean } from '../../xml/xs-boolean.js';
 
 export type BaseShape = 'IdOnly' | 'Default' | 'AllProperties';
 
@@ -21,6 +22,10 @@ export interface ItemShape {
   includeMime: boolean;
   bodyType: 'Best' | 'HTML' | 'Text';
   additional: Set<string>;
+  /** Extended properties asked for by ExtendedFieldURI, in the order asked. */
+  extended: ExtendedField[];
+  /** A path in the shape that Exchange refuses (an invalid ExtendedFieldURI): the answer for each item. */
+  problem: EwsError | null;
 }
 
 /** Where the items are written: GetItem answers with bodies; FindItem and SyncFolderItems never do. */
@@ -42,21 +47,41 @@ function additionalUris(shape: XmlElement | undefined): Set<string> {
 
 export function readItemShape(shape: XmlElement | undefined): ItemShape {
   const body = child(shape, NS.types, 'BodyType')?.text.trim();
+  const { extended, problem } = extendedPaths(shape);
   return {
     base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'),
     includeMime: xsBoolean(child(shape, NS.types, 'IncludeMimeContent')?.text) === true,
     bodyType: body === 'HTML' || body === 'Text' ? body : 'Best',
     additional: additionalUris(shape),
+    extended,
+    problem,
   };
 }
 
 export interface FolderShape {
   base: BaseShape;
   additional: Set<string>;
+  extended: ExtendedField[];
+  problem: EwsError | null;
+}
+
+/** The ExtendedFieldURIs of a shape; the first invalid one is kept as the answer for each item or folder. */
+function extendedPaths(shape: XmlElement | undefined): { extended: ExtendedField[]; problem: EwsError | null } {
+  const extended: ExtendedField[] = [];
+  let problem: EwsError | null = null;
+  for (const path of children(child(shape, NS.types, 'AdditionalProperties'), NS.types, 'ExtendedFieldURI')) {
+    try {
+      extended.push(readExtendedField(path));
+    } catch (error) {
+      if (!(error instanceof EwsError)) throw error;
+      problem ??= error;
+    }
+  }
+  return { extended, problem };
 }
 
 export function readFolderShape(shape: XmlElement | undefined): FolderShape {
-  return { base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'), additional: additionalUris(shape) };
+  return { base: baseShape(child(shape, NS.types, 'BaseShape')?.text.trim() ?? 'Default'), additional: additionalUris(shape), ...extendedPaths(shape) };
 }
 
 // ---- items ----
@@ -145,7 +170,7 @@ interface ItemProperty {
   inDefault: boolean;
   /** Body, attachments, MIME, recipient lists, headers: only GetItem returns them. */
   heavy?: boolean;
-  write(item: Item, mailbox: Mailbox, shape: ItemShape, state: SandboxState): Xml | null;
+  write(item: Item, mailbox: Mailbox, shape: ItemShape, state: SandboxState): XmlChild;
 }
 
 /** In ItemType's then MessageType's schema order. */
@@ -155,7 +180,7 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   { uri: 'item:ParentFolderId', inDefault: true, write: (i, m) => el('t:ParentFolderId', { Id: i.folderId, ChangeKey: m.changeKey(m.folders.get(i.folderId)!) }) },
   { uri: 'item:ItemClass', inDefault: true, write: (i) => el('t:ItemClass', null, i.props.itemClass) },
   { uri: 'item:Subject', inDefault: true, write: (i) => el('t:Subject', null, i.props.subject) },
-  { uri: 'item:Sensitivity', inDefault: true, write: () => el('t:Sensitivity', null, 'Normal') },
+  { uri: 'item:Sensitivity', inDefault: true, write: (i) => el('t:Sensitivity', null, i.props.sensitivity) },
   {
     uri: 'item:Body',
     inDefault: true,
@@ -189,10 +214,15 @@ const ITEM_PROPERTIES: ItemProperty[] = [
   },
   { uri: 'item:DateTimeSent', inDefault: true, write: (i) => el('t:DateTimeSent', null, isoSeconds(i.props.dateTimeSent)) },
   { uri: 'item:DateTimeCreated', inDefault: true, write: (i) => el('t:DateTimeCreated', null, isoSeconds(i.props.dateTimeCreated)) },
+  { uri: 'item:ReminderDueBy', inDefault: false, write: (i) => (i.props.reminderDueBy ? el('t:ReminderDueBy', null, isoSeconds(i.props.reminderDueBy)) : null) },
+  { uri: 'item:ReminderIsSet', inDefault: false, write: (i) => el('t:ReminderIsSet', null, i.props.reminderIsSet) },
+  { uri: 'item:ReminderMinutesBeforeStart', inDefault: false, write: (i) => el('t:ReminderMinutesBeforeStart', null, i.props.reminderMinutesBeforeStart) },
   { uri: 'item:DisplayCc', inDefault: true, write: (i) => el('t:DisplayCc', null, display(i.props.ccRecipients)) },
   { uri: 'item:DisplayTo', inDefault: true, write: (i) => el('t:DisplayTo', null, display(i.props.toRecipients)) },
   { uri: 'item:HasAttachments', inDefault: true, write: (i) => el('t:HasAttachments', null, i.props.attachments.some((a) => !a.isInline)) },
-  { uri: 'item:Culture', inDefault: true, write: () => el('t:Culture', null, 'en-US') },
+  // The extended properties asked for by ExtendedFieldURI go here in ItemType's sequence (never in a base shape).
+  { uri: 'item:ExtendedProperty', inDefault: false, write: (i, _m, s) => s.extended.map((path) => writeExtendedProperty(i, path)) },
+  { uri: 'item:Culture', inDefault: true, write: (i) => el('t:Culture', null, i.props.culture) },
   {
     uri: 'item:EffectiveRights',
     inDefault: false,
@@ -217,18 +247,27 @@ const ITEM_PROPERTIES: ItemProperty[] = [
     inDefault: false,
     write: (i, m) => el('t:ConversationId', { Id: conversationId(i, m) }),
   },
+  {
+    uri: 'item:Flag',
+    inDefault: false,
+    write: (i) => {
+      const { status, startDate, dueDate, completeDate } = i.props.flag;
+      const time = (name: string, value: string | null) => (value ? el(name, null, isoSeconds(value)) : null);
+      return el('t:Flag', null, el('t:FlagStatus', null, status), time('t:StartDate', startDate), time('t:DueDate', dueDate), time('t:CompleteDate', completeDate));
+    },
+  },
   { uri: 'message:Sender', inDefault: true, write: (i) => single('t:Sender', i.props.sender) },
   { uri: 'message:ToRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:ToRecipients', i.props.toRecipients) },
   { uri: 'message:CcRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:CcRecipients', i.props.ccRecipients) },
   { uri: 'message:BccRecipients', inDefault: false, heavy: true, write: (i) => recipients('t:BccRecipients', i.props.bccRecipients) },
-  { uri: 'message:IsReadReceiptRequested', inDefault: true, write: () => el('t:IsReadReceiptRequested', null, 'false') },
-  { uri: 'message:IsDeliveryReceiptRequested', inDefault: true, write: () => el('t:IsDeliveryReceiptRequested', null, 'false') },
+  { uri: 'message:IsReadReceiptRequested', inDefault: true, write: (i) => el('t:IsReadReceiptRequested', null, i.props.isReadReceiptRequested) },
+  { uri: 'message:IsDeliveryReceiptRequested', inDefault: true, write: (i) => el('t:IsDeliveryReceiptRequested', null, i.props.isDeliveryReceiptRequested) },
   { uri: 'message:ConversationIndex', inDefault: true, write: (i) => (i.props.conversationIndex ? el('t:ConversationIndex', null, i.props.conversationIndex) : null) },
   { uri: 'message:ConversationTopic', inDefault: true, write: (i) => el('t:ConversationTopic', null, i.props.conversationTopic) },
   { uri: 'message:From', inDefault: true, write: (i) => single('t:From', i.props.from) },
   { uri: 'message:InternetMessageId', inDefault: true, write: (i) => el('t:InternetMessageId', null, i.props.internetMessageId) },
   { uri: 'message:IsRead', inDefault: true, write: (i) => el('t:IsRead', null, i.props.isRead) },
-  { uri: 'message:IsResponseRequested', inDefault: false, write: () => el('t:IsResponseRequested', null, 'false') },
+  { uri: 'message:IsResponseRequested', inDefault: false, write: (i) => el('t:IsResponseRequested', null, i.props.isResponseRequested) },
   { uri: 'message:References', inDefault: true, write: (i) => (i.props.references ? el('t:References', null, i.props.references) : null) },
   { uri: 'message:ReplyTo', inDefault: false, write: (i) => recipients('t:ReplyTo', i.props.replyTo) },
 ];
@@ -246,10 +285,11 @@ export function isoSeconds(iso: string): string {
 }
 
 export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, context: ItemContext, state: SandboxState): Xml {
-  const parts: Array<Xml | null> = [];
+  const parts: XmlChild[] = [];
   for (const property of ITEM_PROPERTIES) {
     let wanted = property.uri === 'item:ItemId' || shape.additional.has(property.uri);
-    if (shape.base === 'AllProperties') wanted = true;
+    if (property.uri === 'item:ExtendedProperty') wanted = shape.extended.length > 0;
+    else if (shape.base === 'AllProperties') wanted = true;
     else if (shape.base === 'Default' && property.inDefault) wanted = true;
     if (property.uri === 'item:MimeContent') wanted = shape.includeMime || shape.additional.has(property.uri);
     if (property.heavy && context !== 'get') {
@@ -262,13 +302,35 @@ export function writeItem(item: Item, mailbox: Mailbox, shape: ItemShape, contex
 }
 
 /**
- * Refuses properties that FindItem cannot return (only GetItem does), as Exchange does: MIME is
- * ErrorInvalidPropertyForOperation there (WinRb/Viewpoint#191, Garethp/php-ews#149). SyncFolderItems takes them
- * and leaves them out of its changes, as Exchange 2013 and later do (clients ask it for every property).
+* FindItem "does not return any of the message body formats or the recipient lists" (EWS reference, FindItem):
+ * asked for, they are left out, not refused (python exchangelib's test suite asks FindItem for item:Body,
+ * test_text_field_settings, and passes against Exchange). MIME and attachments are refused there with
+ * ErrorInvalidPropertyForOperation (WinRb/Viewpoint#191, Garethp/php-ews#149). SyncFolderItems takes every
+ * GetItem-only property and leaves it out of its changes, as Exchange 2013 and later do (clients ask it for all).
  */
-export function assertShapeFor(shape: ItemShape, context: ItemContext): void {
+const LEFT_OUT_IN_FIND = new Set(['item:Body', 'message:ToRecipients', 'message:CcRecipients', 'message:BccRecipients']);
+
+/** Properties of the item types other than messages. */
+const FOREIGN_URI = /^(meeting|meetingRequest|calendar|contacts|distributionlist|postitem|task|persona):/;
+
+/**
+ * Refuses what Exchange refuses in a shape: an invalid ExtendedFieldURI, and in FindItem the properties only
+ * GetItem returns (above). A property of another item type (a meeting's, a contact's, a task's) is no
+ * reason to refuse: Exchange 2010 and later leave it out of a message. Exchange 2007, and a request in its version
+ * (no RequestServerVersion, or Exchange2007*), refused it with ErrorInvalidPropertyRequest: the documented
+ * GetItem example (getitem-operation-email-message, Exchange 8.0), python exchangelib issues 100 and 909,
+ * thunderbird/ews-rs issue 41 ("The Current ExchangeVersion is Exchange2007").
+ */
+export function assertShapeFor(shape: ItemShape, context: ItemContext, requestVersion = 'Exchange2016'): void {
+  if (shape.problem) throw shape.problem;
+  if (/^Exchange2007/.test(requestVersion)) {
+    const foreign = [...shape.additional].find((uri) => FOREIGN_URI.test(uri));
+    if (foreign) throw new EwsError('ErrorInvalidPropertyRequest', 'Property is not valid for this object type.', { xml: el('t:FieldURI', { FieldURI: foreign }) });
+  }
   if (context !== 'find') return;
-  const refused = shape.includeMime ? 'item:MimeContent' : ITEM_PROPERTIES.find((p) => p.heavy && shape.additional.has(p.uri))?.uri;
+  const refused = shape.includeMime
+    ? 'item:MimeContent'
+    : ITEM_PROPERTIES.find((p) => p.heavy && shape.additional.has(p.uri) && !LEFT_OUT_IN_FIND.has(p.uri))?.uri;
   if (refused) {
     throw new EwsError('ErrorInvalidPropertyForOperation', 'Property is not valid for this operation.', {
       xml: el('t:FieldURI', { FieldURI: refused }),
@@ -283,7 +345,7 @@ interface FolderProperty {
   inDefault: boolean;
   /** Only GetFolder writes it (SyncFolderHierarchy's AllProperties has no PermissionSet). */
   getOnly?: boolean;
-  write(folder: Folder, mailbox: Mailbox, counts: () => FolderCounts): Xml | null;
+  write(folder: Folder, mailbox: Mailbox, counts: () => FolderCounts, shape: FolderShape): XmlChild;
 }
 
 type FolderCounts = ReturnType<Mailbox['counts']>;
@@ -322,6 +384,14 @@ const FOLDER_PROPERTIES: FolderProperty[] = [
   { uri: 'folder:DisplayName', inDefault: true, write: (f) => el('t:DisplayName', null, f.displayName) },
   { uri: 'folder:TotalCount', inDefault: true, write: (_f, _m, counts) => el('t:TotalCount', null, counts().total) },
   { uri: 'folder:ChildFolderCount', inDefault: true, write: (_f, _m, counts) => el('t:ChildFolderCount', null, counts().children) },
+  {
+    uri: 'folder:ExtendedProperty',
+    inDefault: false,
+    write: (f, m, counts, shape) => {
+      const facts = () => ({ folder: f, ...counts(), size: m.liveItems(f).reduce((sum, i) => sum + i.props.size, 0) });
+      return shape.extended.map((path) => writeFolderExtendedProperty(facts, path));
+    },
+  },
   {
     uri: 'folder:EffectiveRights',
     inDefault: false,
@@ -366,8 +436,9 @@ const FOLDER_TYPE_ONLY: Partial<Record<FolderElement, ReadonlySet<string>>> = {
 };
 
 export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape, context: 'get' | 'list' = 'list'): Xml {
+  if (shape.problem) throw shape.problem;
   const element = folderElement(folder);
-  const parts: Array<Xml | null> = [];
+  const parts: XmlChild[] = [];
   // Counting walks the folder's items: once per folder, however many count properties are asked for.
   let counted: FolderCounts | undefined;
   const counts = () => (counted ??= mailbox.counts(folder));
@@ -375,11 +446,12 @@ export function writeFolder(folder: Folder, mailbox: Mailbox, shape: FolderShape
     if (property.getOnly && context !== 'get' && !shape.additional.has(property.uri)) continue;
     if (FOLDER_TYPE_ONLY[element]?.has(property.uri)) continue;
     const wanted =
+      (property.uri === 'folder:ExtendedProperty' && shape.extended.length > 0) ||
       property.uri === 'folder:FolderId' ||
       shape.base === 'AllProperties' ||
       (shape.base === 'Default' && property.inDefault) ||
       shape.additional.has(property.uri);
-    if (wanted) parts.push(property.write(folder, mailbox, counts));
+    if (wanted) parts.push(property.write(folder, mailbox, counts, shape));
   }
   return el(`t:${element}`, null, parts);
 }

@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { encodeChangeKey, encodeId } from './ids.js';
-import type { ChangeEntry, ChangeKind, Folder, Item, MailboxData, MessageProps, ServerName } from './model.js';
+import { type ChangeEntry, type ChangeKind, type Folder, type Item, type MailboxData, messageDefaults, type MessageProps, type ServerName } from './model.js';
 
 export type EventType = 'NewMailEvent' | 'CreatedEvent' | 'DeletedEvent' | 'ModifiedEvent' | 'MovedEvent' | 'CopiedEvent';
 
@@ -139,7 +139,10 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
       mailbox.folders.set(folder.id, folder);
       if (folder.distinguishedId) mailbox.distinguished.set(folder.distinguishedId, folder.id);
     }
-    for (const item of items) mailbox.items.set(item.id, item);
+    for (const item of items) {
+      item.props = { ...messageDefaults(), ...item.props };
+      mailbox.items.set(item.id, item);
+    }
     return mailbox;
   }
 
@@ -399,10 +402,14 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     return copy;
   }
 
-  /** Changes properties of a message. A change of the read flag alone is logged as such (ReadFlagChange). */
-  updateItem(item: Item, change: Partial<MessageProps>): void {
+  /**
+   * Changes properties of a message (and, when given, the MIME it is sent as). A change of the read flag alone is
+   * logged as such (ReadFlagChange). Every change is a new version: a new change key.
+   */
+  updateItem(item: Item, change: Partial<MessageProps>, mimeRef?: string): void {
     const onlyRead = Object.keys(change).every((k) => k === 'isRead');
     Object.assign(item.props, change);
+    if (mimeRef) item.mimeRef = mimeRef;
     item.props.lastModifiedTime = new Date().toISOString();
     item.version += 1;
     item.changeSeq = this.logItem(this.folders.get(item.folderId)!, item.id, onlyRead ? 'read' : 'update');

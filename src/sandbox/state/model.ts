@@ -31,6 +31,27 @@ export interface AttachmentInfo {
   lastModifiedTime?: string;
 }
 
+export type Sensitivity = 'Normal' | 'Personal' | 'Private' | 'Confidential';
+
+/** A follow-up flag (t:Flag). Times are ISO strings. */
+export interface FlagInfo {
+  status: 'NotFlagged' | 'Flagged' | 'Complete';
+  startDate: string | null;
+  dueDate: string | null;
+  completeDate: string | null;
+}
+
+/**
+ * An extended MAPI property as a client set it: `key` names the property whatever form the client used
+ * (tag, or property set and name or id, with the type); `field` keeps the ExtendedFieldURI attributes the
+ * client wrote; `value` is one value, or a list for the array types.
+ */
+export interface ExtendedValue {
+  key: string;
+  field: Record<string, string>;
+  value: string | string[];
+}
+
 export interface MessageProps {
   itemClass: string;
   subject: string;
@@ -59,6 +80,36 @@ export interface MessageProps {
   conversationTopic: string;
   conversationIndex: string | null;
   headers: Array<{ name: string; value: string }>;
+  sensitivity: Sensitivity;
+  reminderIsSet: boolean;
+  reminderDueBy: string | null;
+  reminderMinutesBeforeStart: number;
+  isReadReceiptRequested: boolean;
+  isDeliveryReceiptRequested: boolean;
+  isResponseRequested: boolean;
+  /** The message's language (PidTagMessageLocaleId as a culture name). */
+  culture: string;
+  flag: FlagInfo;
+  extended: ExtendedValue[];
+}
+
+/** What a message has when nothing set these properties (and what a state saved before they existed lacks). */
+export function messageDefaults(): Pick<
+  MessageProps,
+  'sensitivity' | 'reminderIsSet' | 'reminderDueBy' | 'reminderMinutesBeforeStart' | 'isReadReceiptRequested' | 'isDeliveryReceiptRequested' | 'isResponseRequested' | 'culture' | 'flag' | 'extended'
+> {
+  return {
+    sensitivity: 'Normal',
+    reminderIsSet: false,
+    reminderDueBy: null,
+    reminderMinutesBeforeStart: 0,
+    isReadReceiptRequested: false,
+    isDeliveryReceiptRequested: false,
+    isResponseRequested: false,
+    culture: 'en-US',
+    flag: { status: 'NotFlagged', startDate: null, dueDate: null, completeDate: null },
+    extended: [],
+  };
 }
 
 export interface Item {

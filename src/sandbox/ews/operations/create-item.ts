@@ -2,32 +2,28 @@
  * CreateItem for messages, with each MessageDisposition: SaveOnly stores a draft and returns its id; SendOnly
  * sends; SendAndSaveCopy sends and keeps a copy (in SavedItemFolderId, else Sent Items). Sending delivers to the
  * sandbox's own mailboxes among the recipients and records the rest as outbound mail. SendItem sends drafts.
+ * Replies and forwards (response objects) are built in reply.ts; attachments are read in attachments.ts.
  */
 import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import { el } from '../../../xml/write.js';
+import { xsBoolean } from '../../../xml/xs-boolean.js';
 import type { Mailbox } from '../../state/mailbox.js';
 import { readMime } from '../../state/mime.js';
-import type { Address, Folder } from '../../state/model.js';
+import type { Address, Folder, Item, MessageProps } from '../../state/model.js';
 import { answerEach, type EwsContext, folderIdIn, resolveFolder, resolveItem } from '../context.js';
+import { readAddresses, readMessageProperties } from '../message-properties.js';
 import { EwsError } from '../soap.js';
+import { unsupportedItemType } from '../unavailable.js';
 import { createdAttachmentIds, readAttachments } from './attachments.js';
 import { buildResponse, RESPONSE_OBJECTS, suppressReadReceipt } from './reply.js';
 import type { Operation } from './types.js';
-import { xsBoolean } from '../../../xml/xs-boolean.js';
-
-function readAddresses(container: XmlElement | undefined): Address[] {
-  return children(container, NS.types, 'Mailbox').map((m) => {
-    const address = child(m, NS.types, 'EmailAddress')?.text.trim() ?? '';
-    return { name: child(m, NS.types, 'Name')?.text.trim() || address, address };
-  });
-}
 
 export interface NewMessage {
   mime: Buffer;
   recipients: Address[];
-  isRead: boolean | null;
-  categories: string[];
+  /** The properties the request set, kept as sent (the MIME carries some of them only approximately, others not at all). */
+  given: Partial<MessageProps>;
 }
 
 const STALE_CHANGE_KEY =
@@ -42,41 +38,46 @@ const SEND_AS_DENIED =
  */
 export async function buildMessage(context: EwsContext, message: XmlElement, forSending: boolean, attached = false): Promise<NewMessage> {
   const { mailbox, state } = context;
-  const categories = children(child(message, NS.types, 'Categories'), NS.types, 'String').map((s) => s.text);
-  const isRead = xsBoolean(child(message, NS.types, 'IsRead')?.text) ?? null;
+  const given = readMessageProperties(message);
   const mimeElement = child(message, NS.types, 'MimeContent');
   if (mimeElement) {
     const mime = Buffer.from(mimeElement.text.replace(/\s+/g, ''), 'base64');
     const props = await readMime(mime, new Date());
     if (forSending && props.from && !mailbox.owns(props.from.address)) throw new EwsError('ErrorSendAsDenied', SEND_AS_DENIED);
-    return { mime, recipients: [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients], isRead, categories };
+    return { mime, recipients: [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients], given };
   }
   const from = readAddresses(child(message, NS.types, 'From'))[0];
   if (from && !attached && !mailbox.owns(from.address)) throw new EwsError('ErrorSendAsDenied', SEND_AS_DENIED);
-  const body = child(message, NS.types, 'Body');
-  const to = readAddresses(child(message, NS.types, 'ToRecipients'));
-  const cc = readAddresses(child(message, NS.types, 'CcRecipients'));
-  const bcc = readAddresses(child(message, NS.types, 'BccRecipients'));
+  // The message is from the mailbox as the directory names it, whatever name the request gave (an attached
+  // message keeps the sender it names).
+  if (!attached) delete given.from;
+  const to = given.toRecipients ?? [];
+  const cc = given.ccRecipients ?? [];
+  const bcc = given.bccRecipients ?? [];
   const attachments = await readAttachments(child(message, NS.types, 'Attachments'), (inner) => attachedMime(context, inner));
-  const importance = child(message, NS.types, 'Importance')?.text.trim();
-  const isHtml = attr(body, 'BodyType') === 'HTML';
+  const body = given.body ?? '';
   const mime = await state.compose(
     {
       from: attached && from ? from : { name: mailbox.displayName, address: mailbox.address },
       to,
       cc,
       bcc,
-      subject: child(message, NS.types, 'Subject')?.text ?? '',
-      ...(isHtml ? { html: body?.text ?? '' } : { text: body?.text ?? '' }),
-      messageId: child(message, NS.types, 'InternetMessageId')?.text.trim() || undefined,
-      inReplyTo: child(message, NS.types, 'InReplyTo')?.text.trim() || undefined,
-      references: child(message, NS.types, 'References')?.text.trim() || undefined,
-      importance: importance === 'High' || importance === 'Low' ? importance : 'Normal',
+      subject: given.subject ?? '',
+      ...(given.bodyType === 'HTML' ? { html: body } : { text: body }),
+      messageId: given.internetMessageId?.trim() || undefined,
+      inReplyTo: given.inReplyTo?.trim() || undefined,
+      references: given.references?.trim() || undefined,
+      importance: given.importance ?? 'Normal',
+      sensitivity: given.sensitivity,
+      replyTo: given.replyTo,
+      readReceipt: given.isReadReceiptRequested,
+      deliveryReceipt: given.isDeliveryReceiptRequested,
+      culture: given.culture,
       attachments,
     },
     true,
   );
-  return { mime, recipients: [...to, ...cc, ...bcc], isRead, categories };
+  return { mime, recipients: [...to, ...cc, ...bcc], given };
 }
 
 /** The MIME of a message inside an ItemAttachment. */
@@ -86,11 +87,10 @@ export async function attachedMime(context: EwsContext, message: XmlElement): Pr
 
 /** Stores a message the mailbox made itself (a draft, or the copy of what it sent). */
 async function store(context: EwsContext, mailbox: Mailbox, folder: Folder, message: NewMessage, draft: boolean) {
-  const props = await readMime(message.mime, new Date());
-  props.isRead = message.isRead ?? true;
+  const props: MessageProps = { ...(await readMime(message.mime, new Date())), ...message.given };
+  props.isRead = message.given.isRead ?? true;
   props.isDraft = draft;
   props.isSubmitted = false;
-  props.categories = message.categories;
   return mailbox.addItem(folder, context.state.putMime(message.mime), props, false);
 }
 
@@ -107,13 +107,11 @@ export const createItem: Operation = {
           suppressReadReceipt(context, element);
           return el('m:Items');
         }
-        if (element.local !== 'Message' && !RESPONSE_OBJECTS.has(element.local)) {
-          throw new EwsError('ErrorInvalidRequest', `The sandbox stores messages only; it cannot create a ${element.local}.`);
-        }
+        if (element.local !== 'Message' && !RESPONSE_OBJECTS.has(element.local)) throw unsupportedItemType(element.local);
         if (!disposition) throw new EwsError('ErrorMessageDispositionRequired', 'MessageDisposition attribute is required.');
         const sending = disposition !== 'SaveOnly';
-        const message = RESPONSE_OBJECTS.has(element.local)
-          ? { ...(await buildResponse(context, element)), isRead: null, categories: [] }
+        const message: NewMessage = RESPONSE_OBJECTS.has(element.local)
+          ? { ...(await buildResponse(context, element)), given: {} }
           : await buildMessage(context, element, sending);
         if (sending && message.recipients.length === 0) {
           throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
@@ -129,7 +127,7 @@ export const createItem: Operation = {
           copyFolder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!;
         }
         await context.state.send(context.mailbox, message.mime, message.recipients);
-        if (copyFolder) await store(context, context.mailbox, copyFolder, { ...message, isRead: true }, false);
+        if (copyFolder) await store(context, context.mailbox, copyFolder, { ...message, given: { ...message.given, isRead: true } }, false);
         return el('m:Items');
       },
       () => el('m:Items'),
@@ -148,19 +146,25 @@ export const sendItem: Operation = {
       // ErrorIrresolvableConflict (php-ews issue Garethp/php-ews#88, SendItem after CreateAttachment with the old key).
       const changeKey = attr(id, 'ChangeKey');
       if (changeKey && changeKey !== context.mailbox.changeKey(item)) throw new EwsError('ErrorIrresolvableConflict', STALE_CHANGE_KEY);
-      const mime = context.state.mime(item.mimeRef);
-      const props = await readMime(mime, new Date());
-      const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];
-      if (recipients.length === 0) throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
-      await context.state.send(context.mailbox, mime, recipients);
-      if (save) {
-        const folder = savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!;
-        const moved = context.mailbox.moveItem(item, folder);
-        context.mailbox.updateItem(moved, { isDraft: false, isRead: true });
-      } else {
-        context.mailbox.deleteItem(item);
-      }
+      const folder = save ? (savedFolderElement ? resolveFolder(context, savedFolderElement) : context.mailbox.distinguishedFolder('sentitems')!) : null;
+      await sendStored(context, item, folder);
       return null;
     });
   },
 };
+
+/** Sends a stored message (a draft) as its MIME says, then moves it to `saveTo` as sent, or deletes it. */
+export async function sendStored(context: EwsContext, item: Item, saveTo: Folder | null): Promise<void> {
+  const mime = context.state.mime(item.mimeRef);
+  const props = await readMime(mime, new Date());
+  const recipients = [...props.toRecipients, ...props.ccRecipients, ...props.bccRecipients];
+  if (recipients.length === 0) throw new EwsError('ErrorInvalidRecipients', 'At least one recipient is required, but none were found.');
+  await context.state.send(context.mailbox, mime, recipients);
+  if (saveTo) {
+    const moved = context.mailbox.moveItem(item, saveTo);
+    const from = moved.props.from ?? { name: context.mailbox.displayName, address: context.mailbox.address };
+    context.mailbox.updateItem(moved, { isDraft: false, isRead: true, from, sender: moved.props.sender ?? from });
+  } else {
+    context.mailbox.deleteItem(item);
+  }
+}

@@ -5,7 +5,7 @@ import { el } from '../../../xml/write.js';
 import type { Item } from '../../state/model.js';
 import { answerEach, resolveFolder } from '../context.js';
 import { page, readPaging } from '../paging.js';
-import { itemValue, queryableItemUri, readRestriction, type Value } from '../restrictions.js';
+import { itemValue, propertyPath, queryableItemUri, readRestriction, type Value } from '../restrictions.js';
 import { assertShapeFor, readItemShape, writeItem } from '../shapes.js';
 import { EwsError } from '../soap.js';
 import type { Operation } from './types.js';
@@ -23,12 +23,13 @@ export const findItem: Operation = {
     const traversal = attr(request, 'Traversal');
     const shape = readItemShape(child(request, NS.messages, 'ItemShape'));
     const paging = readPaging(request);
-    const orders = children(child(request, NS.messages, 'SortOrder'), NS.types, 'FieldOrder').map((order) => ({
-      uri: attr(order.children.find((c) => c.ns === NS.types), 'FieldURI') ?? '',
-      descending: attr(order, 'Order') === 'Descending',
-    }));
     return answerEach('FindItem', children(child(request, NS.messages, 'ParentFolderIds'), NS.types), (parentElement) => {
-      assertShapeFor(shape, 'find');
+      assertShapeFor(shape, 'find', context.requestVersion);
+      // Read here, so an invalid ExtendedFieldURI is this folder's error.
+      const orders = children(child(request, NS.messages, 'SortOrder'), NS.types, 'FieldOrder').map((order) => ({
+        uri: propertyPath(order.children.find((c) => c.ns === NS.types)),
+        descending: attr(order, 'Order') === 'Descending',
+      }));
       // Associated items (folder-level hidden messages) and soft-deleted items are not modelled: none exist.
       const folder = resolveFolder(context, parentElement);
       const restriction = readRestriction(child(request, NS.messages, 'Restriction'), (item: Item, uri) => itemValue(item, uri), queryableItemUri);

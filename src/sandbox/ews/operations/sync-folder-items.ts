@@ -18,7 +18,7 @@ export const syncFolderItems: Operation = {
       'SyncFolderItems',
       () => {
         const shape = readItemShape(child(request, NS.messages, 'ItemShape'));
-        assertShapeFor(shape, 'sync');
+        assertShapeFor(shape, 'sync', context.requestVersion);
         const folder = resolveFolder(context, folderIdIn(child(request, NS.messages, 'SyncFolderId')), 'ErrorSyncFolderNotFound');
         const stateText = child(request, NS.messages, 'SyncState')?.text.trim() ?? '';
         const key = { kind: 'items' as const, mailbox: mailbox.guid, folder: folder.id };
