@@ -120,14 +120,14 @@ export function readAlternateId(format: string, id: string): CanonicalId | null 
     case 'StoreId':
       return readStoreId(id);
     case 'OwaId': {
-      // URL-decoded as a form value ('+' is a space); public folder ids (PSF., PSI.) are not mailbox ids.
+      // URL-decoded as a form value ('+' is a space); public folder (PSF., PSI.) and archive (AMB.) ids are not read.
       let decoded: string;
       try {
         decoded = decodeURIComponent(id.replace(/\+/g, ' '));
       } catch {
         return null;
       }
-      return readStoreId(decoded.replace(/^AMB\./, ''));
+      return readStoreId(decoded);
     }
     default:
       return null;
