@@ -79,8 +79,11 @@ describe('sandbox EWS: ConvertId of Exchange ids', () => {
     const again = await converted('EwsId', mine.id, 'HexEntryId', 'someone@example.com');
     assert.deepEqual(again, { id: EXCHANGE.hex, mailbox: BOB });
     // A real mailbox's ids name a GUID the sandbox has no mailbox for (Exchange looks it up: ErrorNonExistentMailbox).
-    for (const id of [EXCHANGELIB_ID, EXCHANGE.ewsId, COMPRESSED_FOLDER_ID]) {
-      assert.equal(responseCode(await convert('EwsId', id, 'EntryId')), 'ErrorNonExistentMailbox', id);
+    const guids = ['42c6fbe1-2bb2-4867-b33c-23aa54816fa4', '7e616754-278d-49bb-805a-0f7864fe3dc5', '9362c853-fa03-45d1-9d7c-ef09db45f783'];
+    for (const [i, id] of [EXCHANGELIB_ID, EXCHANGE.ewsId, COMPRESSED_FOLDER_ID].entries()) {
+      const answer = await convert('EwsId', id, 'EntryId');
+      assert.deepEqual([responseCode(answer), find(answer, 'MessageText')[0]?.text], ['ErrorNonExistentMailbox', 'No mailbox with such guid.'], id);
+      assert.equal(find(answer, 'Value')[0]?.text, guids[i]);
     }
     // Writing an EwsId needs the mailbox Mailbox names.
     assert.equal(responseCode(await convert('HexEntryId', EXCHANGE.hex, 'EwsId', 'nobody@contoso.test')), 'ErrorNonExistentMailbox');
