@@ -149,7 +149,8 @@ export const convertId: Operation = {
       const owner = guid ? [...context.state.mailboxes.values()].find((m) => m.guid === guid) : context.state.mailbox(address);
       // Exchange's answer for a GUID no mailbox has (ms-docs addnewimcontacttogroup-operation, exportitems-operation).
       if (guid && !owner) throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.', { values: { MailboxGuid: guid } });
-      const mailbox = owner ? owner.address : address;
+      // The primary address where Exchange looks the mailbox up (an EwsId read or written), else Mailbox as given.
+      const mailbox = owner && (guid || destination === 'EwsId') ? owner.address : address;
       if (!owner && destination === 'EwsId') throw new EwsError('ErrorNonExistentMailbox', TEXT.nonExistentMailbox, { values: { SmtpAddress: address } });
       const text = writeAlternateId(destination as IdFormat, canonical.entryId, { guid: owner?.guid ?? '', address: mailbox });
       return el('m:AlternateId', { 'xsi:type': 't:AlternateIdType', Format: destination, Id: text, Mailbox: mailbox });
