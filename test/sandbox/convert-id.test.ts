@@ -75,7 +75,7 @@ describe('sandbox EWS: ConvertId of Exchange ids', () => {
 
   test("an EwsId names its mailbox by GUID: the answer carries that mailbox's address", async () => {
     const mine = await converted('HexEntryId', EXCHANGE.hex, 'EwsId');
-    assert.match(mine.id, /^AQMk/, 'compressed, by mailbox GUID, as Exchange writes it when shorter');
+    assert.match(mine.id, /^A[AQ]Mk/, 'by mailbox GUID, run-length compressed when that is shorter');
     const again = await converted('EwsId', mine.id, 'HexEntryId', 'someone@example.com');
     assert.deepEqual(again, { id: EXCHANGE.hex, mailbox: BOB });
     // A real mailbox's ids name a GUID the sandbox has no mailbox for (Exchange looks it up: ErrorNonExistentMailbox).
