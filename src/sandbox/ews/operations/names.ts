@@ -5,6 +5,7 @@ import { el } from '../../../xml/write.js';
 import { decodeId } from '../../state/ids.js';
 import type { Mailbox } from '../../state/mailbox.js';
 import type { DistributionList } from '../../state/model.js';
+import { readAlternateId, writeAlternateId, type IdFormat } from '../alternate-ids.js';
 import { answerEach } from '../context.js';
 import { EwsError, failure, responseRoot, success, TEXT, warning } from '../soap.js';
 import type { Operation } from './types.js';
@@ -130,12 +131,29 @@ export const convertId: Operation = {
       if (type && resolveQName(source, type).local !== 'AlternateIdType') throw new EwsError('ErrorInvalidRequest', 'The sandbox converts mailbox ids only.');
       const address = attr(source, 'Mailbox') ?? '';
       if (!/^[^\s@]+@[^\s@]+$/.test(address)) throw new EwsError('ErrorInvalidSmtpAddress', TEXT.invalidSmtpAddress);
-      const bytes = idBytes(attr(source, 'Format') ?? '', attr(source, 'Id') ?? '');
+      const format = attr(source, 'Format') ?? '';
+      const id = attr(source, 'Id') ?? '';
+      const bytes = idBytes(format, id);
       const decoded = bytes ? decodeId(bytes.toString('base64')) : null;
-      if (!bytes || !decoded) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
-      const owner = context.state.mailbox(address);
-      if (!owner || owner.guid !== decoded.mailboxGuid) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
-      return el('m:AlternateId', { 'xsi:type': 't:AlternateIdType', Format: destination, Id: formatId(destination, bytes), Mailbox: owner.address });
+      if (bytes && decoded) {
+        const owner = context.state.mailbox(address);
+        if (!owner || owner.guid !== decoded.mailboxGuid) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+        return el('m:AlternateId', { 'xsi:type': 't:AlternateIdType', Format: destination, Id: formatId(destination, bytes), Mailbox: owner.address });
+      }
+      // Any other well-formed id, in Exchange's layouts. As on Exchange, an EwsId names its mailbox by GUID (the
+      // answer carries that mailbox's address, whatever Mailbox said); the other formats take Mailbox as given,
+      // and an EwsId is written for the mailbox Mailbox names.
+      const canonical = readAlternateId(format, id);
+      if (!canonical) throw new EwsError('ErrorInvalidIdMalformed', TEXT.idMalformed);
+      const guid = canonical.mailboxGuid;
+      const owner = guid ? [...context.state.mailboxes.values()].find((m) => m.guid === guid) : context.state.mailbox(address);
+      // Exchange's answer for a GUID no mailbox has (ms-docs addnewimcontacttogroup-operation, exportitems-operation).
+      if (guid && !owner) throw new EwsError('ErrorNonExistentMailbox', 'No mailbox with such guid.', { values: { MailboxGuid: guid } });
+      // The primary address where Exchange looks the mailbox up (an EwsId read or written), else Mailbox as given.
+      const mailbox = owner && (guid || destination === 'EwsId') ? owner.address : address;
+      if (!owner && destination === 'EwsId') throw new EwsError('ErrorNonExistentMailbox', TEXT.nonExistentMailbox, { values: { SmtpAddress: address } });
+      const text = writeAlternateId(destination as IdFormat, canonical.entryId, { guid: owner?.guid ?? '', address: mailbox });
+      return el('m:AlternateId', { 'xsi:type': 't:AlternateIdType', Format: destination, Id: text, Mailbox: mailbox });
     });
   },
 };
