@@ -1,8 +1,7 @@
 /**
  * Exchange's id layouts, as ConvertId reads and writes them (a pure conversion of bytes; sources: poizan42's
- * "EwsId reverse engineered format" gist, grommunio/gromox doc/ews_spec.rst with Exchange's own ConvertId answers,
- * and the converters of Exchange's EWS (PiratesRE/exchange_diff, Microsoft.Exchange.Services/Services/Core/
- * *IdConverter.cs, StoreObjectId.cs)):
+ * "EwsId reverse engineered format" gist, and grommunio/gromox doc/ews_spec.rst with Exchange's own ConvertId
+ * answers):
  * - EntryId: base64 of the MAPI PR_ENTRYID (46 bytes for a folder, 70 for a message); HexEntryId: its hex.
  * - StoreId: base64 of the entry id's length (1 byte), the entry id, and the object's type (1 folder, 9 message).
  * - OwaId: the StoreId, URL-encoded.
