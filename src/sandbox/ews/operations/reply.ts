@@ -4,13 +4,14 @@
  * subject, threading headers, conversation and quoted body itself; the client gives the new text (NewBodyContent),
  * or a whole Body, and may add recipients or set the Subject.
  */
-import { attr, child, children, type XmlElement } from '../../../xml/parse.js';
+import { attr, child, type XmlElement } from '../../../xml/parse.js';
 import { NS } from '../../../xml/namespaces.js';
 import type { Mailbox } from '../../state/mailbox.js';
 import { childConversationIndex } from '../../state/conversation.js';
 import type { Address, Item } from '../../state/model.js';
 import { type EwsContext, resolveItemId } from '../context.js';
 import { EwsError } from '../soap.js';
+import { readAddresses } from '../message-properties.js';
 import { carriedAttachments } from './attachments.js';
 
 export type ResponseKind = 'ReplyToItem' | 'ReplyAllToItem' | 'ForwardItem';
@@ -21,13 +22,6 @@ export interface BuiltResponse {
   recipients: Address[];
   /** The message replied to or forwarded. */
   original: Item;
-}
-
-function readAddresses(container: XmlElement | undefined): Address[] {
-  return children(container, NS.types, 'Mailbox').map((m) => {
-    const address = child(m, NS.types, 'EmailAddress')?.text.trim() ?? '';
-    return { name: child(m, NS.types, 'Name')?.text.trim() || address, address };
-  });
 }
 
 /** Each address once, in order, without the replying mailbox's own. */
