@@ -72,8 +72,20 @@ export class TransportError extends Error {
   }
 }
 
+/** A long answer read as it arrives (GetStreamingEvents): the total timeout does not apply, the caller ends it. */
+export interface HttpStreamResponse {
+  status: number;
+  headers: Record<string, string>;
+  headerLists: Record<string, string[]>;
+  body: AsyncIterable<Buffer>;
+  /** Ends the answer early and releases the connection. */
+  cancel(): void;
+}
+
 export interface HttpTransport {
   request(request: HttpRequest): Promise<HttpResponse>;
+  /** As request, but the body is read as it arrives; a non-2xx status still resolves (its body readable). */
+  stream(request: HttpRequest): Promise<HttpStreamResponse>;
   close(): Promise<void>;
 }
 
