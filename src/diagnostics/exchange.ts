@@ -1,0 +1,249 @@
+/**
+ * Test Connection, Test & Enable and the connectivity analyzer for Exchange (EWS), in three steps as the seed
+ * documents list them: 1. Autodiscover / HTTPS connection, 2. EWS connection, 3. Mailbox connection. Each step
+ * is timed, and a failing one says what was asked, what Exchange answered and what to do. The API, the console
+ * and `liaison analyze` all run this code, so they never disagree.
+ */
+import { AutodiscoverError, discoverEwsUrl } from '../connectors/ews/autodiscover/index.js';
+import { EwsClient } from '../connectors/ews/client.js';
+import { createHttpTransport } from '../connectors/ews/transport/http.js';
+import { TransportError, type Credentials, type HttpTransport } from '../connectors/ews/transport/types.js';
+import { EwsFaultError, EwsHttpError, EwsResponseError } from '../connectors/ews/soap/errors.js';
+import { ensureUndeliverableFolder, openInbox, probeEws } from '../connectors/ews/probe.js';
+import { explain401, explainError, explainingHeaders, type Diagnosis } from './explain.js';
+import type { DiagnosticsService, ExchangeTarget, MailboxTestOptions, MailboxTestResult } from './service.js';
+import { STEP_TITLES, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from './types.js';
+
+type Emit = (event: StepEvent) => void;
+
+interface StepOutcome {
+  status: 'success' | 'failure' | 'skipped';
+  summary: string;
+  request?: { method: string; url: string };
+  diagnosis?: Diagnosis;
+  details?: string[];
+}
+
+async function runStep(step: StepName, emit: Emit, body: () => Promise<StepOutcome>): Promise<StepResult> {
+  emit({ type: 'start', step, title: STEP_TITLES[step] });
+  const started = performance.now();
+  let outcome: StepOutcome;
+  try {
+    outcome = await body();
+  } catch (error) {
+    // A step body returns its failures; what escapes is unexpected, and still reported, never swallowed.
+    outcome = { status: 'failure', summary: `Unexpected error: ${(error as Error).message}`, diagnosis: { code: 'internal', summary: (error as Error).message, fix: 'This is a bug in Liaison; please report it with this text' } };
+  }
+  const result: StepResult = {
+    step,
+    title: STEP_TITLES[step],
+    status: outcome.status,
+    elapsedMs: Math.round(performance.now() - started),
+    summary: outcome.diagnosis && outcome.status === 'failure' ? outcome.diagnosis.summary : outcome.summary,
+  };
+  if (outcome.request) result.request = outcome.request;
+  if (outcome.diagnosis) {
+    result.code = outcome.diagnosis.code;
+    if (outcome.diagnosis.serverAnswer) result.serverAnswer = outcome.diagnosis.serverAnswer;
+    if (outcome.diagnosis.fix) result.fix = outcome.diagnosis.fix;
+  }
+  const details = [...(outcome.details ?? []), ...(outcome.diagnosis?.details ?? [])];
+  if (details.length > 0) result.details = details;
+  emit({ type: 'end', result });
+  return result;
+}
+
+function skipped(step: StepName, emit: Emit, why: string): StepResult {
+  const result: StepResult = { step, title: STEP_TITLES[step], status: 'skipped', elapsedMs: 0, summary: why };
+  emit({ type: 'start', step, title: STEP_TITLES[step] });
+  emit({ type: 'end', result });
+  return result;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function credentialsOf(target: ExchangeTarget): Credentials {
+  return { username: target.username, password: target.password, method: target.auth };
+}
+
+function transportFor(target: ExchangeTarget): HttpTransport {
+  return createHttpTransport({
+    trustedCaPem: target.trustedCaPem,
+    resolve: target.resolve,
+    timeoutMs: target.timeoutMs,
+    connectTimeoutMs: Math.min(target.timeoutMs, 30_000),
+    maxInFlightPerKey: target.maxConcurrentConnections,
+  });
+}
+
+/** Step 1 with Autodiscover: find the EWS URL of the mailbox, listing every URL tried when nothing is found. */
+async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport, found: { url?: string }): Promise<StepOutcome> {
+  try {
+    const result = await discoverEwsUrl(target.email, { transport, credentials: credentialsOf(target) });
+    found.url = result.ewsUrl;
+    return {
+      status: 'success',
+      summary: `Found ${result.ewsUrl} for ${result.smtpAddress ?? target.email} by Autodiscover (${result.method.toUpperCase()}, ${result.foundAt})`,
+      request: { method: 'POST', url: result.foundAt },
+      details: result.attempts.map(describeAttempt),
+    };
+  } catch (error) {
+    if (!(error instanceof AutodiscoverError)) return { status: 'failure', summary: '', diagnosis: explainError(error, errorContext(target, '')) };
+    const attempts = error.attempts.map(describeAttempt);
+    // When every answer that reached a server was a 401, the problem is the sign-in, not the discovery.
+    const unauthorized = error.attempts.filter((a) => a.httpStatus === 401);
+    if (unauthorized.length > 0 && unauthorized.length === error.attempts.filter((a) => a.httpStatus !== undefined).length) {
+      const last = unauthorized[unauthorized.length - 1]!;
+      const d = explain401(authenticateOf(last.headers), target.auth, target.username, hostOf(last.url));
+      return {
+        status: 'failure',
+        summary: '',
+        request: { method: 'POST', url: last.url },
+        diagnosis: { ...d, serverAnswer: { httpStatus: 401, headers: explainingHeaders(last.headers ?? {}) } },
+        details: attempts,
+      };
+    }
+    const tls = error.attempts.find((a) => a.error instanceof TransportError && a.error.kind === 'tls');
+    if (tls && tls.error instanceof TransportError) {
+      return { status: 'failure', summary: '', request: { method: 'POST', url: tls.url }, diagnosis: explainError(tls.error, errorContext(target, hostOf(tls.url))), details: attempts };
+    }
+    const domain = target.email.split('@')[1] ?? '';
+    return {
+      status: 'failure',
+      summary: '',
+      diagnosis: {
+        code: 'autodiscover-not-found',
+        summary: `Autodiscover found no EWS URL for ${target.email}: ${error.message}`,
+        fix:
+          `Publish Autodiscover for ${domain} (https://autodiscover.${domain}/autodiscover/autodiscover.svc, or the SRV record _autodiscover._tcp.${domain}), ` +
+          'or turn Autodiscover off in the profile and enter the EWS URL (https://<server>/EWS/Exchange.asmx)',
+      },
+      details: attempts,
+    };
+  }
+}
+
+function authenticateOf(headers: Record<string, string> | undefined): string[] {
+  const value = headers?.['www-authenticate'];
+  return value ? [value] : [];
+}
+
+function describeAttempt(attempt: { url: string; method: string; outcome: string; httpStatus?: number; detail?: string }): string {
+  return `${attempt.method.toUpperCase()} ${attempt.url}: ${attempt.outcome}${attempt.httpStatus !== undefined ? ` (HTTP ${attempt.httpStatus})` : ''}${attempt.detail ? `: ${attempt.detail}` : ''}`;
+}
+
+/** Step 1 without Autodiscover: the fixed URL is https and its server completes a verified TLS handshake. */
+async function httpsStep(target: ExchangeTarget, transport: HttpTransport, found: { url?: string }): Promise<StepOutcome> {
+  const url = target.url ?? '';
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { status: 'failure', summary: '', diagnosis: { code: 'bad-url', summary: `"${url}" is not a URL`, fix: 'Enter the full EWS URL, e.g. https://mail.contoso.com/EWS/Exchange.asmx' } };
+  }
+  if (parsed.protocol !== 'https:') {
+    return { status: 'failure', summary: '', diagnosis: { code: 'insecure-url', summary: `${url} is not https`, fix: 'Exchange URLs must start with https://; Liaison never sends credentials over plain http' } };
+  }
+  try {
+    const answer = await transport.request({ method: 'GET', url, credentials: null });
+    found.url = url;
+    const cert = answer.peerCertificate;
+    return {
+      status: 'success',
+      summary: `Connected to ${parsed.host} over verified TLS (HTTP ${answer.status} without credentials)`,
+      request: { method: 'GET', url },
+      ...(cert ? { details: [`certificate: ${cert.subject}, issued by ${cert.issuer}, valid to ${cert.validTo}`] } : {}),
+    };
+  } catch (error) {
+    return { status: 'failure', summary: '', request: { method: 'GET', url }, diagnosis: explainError(error, errorContext(target, parsed.host)) };
+  }
+}
+
+function errorContext(target: ExchangeTarget, host: string) {
+  return { username: target.username, mailbox: target.email, host, method: target.auth };
+}
+
+/**
+ * Step 2: the service account signs in to EWS. The service account need not have a mailbox of its own, so an
+ * EWS answer that the mailbox does not exist still proves the connection and the sign-in.
+ */
+async function ewsStep(target: ExchangeTarget, client: EwsClient, url: string): Promise<StepOutcome> {
+  const request = { method: 'POST', url };
+  try {
+    const probe = await probeEws(client);
+    return { status: 'success', summary: `Signed in to ${hostOf(url)} as ${target.username} (${target.auth === 'ntlm' ? 'NTLM' : 'Basic'}); ${probe}`, request };
+  } catch (error) {
+    if ((error instanceof EwsFaultError || error instanceof EwsResponseError) && ['ErrorNonExistentMailbox', 'ErrorMissingEmailAddress', 'ErrorMailRecipientNotFound'].includes(error.responseCode)) {
+      return { status: 'success', summary: `Signed in to ${hostOf(url)} as ${target.username} (${target.auth === 'ntlm' ? 'NTLM' : 'Basic'}); the account has no mailbox of its own, as a service account need not`, request };
+    }
+    return { status: 'failure', summary: '', request, diagnosis: explainError(error, errorContext(target, hostOf(url))) };
+  }
+}
+
+async function mailboxStep(target: ExchangeTarget, client: EwsClient, url: string, options: MailboxTestOptions | null): Promise<StepOutcome> {
+  const request = { method: 'POST', url };
+  try {
+    const inbox = await openInbox(client, target.email);
+    const details: string[] = [];
+    let summary = `Opened the Inbox of ${target.email} as ${target.username} by impersonation (${inbox.totalCount} items, ${inbox.unreadCount} unread)`;
+    if (options?.createUndeliverable) {
+      const folder = await ensureUndeliverableFolder(client, target.email);
+      summary += folder.created ? '; created the folder Inbox/Undeliverable' : '; the folder Inbox/Undeliverable exists';
+    }
+    if (client.serverVersion) details.push(`server version: ${client.serverVersion}`);
+    details.push(`request version: ${client.version}`);
+    return { status: 'success', summary, request, details };
+  } catch (error) {
+    return { status: 'failure', summary: '', request, diagnosis: explainError(error, errorContext(target, hostOf(url))) };
+  }
+}
+
+async function run(target: ExchangeTarget, options: MailboxTestOptions | null, emit: Emit): Promise<MailboxTestResult> {
+  const startedAt = new Date();
+  const started = performance.now();
+  const transport = transportFor(target);
+  const steps: StepResult[] = [];
+  const found: { url?: string } = {};
+  try {
+    steps.push(
+      await runStep('autodiscover', emit, () => (target.autodiscover ? autodiscoverStep(target, transport, found) : httpsStep(target, transport, found))),
+    );
+    const url = found.url;
+    if (url === undefined) {
+      steps.push(skipped('ews', emit, 'Not run: step 1 found no EWS URL'));
+      steps.push(skipped('mailbox', emit, 'Not run: step 1 found no EWS URL'));
+    } else {
+      const client = new EwsClient({ transport, url, credentials: credentialsOf(target) });
+      const ews = await runStep('ews', emit, () => ewsStep(target, client, url));
+      steps.push(ews);
+      if (ews.status === 'success') steps.push(await runStep('mailbox', emit, () => mailboxStep(target, client, url, options)));
+      else steps.push(skipped('mailbox', emit, 'Not run: the EWS connection failed'));
+    }
+  } finally {
+    await transport.close();
+  }
+  const result: MailboxTestResult = {
+    status: steps.every((s) => s.status === 'success') ? 'success' : 'failure',
+    startedAt: startedAt.toISOString(),
+    elapsedMs: Math.round(performance.now() - started),
+    mailbox: target.email,
+    steps,
+  };
+  if (found.url !== undefined) result.ewsUrl = found.url;
+  return result;
+}
+
+export function createExchangeDiagnostics(): DiagnosticsService {
+  return {
+    testConnection: (target: ExchangeTarget, onEvent?: Emit): Promise<ConnectionTestResult> => run(target, null, onEvent ?? (() => undefined)),
+    testMailbox: (target: ExchangeTarget, options: MailboxTestOptions, onEvent?: Emit): Promise<MailboxTestResult> => run(target, options, onEvent ?? (() => undefined)),
+  };
+}
+
+export { EwsHttpError };
