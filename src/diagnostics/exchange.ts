@@ -8,8 +8,8 @@ import { AutodiscoverError, discoverEwsUrl } from '../connectors/ews/autodiscove
 import { EwsClient } from '../connectors/ews/client.js';
 import { createHttpTransport } from '../connectors/ews/transport/http.js';
 import { TransportError, type Credentials, type HttpTransport } from '../connectors/ews/transport/types.js';
-import { EwsFaultError, EwsHttpError, EwsResponseError } from '../connectors/ews/soap/errors.js';
-import { ensureUndeliverableFolder, openInbox, probeEws } from '../connectors/ews/probe.js';
+import { EwsFaultError, EwsResponseError } from '../connectors/ews/soap/errors.js';
+import { ensureUndeliverableFolder, openInbox, probeEws } from '../connectors/ews/mailbox.js';
 import { explain401, explainError, explainingHeaders, type Diagnosis } from './explain.js';
 import type { DiagnosticsService, ExchangeTarget, MailboxTestOptions, MailboxTestResult } from './service.js';
 import { STEP_TITLES, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from './types.js';
@@ -246,4 +246,3 @@ export function createExchangeDiagnostics(): DiagnosticsService {
   };
 }
 
-export { EwsHttpError };

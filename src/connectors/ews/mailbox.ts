@@ -1,0 +1,197 @@
+/**
+ * One Exchange mailbox reached by impersonation: the MailboxSession the engine uses, and the checks Test
+ * Connection and Test & Enable run (sign in, open the Inbox, make sure the Undeliverable folder exists).
+ */
+import type { ChangePage, FetchedMessage, FolderRef, MailboxSession, MessageChange, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import type { EwsClient } from './client.js';
+import { CreateFolder } from './operations/create-folder.js';
+import { CreateItem } from './operations/create-item.js';
+import { type FolderRef as EwsFolderRef, type DistinguishedFolderName, type EwsFolder, type PerItem } from './operations/common.js';
+import { FindFolder } from './operations/find-folder.js';
+import { FindItem } from './operations/find-item.js';
+import { GET_ITEM_BATCH, GetItem } from './operations/get-item.js';
+import { GetFolder } from './operations/get-folder.js';
+import { MoveItem } from './operations/move-item.js';
+import { SyncFolderItems } from './operations/sync-folder-items.js';
+import { EwsProtocolError, EwsResponseError } from './soap/errors.js';
+
+const DISTINGUISHED: Record<WellKnownFolder, DistinguishedFolderName> = {
+  inbox: 'inbox',
+  sent: 'sentitems',
+  drafts: 'drafts',
+  deleted: 'deleteditems',
+  junk: 'junkemail',
+};
+
+/** The name of the folder failed email is moved to, under the Inbox (as the commercial component names it). */
+export const UNDELIVERABLE_FOLDER = 'Undeliverable';
+
+function value<T>(result: PerItem<T> | undefined, operation: string): T {
+  if (result === undefined) throw new EwsProtocolError(operation, 'the answer has no response message');
+  if (result instanceof EwsResponseError) throw result;
+  return result;
+}
+
+function folderRef(folder: WellKnownFolder | FolderRef, mailbox: string): EwsFolderRef {
+  return typeof folder === 'string' ? { distinguishedId: DISTINGUISHED[folder], mailbox } : { id: folder.id };
+}
+
+/** A GetFolder of the message root without impersonation: proves the endpoint and the sign-in. */
+export async function probeEws(client: EwsClient, signal?: AbortSignal): Promise<string> {
+  const [root] = await client.call(GetFolder, { folderIds: [{ distinguishedId: 'msgfolderroot' }], baseShape: 'IdOnly' }, signal ? { signal } : {});
+  value(root, 'GetFolder');
+  return 'the account has a mailbox of its own';
+}
+
+export async function openInbox(client: EwsClient, mailbox: string, signal?: AbortSignal): Promise<EwsFolder> {
+  const [inbox] = await client.call(GetFolder, { folderIds: [{ distinguishedId: 'inbox', mailbox }], baseShape: 'Default' }, { mailbox, ...(signal ? { signal } : {}) });
+  return value(inbox, 'GetFolder');
+}
+
+async function findChildFolder(client: EwsClient, mailbox: string, parent: EwsFolderRef, name: string): Promise<EwsFolder | null> {
+  const found = await client.call(
+    FindFolder,
+    {
+      parentFolderIds: [parent],
+      traversal: 'Shallow',
+      baseShape: 'Default',
+      restriction: { op: 'IsEqualTo', path: 'folder:DisplayName', value: name },
+    },
+    { mailbox },
+  );
+  // Exchange compares display names without regard to case, as the restriction does; pick the exact one first.
+  return found.folders.find((f) => f.displayName === name) ?? found.folders.find((f) => f.displayName?.toLowerCase() === name.toLowerCase()) ?? null;
+}
+
+/** The folder at `path` under `parent`, created level by level where missing. */
+export async function ensureFolderPath(client: EwsClient, mailbox: string, path: readonly string[], parent: EwsFolderRef): Promise<FolderRef & { created: boolean }> {
+  let current: EwsFolderRef = parent;
+  let created = false;
+  let ref: FolderRef | null = null;
+  for (const name of path) {
+    let folder = await findChildFolder(client, mailbox, current, name);
+    if (!folder) {
+      const [made] = await client.call(CreateFolder, { parentFolderId: current, folders: [{ displayName: name, folderClass: 'IPF.Note' }] }, { mailbox });
+      try {
+        const id = value(made, 'CreateFolder');
+        folder = { kind: 'Folder', folderId: id, displayName: name, extendedProperties: [] };
+        created = true;
+      } catch (error) {
+        // Another worker (or a person) created it between the search and the creation: use theirs.
+        if (!(error instanceof EwsResponseError && error.responseCode === 'ErrorFolderExists')) throw error;
+        folder = await findChildFolder(client, mailbox, current, name);
+        if (!folder) throw error;
+      }
+    }
+    if (!folder.folderId) throw new EwsProtocolError('FindFolder', `the folder ${name} came back without an id`);
+    ref = { id: folder.folderId.id, displayName: folder.displayName ?? name };
+    current = { id: folder.folderId.id };
+  }
+  if (!ref) throw new Error('ensureFolderPath needs a path of at least one folder');
+  return { ...ref, created };
+}
+
+export function ensureUndeliverableFolder(client: EwsClient, mailbox: string): Promise<FolderRef & { created: boolean }> {
+  return ensureFolderPath(client, mailbox, [UNDELIVERABLE_FOLDER], { distinguishedId: 'inbox', mailbox });
+}
+
+export class EwsMailboxSession implements MailboxSession {
+  constructor(
+    readonly address: string,
+    private readonly client: EwsClient,
+  ) {}
+
+  async listChanges(folder: WellKnownFolder | FolderRef, cursor: string | null, max: number): Promise<ChangePage> {
+    const result = await this.client.call(
+      SyncFolderItems,
+      {
+        folderId: folderRef(folder, this.address),
+        syncState: cursor,
+        maxChangesReturned: Math.max(1, Math.min(512, max)),
+        properties: ['message:InternetMessageId', 'item:DateTimeReceived', 'message:IsRead'],
+      },
+      { mailbox: this.address },
+    );
+    const changes: MessageChange[] = result.changes.map((change): MessageChange => {
+      if (change.type === 'delete') return { kind: 'deleted', serverId: change.itemId.id };
+      if (change.type === 'readFlagChange') return { kind: 'read-flag', serverId: change.itemId.id, isRead: change.isRead };
+      const out: MessageChange = { kind: change.type === 'create' ? 'created' : 'updated', serverId: change.itemId.id };
+      if (change.item.internetMessageId) out.internetMessageId = change.item.internetMessageId;
+      if (change.item.dateTimeReceived) out.receivedAt = change.item.dateTimeReceived;
+      if (change.item.isRead !== undefined) out.isRead = change.item.isRead;
+      return out;
+    });
+    return { changes, cursor: result.syncState, complete: result.includesLastItemInRange };
+  }
+
+  async fetch(serverIds: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>> {
+    const out: Array<FetchedMessage | MessageFailure> = [];
+    for (let i = 0; i < serverIds.length; i += GET_ITEM_BATCH) {
+      const batch = serverIds.slice(i, i + GET_ITEM_BATCH);
+      const items = await this.client.call(
+        GetItem,
+        { itemIds: batch.map((id) => ({ id })), baseShape: 'IdOnly', includeMimeContent: true, properties: ['message:InternetMessageId', 'item:DateTimeReceived'] },
+        { mailbox: this.address },
+      );
+      batch.forEach((serverId, index) => {
+        const item = items[index];
+        if (item === undefined) out.push({ serverId, error: new EwsProtocolError('GetItem', `no response message for item ${index + 1} of ${batch.length}`) });
+        else if (item instanceof EwsResponseError) out.push({ serverId, error: item });
+        else if (!item.mimeContent) out.push({ serverId, error: new EwsProtocolError('GetItem', 'the item came back without its MimeContent') });
+        else {
+          const message: FetchedMessage = { serverId, mime: item.mimeContent };
+          if (item.internetMessageId) message.internetMessageId = item.internetMessageId;
+          if (item.dateTimeReceived) message.receivedAt = item.dateTimeReceived;
+          out.push(message);
+        }
+      });
+    }
+    return out;
+  }
+
+  async send(message: OutgoingMessage): Promise<void> {
+    await this.client.call(
+      CreateItem,
+      {
+        disposition: message.saveCopy ? 'SendAndSaveCopy' : 'SendOnly',
+        ...(message.saveCopy ? { savedItemFolderId: { distinguishedId: 'sentitems', mailbox: this.address } } : {}),
+        message: { mime: message.mime },
+      },
+      { mailbox: this.address },
+    );
+  }
+
+  async findSent(internetMessageId: string): Promise<boolean> {
+    const found = await this.client.call(
+      FindItem,
+      {
+        parentFolderIds: [{ distinguishedId: 'sentitems', mailbox: this.address }],
+        traversal: 'Shallow',
+        shape: { baseShape: 'IdOnly' },
+        restriction: { op: 'IsEqualTo', path: 'message:InternetMessageId', value: internetMessageId },
+        paging: { maxEntriesReturned: 1, offset: 0 },
+      },
+      { mailbox: this.address },
+    );
+    return found.items.length > 0;
+  }
+
+  ensureFolder(path: readonly string[], under: WellKnownFolder = 'inbox'): Promise<FolderRef & { created: boolean }> {
+    return ensureFolderPath(this.client, this.address, path, folderRef(under, this.address));
+  }
+
+  async move(serverIds: readonly string[], to: FolderRef | WellKnownFolder): Promise<string[]> {
+    const moved = await this.client.call(MoveItem, { toFolderId: folderRef(to, this.address), itemIds: serverIds.map((id) => ({ id })), returnNewItemIds: true }, { mailbox: this.address });
+    return moved.map((result, index) => {
+      const id = value(result, 'MoveItem');
+      // Exchange 2007 does not return new ids; the item then keeps no id Liaison can use, which is said, not guessed.
+      if (!id) throw new EwsProtocolError('MoveItem', `the server did not return the new id of item ${index + 1}`);
+      return id.id;
+    });
+  }
+
+  waitForChange(): Promise<boolean> {
+    // Filled in with streaming notifications (see streaming.ts) by the connector; the plain session polls.
+    return Promise.resolve(true);
+  }
+}
