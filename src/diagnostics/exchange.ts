@@ -105,13 +105,15 @@ async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport
         status: 'failure',
         summary: '',
         request: { method: 'POST', url: last.url },
-        diagnosis: { ...d, serverAnswer: { httpStatus: 401, headers: explainingHeaders(last.headers ?? {}) } },
+        diagnosis: { ...d, serverAnswer: { httpStatus: 401, headers: explainingHeaders(last.headers) } },
         details: attempts,
       };
     }
-    const tls = error.attempts.find((a) => a.error instanceof TransportError && a.error.kind === 'tls');
-    if (tls && tls.error instanceof TransportError) {
-      return { status: 'failure', summary: '', request: { method: 'POST', url: tls.url }, diagnosis: explainError(tls.error, errorContext(target, hostOf(tls.url))), details: attempts };
+    const tls = error.attempts.find((a) => a.transport?.kind === 'tls');
+    if (tls?.transport) {
+      const { kind, ...details } = tls.transport;
+      const tlsError = new TransportError(kind, tls.detail, details);
+      return { status: 'failure', summary: '', request: { method: 'POST', url: tls.url }, diagnosis: explainError(tlsError, errorContext(target, hostOf(tls.url))), details: attempts };
     }
     const domain = target.email.split('@')[1] ?? '';
     return {
@@ -129,8 +131,8 @@ async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport
   }
 }
 
-function authenticateOf(headers: Record<string, string> | undefined): string[] {
-  const value = headers?.['www-authenticate'];
+function authenticateOf(headers: Record<string, string>): string[] {
+  const value = headers['www-authenticate'];
   return value ? [value] : [];
 }
 
