@@ -24,6 +24,12 @@ export interface SandboxSettings {
    * of the TLS connection, `allow` refuses only wrong ones, `none` does not look. Basic is not affected.
    */
   extendedProtection: 'none' | 'allow' | 'require';
+  /**
+   * Whether a server passes a request for a mailbox the other server holds on to it when X-AnchorMailbox names
+   * the mailbox (as Exchange 2013+ front ends do within a site). Off: it answers ErrorMailboxMoveInProgress
+   * whatever the headers say, as across sites or forests, so that only Autodiscover finds the mailbox again.
+   */
+  proxyBetweenServers: boolean;
 }
 
 export const DEFAULT_SETTINGS: SandboxSettings = {
@@ -35,6 +41,7 @@ export const DEFAULT_SETTINGS: SandboxSettings = {
   autodiscoverHttpRedirect: true,
   streamingKeepAliveSeconds: 30,
   extendedProtection: 'none',
+  proxyBetweenServers: true,
 };
 
 export const FAULT_KINDS = ['http503', 'serverBusy', 'concurrentSyncCalls', 'slow', 'drop', 'malformed'] as const;

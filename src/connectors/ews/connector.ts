@@ -25,7 +25,7 @@ export interface EwsConnectorOptions extends LocationEvents {
   version?: ExchangeVersion;
   onVersion?: (version: ExchangeVersion) => void;
   /** For tests: DNS SRV and the http probe of Autodiscover. */
-  discover?: Pick<DiscoverOptions, 'resolveSrv' | 'httpRedirectProbe' | 'srvLookup'>;
+  discover?: Partial<Pick<DiscoverOptions, 'resolveSrv' | 'httpRedirectProbe' | 'srvLookup'>>;
   now?: () => Date;
 }
 

@@ -190,7 +190,7 @@ export class EwsMailboxSession implements MailboxSession {
     });
   }
 
-  waitForChange(): Promise<boolean> {
+  waitForChange(_folders: readonly WellKnownFolder[], _timeoutMs: number, _signal?: AbortSignal): Promise<boolean> {
     // Filled in with streaming notifications (see streaming.ts) by the connector; the plain session polls.
     return Promise.resolve(true);
   }

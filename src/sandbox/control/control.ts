@@ -159,6 +159,7 @@ const SETTING_KEYS: Array<keyof SandboxSettings> = [
   'autodiscoverHttpRedirect',
   'streamingKeepAliveSeconds',
   'extendedProtection',
+  'proxyBetweenServers',
 ];
 
 function updateSettings(settings: SandboxSettings, body: Json): void {
@@ -168,6 +169,8 @@ function updateSettings(settings: SandboxSettings, body: Json): void {
   if (basic !== undefined) changes.basicAuth = basic;
   const redirect = bool(body, 'autodiscoverHttpRedirect');
   if (redirect !== undefined) changes.autodiscoverHttpRedirect = redirect;
+  const proxy = bool(body, 'proxyBetweenServers');
+  if (proxy !== undefined) changes.proxyBetweenServers = proxy;
   for (const [key, min, max] of [
     ['concurrencyLimit', 1, 10000],
     ['hangingConnectionLimit', 1, 10000],

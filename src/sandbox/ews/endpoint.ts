@@ -193,8 +193,9 @@ export async function handleEws(
       // X-PreferServerAffinity without the cookie: X-AnchorMailbox routes it (the group's first mailbox).
       backend = anchorMailbox.server;
     } else if (mailbox && mailbox.server !== server) {
-      // A front end that is told the mailbox (X-AnchorMailbox) routes the request to the server holding it.
-      if (!anchor || !mailbox.owns(anchor)) {
+      // A front end that is told the mailbox (X-AnchorMailbox) routes the request to the server holding it,
+      // unless the two servers do not proxy to each other (another site or forest).
+      if (!runtime.settings.proxyBetweenServers || !anchor || !mailbox.owns(anchor)) {
         throw new EwsFault(
           'ErrorMailboxMoveInProgress',
           `The mailbox ${mailbox.address} is on another server (${runtime.serverHost(mailbox.server)}); find its EWS URL again with Autodiscover.`,

@@ -27,7 +27,7 @@ describe('EWS connector against the sandbox', () => {
       credentials: { username: s.info.serviceAccount!.username, password: s.password, method: 'basic' },
       autodiscover: true,
       transport,
-      discover: { resolveSrv: async () => [] },
+      discover: { resolveSrv: async () => [], httpRedirectProbe: true, srvLookup: false },
       cachedLocation: (address) => locations.get(address) ?? null,
       onLocationChanged: (address, location, previous, reason) => {
         locations.set(address, location);
@@ -83,7 +83,7 @@ describe('EWS connector against the sandbox', () => {
     const mime = [`From: alice@contoso.test`, `To: bob@contoso.test`, `Subject: From the CRM`, `Message-ID: ${id}`, `Date: ${new Date().toUTCString()}`, 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', '', 'Hello Bob', ''].join('\r\n');
     await alice.send({ mime: Buffer.from(mime), saveCopy: true });
     assert.equal(await alice.findSent(id), true);
-    const { json } = await s.control<Array<{ internetMessageId: string }>>('GET', '/_sandbox/mailboxes/bob@contoso.test/folders/inbox/items');
+    const { json } = await s.control<Array<{ internetMessageId: string }>>('GET', '/mailboxes/bob@contoso.test/folders/inbox/items');
     assert.ok(json.some((i) => i.internetMessageId === id));
   });
 
@@ -99,22 +99,38 @@ describe('EWS connector against the sandbox', () => {
     assert.ok(first);
     const [newId] = await bob.move([first.serverId], made);
     assert.ok(newId && newId !== first.serverId, 'a moved item has a new id');
-    const { json } = await s.control<Array<{ subject: string }>>('GET', `/_sandbox/mailboxes/bob@contoso.test/folders/${encodeURIComponent('Inbox/Undeliverable')}/items`);
+    const { json } = await s.control<Array<{ subject: string }>>('GET', `/mailboxes/bob@contoso.test/folders/${encodeURIComponent('Inbox/Undeliverable')}/items`);
     assert.equal(json.length, 1);
   });
 
-  test('a mailbox moved to mail2 is found again by Autodiscover, the move reported, and the call answered', async () => {
+  test('a mailbox moved to mail2 keeps working: X-AnchorMailbox routes it while the servers proxy', async () => {
+    const sales = await connector.open('sales@contoso.test');
+    const before = await sales.listChanges('inbox', null, 512);
+    assert.equal((await s.control('POST', '/mailboxes/sales@contoso.test/move', { server: 'mail2' })).status, 200);
+    const after = await sales.listChanges('inbox', null, 512);
+    assert.equal(after.changes.length, before.changes.length);
+  });
+
+  test('a mailbox moved where the old server does not proxy is found again by Autodiscover, the move reported', async () => {
     const carol = await connector.open('carol@contoso.test');
     const before = await carol.listChanges('inbox', null, 512);
     assert.equal(locations.get('carol@contoso.test')?.url, `https://mail.contoso.test:${port()}/EWS/Exchange.asmx`);
-    const moved = await s.control('POST', '/_sandbox/mailboxes/carol@contoso.test/move', { server: 'mail2' });
-    assert.equal(moved.status, 200);
-    const after = await carol.listChanges('inbox', null, 512);
-    assert.equal(after.changes.length, before.changes.length);
-    assert.equal(locations.get('carol@contoso.test')?.url, `https://mail2.contoso.test:${port()}/EWS/Exchange.asmx`);
-    const change = changes.find((c) => c.address === 'carol@contoso.test' && c.previous !== null);
-    assert.ok(change, 'the move was reported');
-    assert.match(change.reason, /mail\.contoso\.test.*answered/);
+    assert.equal((await s.control('PATCH', '/settings', { proxyBetweenServers: false })).status, 200);
+    try {
+      assert.equal((await s.control('POST', '/mailboxes/carol@contoso.test/move', { server: 'mail2' })).status, 200);
+      const after = await carol.listChanges('inbox', null, 512);
+      assert.equal(after.changes.length, before.changes.length);
+      assert.equal(locations.get('carol@contoso.test')?.url, `https://mail2.contoso.test:${port()}/EWS/Exchange.asmx`);
+      const change = changes.find((c) => c.address === 'carol@contoso.test' && c.previous !== null);
+      assert.ok(change, 'the move was reported');
+      assert.match(change.reason, /mail\.contoso\.test.* answered ErrorMailboxMoveInProgress/);
+      // A session opened later starts from the stored location: no second Autodiscover.
+      const count = changes.length;
+      await (await connector.open('carol@contoso.test')).listChanges('inbox', null, 1);
+      assert.equal(changes.length, count);
+    } finally {
+      await s.control('PATCH', '/settings', { proxyBetweenServers: true });
+    }
   });
 
   test('every EWS request the connector sent validates against the schemas', () => {
