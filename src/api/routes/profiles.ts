@@ -77,8 +77,12 @@ export function profileRoutes(store: Store, diagnostics: DiagnosticsContext | nu
           '`lastTestResult`. A failed step is still a 200: the result says which step failed, what the server answered and the fix. ' +
           'Exchange (EWS) profiles only so far: other server types are answered 409. The body may be left out.',
         params: IdParams,
-        body: Type.Optional(TestConnectionRequest),
+        body: TestConnectionRequest,
         response: { 200: ConnectionTestResult, ...errorResponses, 503: ErrorBody },
+      },
+      // The body is optional: none at all reads as {}, so the owner's address is tested.
+      preValidation: async (request) => {
+        if (request.body === undefined || request.body === null) request.body = {};
       },
     }, async (request) => {
       const context = diagnosticsOf(diagnostics, 'Test Connection');
