@@ -219,7 +219,7 @@ for (const kind of DATABASES) {
     test('many mailboxes run in parallel, at most the profile’s Maximum Concurrent Connections at a time', async () => {
       const ids = [];
       for (const name of ['Pa', 'Pb', 'Pc', 'Pd', 'Pe']) ids.push(await approvedMailbox(name));
-      // Each test is held until three run at once, which the cap of 2 never allows: they go on after 3 s.
+      // Each test is held until three run at once, which the cap of 2 never allows: they go on after 1 s.
       current.set(() => ({ failure: null }), 0, 3);
       const capped = await api.call('POST', '/api/v1/mailboxes/test-and-enable', { body: { ids } });
       assert.equal(capped.statusCode, 200, capped.body);

@@ -69,7 +69,7 @@ export class DiagnosticsDouble implements DiagnosticsService {
     /** How long each test takes, so that overlapping tests overlap. */
     private readonly delayMs = 0,
     /**
-     * Holds every test until this many have been in flight at once (or 3 s after the first began), so that a test of
+     * Holds every test until this many have been in flight at once (or 1 s after the first began), so that a test of
      * parallelism does not depend on how fast the database answers.
      */
     private readonly holdUntilInFlight = 0,
@@ -89,7 +89,7 @@ export class DiagnosticsDouble implements DiagnosticsService {
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
       const plan = this.script(call.target);
-      this.holdDeadline ??= Date.now() + 3000;
+      this.holdDeadline ??= Date.now() + 1000;
       while (this.maxInFlight < this.holdUntilInFlight && Date.now() < this.holdDeadline) await new Promise((resolve) => setTimeout(resolve, 5));
       if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
       if ('throws' in plan) throw new Error(plan.throws);
