@@ -1,5 +1,6 @@
 /** Maps every error to one answer shape: { statusCode, error, message, problems? }. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { DiagnosticsContext } from '../diagnostics/runs.js';
 import { ConflictError, type FieldProblem, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { SecretKeyError } from '../store/secrets.js';
 import { problemsFromAjv } from './validation.js';
@@ -23,6 +24,12 @@ export class HttpError extends Error {
   ) {
     super(message);
   }
+}
+
+/** The diagnostics, or a 503 that says this Liaison runs without them. */
+export function diagnosticsOf(diagnostics: DiagnosticsContext | null, what: string): DiagnosticsContext {
+  if (!diagnostics) throw new HttpError(503, `${what} is not available: this Liaison was started without the Exchange diagnostics`);
+  return diagnostics;
 }
 
 export function send(reply: FastifyReply, statusCode: number, message: string, problems?: FieldProblem[]) {

@@ -14,7 +14,8 @@ import {
 } from '../domain/activity.js';
 import { ALERT_LEVELS, ALERT_SCOPES } from '../domain/alert.js';
 import { APPROVAL_STATUSES, SYNC_METHODS, SYNC_STATUSES } from '../domain/mailbox.js';
-import { PROFILE_LIMITS, SERVER_TYPES } from '../domain/profile.js';
+import { AUTHENTICATION_METHODS, PROFILE_LIMITS, SERVER_TYPES } from '../domain/profile.js';
+import { STEP_TITLES } from '../diagnostics/types.js';
 import { PAGE_LIMIT } from '../store/common.js';
 import { MAX_RECORD_ADDRESSES } from '../store/records.js';
 
@@ -138,6 +139,58 @@ export const CrmRecordCreate = Type.Object(
 );
 export const CrmRecordUpdate = Type.Partial(CrmRecordCreate, { additionalProperties: false });
 
+// ---- diagnostics: Test Connection, Test & Enable ----
+
+const STEP_NAMES = Object.keys(STEP_TITLES) as Array<keyof typeof STEP_TITLES>;
+
+export const ServerAnswer = Type.Object(
+  {
+    httpStatus: Type.Optional(Type.Integer()),
+    headers: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'The headers that explain the answer (WWW-Authenticate, Retry-After, …); names lower-cased' })),
+    responseCode: Type.Optional(Type.String({ description: 'The EWS ResponseCode or SOAP fault code' })),
+    messageText: Type.Optional(Type.String({ description: "The server's message text" })),
+    excerpt: Type.Optional(Type.String({ description: 'The start of the answer body, when it helps (an HTML error page, an Autodiscover error)' })),
+  },
+  { title: 'ServerAnswer' },
+);
+
+export const StepResult = Type.Object(
+  {
+    step: StringEnum(STEP_NAMES),
+    title: Type.String({ description: 'Autodiscover / HTTPS connection, EWS connection, Mailbox connection' }),
+    status: StringEnum(['success', 'failure', 'skipped'] as const),
+    elapsedMs: Type.Number(),
+    summary: Type.String({ description: 'One line: what happened' }),
+    request: Type.Optional(Type.Object({ method: Type.String(), url: Type.String() }, { description: 'The request made, when the step made one' })),
+    serverAnswer: Type.Optional(ServerAnswer),
+    fix: Type.Optional(Type.String({ description: 'The likely fix, when the step failed' })),
+    details: Type.Optional(Type.Array(Type.String(), { description: 'Every Autodiscover URL tried and what it answered, certificate names, …' })),
+    code: Type.Optional(Type.String({ description: 'A stable code for the diagnosis (basic-auth-disabled, impersonation-denied, tls-name-mismatch, …)' })),
+  },
+  { title: 'StepResult' },
+);
+
+export const ConnectionTestResult = Type.Object(
+  {
+    status: StringEnum(['success', 'failure'] as const),
+    startedAt: DateTime,
+    elapsedMs: Type.Number({ description: 'Total elapsed milliseconds' }),
+    mailbox: Type.String({ description: 'The mailbox address tested in step 3' }),
+    ewsUrl: Type.Optional(Type.String({ description: 'The EWS URL used (found by Autodiscover or configured), when known' })),
+    steps: Type.Array(StepResult),
+  },
+  { title: 'ConnectionTestResult' },
+);
+
+export const TestConnectionRequest = Type.Object(
+  {
+    mailbox: Type.Optional(
+      Type.Intersect([Email], { description: "The mailbox to open in step 3; defaults to the address of the profile's owner" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 // ---- email server profiles ----
 
 const port = Type.Integer({ minimum: PROFILE_LIMITS.port.min, maximum: PROFILE_LIMITS.port.max });
@@ -148,6 +201,12 @@ const profileFields = {
   description: Type.Optional(Nullable(Type.String({ maxLength: PROFILE_LIMITS.descriptionMaxLength }))),
   serverType: StringEnum(SERVER_TYPES),
   autodiscover: Type.Optional(Type.Boolean({ description: 'Exchange only: find each mailbox’s EWS URL by Autodiscover (default true)' })),
+  authentication: Type.Optional(
+    StringEnum(AUTHENTICATION_METHODS, {
+      description:
+        'Exchange only: how the service account signs in. basic (the default) sends the credentials over TLS; ntlm is NTLMv2 with channel binding, for Exchange with Basic off or Extended Protection on',
+    }),
+  ),
   incomingServer: Type.Optional(
     Nullable(
       Type.String({
@@ -177,6 +236,14 @@ const profileFields = {
   maxConcurrentConnections: Type.Optional(
     Type.Integer({ minimum: PROFILE_LIMITS.maxConcurrentConnections.min, maximum: PROFILE_LIMITS.maxConcurrentConnections.max, default: PROFILE_LIMITS.maxConcurrentConnections.default }),
   ),
+  requestTimeoutSeconds: Type.Optional(
+    Type.Integer({
+      minimum: PROFILE_LIMITS.requestTimeoutSeconds.min,
+      maximum: PROFILE_LIMITS.requestTimeoutSeconds.max,
+      default: PROFILE_LIMITS.requestTimeoutSeconds.default,
+      description: 'How long one call to the mail server may take, connecting included, in seconds (every server type)',
+    }),
+  ),
   moveFailedToUndeliverable: Type.Optional(Type.Boolean({ default: false })),
   notifyOwnerOnFailure: Type.Optional(Type.Boolean({ default: false, description: 'Email the owner when more than half of the mailboxes failed in the last hour' })),
   ownerId: Type.Optional(Type.Intersect([Id], { description: 'Defaults to the caller' })),
@@ -191,6 +258,7 @@ export const Profile = Type.Object({
   description: Nullable(Type.String()),
   serverType: StringEnum(SERVER_TYPES),
   autodiscover: Type.Boolean(),
+  authentication: Nullable(StringEnum(AUTHENTICATION_METHODS, { description: 'basic or ntlm for Exchange profiles; null for the other types' })),
   incomingServer: Nullable(Type.String()),
   incomingPort: Nullable(Type.Integer()),
   outgoingServer: Nullable(Type.String()),
@@ -207,9 +275,11 @@ export const Profile = Type.Object({
   processEmailFrom: Nullable(DateTime),
   minPollingIntervalMinutes: Type.Integer(),
   maxConcurrentConnections: Type.Integer(),
+  requestTimeoutSeconds: Type.Integer(),
   moveFailedToUndeliverable: Type.Boolean(),
   notifyOwnerOnFailure: Type.Boolean(),
   ownerId: Id,
+  lastTestResult: Nullable(ConnectionTestResult),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
@@ -248,6 +318,8 @@ export const Mailbox = Type.Object({
   processEmailFrom: Nullable(DateTime),
   lastSyncAt: Nullable(DateTime),
   lastTestAt: Nullable(DateTime),
+  ewsUrl: Nullable(Type.String({ description: 'The EWS URL Autodiscover found for the mailbox; null until found' })),
+  ewsUrlFoundAt: Nullable(DateTime),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
@@ -277,6 +349,47 @@ export const MailboxApproval = Type.Object(
   { mailboxIds: MailboxIds, approvalStatus: StringEnum(APPROVAL_STATUSES) },
   { additionalProperties: false },
 );
+
+export const TestAndEnableRequest = Type.Object(
+  { ids: Type.Array(Id, { minItems: 1, maxItems: 1000, uniqueItems: true, description: 'The mailboxes to test and enable' }) },
+  { additionalProperties: false },
+);
+
+const outcomeBase = {
+  mailboxId: Id,
+  emailAddress: Type.String(),
+  mailbox: Mailbox,
+};
+
+export const TestAndEnableOutcome = Type.Union(
+  [
+    Type.Object({
+      ...outcomeBase,
+      outcome: Type.Literal('enabled'),
+      result: ConnectionTestResult,
+      alertId: Id,
+    }),
+    Type.Object({
+      ...outcomeBase,
+      outcome: Type.Literal('failed'),
+      result: Nullable(ConnectionTestResult),
+      error: Nullable(Type.String({ description: 'Set when the test could not finish (a fault in Liaison), instead of a result' })),
+      alertId: Type.Intersect([Id], { description: 'The error alert raised on the mailbox' }),
+    }),
+    Type.Object({
+      ...outcomeBase,
+      outcome: Type.Literal('refused'),
+      problems: Type.Array(Type.String(), { description: 'Why it was not tested (or, when it changed while tested, not enabled), each with what to do' }),
+      result: Nullable(ConnectionTestResult),
+    }),
+  ],
+  { title: 'TestAndEnableOutcome' },
+);
+
+export const TestAndEnableResults = Type.Object({
+  items: Type.Array(TestAndEnableOutcome),
+  summary: Type.Object({ enabled: Type.Integer(), failed: Type.Integer(), refused: Type.Integer() }),
+});
 
 export const MailboxQuery = Type.Object(
   {

@@ -5,6 +5,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { DiagnosticsContext } from '../diagnostics/runs.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { authenticate } from './auth.js';
@@ -31,6 +32,11 @@ export const BODY_LIMITS = { default: 512 * 1024, noBody: 1024 } as const;
 export interface ApiOptions {
   store: Store;
   logger?: FastifyServerOptions['logger'];
+  /**
+   * What Test Connection and Test & Enable run: the diagnostics service and the host-name overrides
+   * (`--resolve`). Without it those routes answer 503.
+   */
+  diagnostics?: DiagnosticsContext | null;
 }
 
 /** Never let a secret reach the log, whatever a future log line includes. */
@@ -111,8 +117,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       api.addHook('onRequest', authenticate(store));
       await api.register(userRoutes(store));
       await api.register(recordRoutes(store));
-      await api.register(profileRoutes(store));
-      await api.register(mailboxRoutes(store));
+      await api.register(profileRoutes(store, options.diagnostics ?? null));
+      await api.register(mailboxRoutes(store, options.diagnostics ?? null));
       await api.register(activityRoutes(store));
       await api.register(alertRoutes(store));
     },

@@ -9,6 +9,10 @@ import { Problems } from './errors.js';
 export const SERVER_TYPES = ['exchange', 'exchange-online', 'imap-smtp', 'pop3-smtp'] as const;
 export type ServerType = (typeof SERVER_TYPES)[number];
 
+/** How an Exchange profile's service account signs in: Basic over TLS (the default), or NTLMv2 with channel binding. */
+export const AUTHENTICATION_METHODS = ['basic', 'ntlm'] as const;
+export type AuthenticationMethod = (typeof AUTHENTICATION_METHODS)[number];
+
 export const PROFILE_LIMITS = {
   nameMaxLength: 100,
   descriptionMaxLength: 2000,
@@ -17,6 +21,11 @@ export const PROFILE_LIMITS = {
   port: { min: 1, max: 65535 },
   maxConcurrentConnections: { min: 1, max: 300, default: 27 },
   minPollingIntervalMinutes: { min: 0, max: 1440, default: 0 },
+  /**
+   * How long one call to the mail server may take, connect included. Every server type has calls that can hang,
+   * so it is a setting of every profile; the commercial product caps it at 100 s, and so does Liaison.
+   */
+  requestTimeoutSeconds: { min: 1, max: 100, default: 100 },
 } as const;
 
 /** Microsoft Graph's global endpoint, the default for Exchange Online profiles. */
@@ -28,6 +37,8 @@ export interface ProfileSettings {
   description: string | null;
   serverType: ServerType;
   autodiscover: boolean;
+  /** Exchange only; null for the other server types. */
+  authentication: AuthenticationMethod | null;
   incomingServer: string | null;
   incomingPort: number | null;
   outgoingServer: string | null;
@@ -41,6 +52,7 @@ export interface ProfileSettings {
   processEmailFrom: string | null;
   minPollingIntervalMinutes: number;
   maxConcurrentConnections: number;
+  requestTimeoutSeconds: number;
   moveFailedToUndeliverable: boolean;
   notifyOwnerOnFailure: boolean;
   ownerId: string;
@@ -57,6 +69,7 @@ export type ProfileInput = { [K in keyof ProfileSettings]?: ProfileSettings[K] |
 /** Fields that only some server types use; giving one for another type is an error. */
 const TYPE_FIELDS: Record<string, readonly ServerType[]> = {
   autodiscover: ['exchange'],
+  authentication: ['exchange'],
   username: ['exchange', 'imap-smtp', 'pop3-smtp'],
   password: ['exchange', 'imap-smtp', 'pop3-smtp'],
   useSameSettingsForOutgoing: ['exchange', 'imap-smtp', 'pop3-smtp'],
@@ -278,6 +291,7 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
   }
 
   let autodiscover = false;
+  let authentication: AuthenticationMethod | null = null;
   let incomingServer = input.incomingServer?.trim() || null;
   let outgoingServer = input.outgoingServer?.trim() || null;
   let incomingPort: number | null = null;
@@ -299,6 +313,10 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
   switch (serverType) {
     case 'exchange': {
       autodiscover = input.autodiscover ?? true;
+      authentication = input.authentication ?? 'basic';
+      if (!AUTHENTICATION_METHODS.includes(authentication)) {
+        problems.add('authentication', `must be one of ${AUTHENTICATION_METHODS.join(', ')}`);
+      }
       if (!autodiscover && !incomingServer) {
         problems.add(
           'incomingServer',
@@ -370,6 +388,8 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
   checkRange(problems, 'minPollingIntervalMinutes', minPollingIntervalMinutes, PROFILE_LIMITS.minPollingIntervalMinutes, ' minutes');
   const maxConcurrentConnections = input.maxConcurrentConnections ?? PROFILE_LIMITS.maxConcurrentConnections.default;
   checkRange(problems, 'maxConcurrentConnections', maxConcurrentConnections, PROFILE_LIMITS.maxConcurrentConnections);
+  const requestTimeoutSeconds = input.requestTimeoutSeconds ?? PROFILE_LIMITS.requestTimeoutSeconds.default;
+  checkRange(problems, 'requestTimeoutSeconds', requestTimeoutSeconds, PROFILE_LIMITS.requestTimeoutSeconds, ' seconds');
 
   const ownerId = input.ownerId ?? '';
   if (!ownerId) problems.add('ownerId', 'is required: the user who owns the profile and receives its alerts');
@@ -380,6 +400,7 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
     description,
     serverType,
     autodiscover,
+    authentication,
     incomingServer,
     incomingPort,
     outgoingServer,
@@ -393,6 +414,7 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
     processEmailFrom,
     minPollingIntervalMinutes,
     maxConcurrentConnections,
+    requestTimeoutSeconds,
     moveFailedToUndeliverable: input.moveFailedToUndeliverable ?? false,
     notifyOwnerOnFailure: input.notifyOwnerOnFailure ?? false,
     ownerId,

@@ -1,17 +1,18 @@
 /** Mailboxes: one per user and per queue, created with them; associated with a profile, approved, enabled. */
 import type { Kysely } from 'kysely';
 import { DATE_TIME_HINT, toIsoDateTime } from '../domain/dates.js';
-import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import {
   type ApprovalStatus,
   applyMailboxChange,
+  enableProblems,
   type MailboxChange,
   type MailboxState,
   type SyncMethod,
   type SyncStatus,
 } from '../domain/mailbox.js';
-import { type Db, flag, isSet, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
+import { type Db, flag, isSet, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage, updateLock } from './common.js';
 import { explainConflict } from './errors.js';
 import type { MailboxesTable, Schema } from './schema.js';
 
@@ -27,6 +28,9 @@ export interface Mailbox extends MailboxState {
   processEmailFrom: string | null;
   lastSyncAt: string | null;
   lastTestAt: string | null;
+  /** The EWS URL Autodiscover found for this mailbox, and when; null until found. */
+  ewsUrl: string | null;
+  ewsUrlFoundAt: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -99,6 +103,8 @@ export function newMailboxRow(owner: { userId: string } | { queueId: string }): 
     process_email_from: null,
     last_sync_at: null,
     last_test_at: null,
+    ews_url: null,
+    ews_url_found_at: null,
     created_at: at,
     updated_at: at,
   };
@@ -147,6 +153,8 @@ export class MailboxRepository {
       processEmailFrom: row.process_email_from,
       lastSyncAt: row.last_sync_at,
       lastTestAt: row.last_test_at,
+      ewsUrl: row.ews_url,
+      ewsUrlFoundAt: row.ews_url_found_at,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
     };
@@ -194,6 +202,7 @@ export class MailboxRepository {
         .set({
           ...stateColumns(next),
           ...(processEmailFrom !== undefined ? { process_email_from: processEmailFrom } : {}),
+          ...(next.profileId !== current.profileId ? NO_EWS_URL : {}),
           updated_at: now(),
         })
         .where('id', '=', id)
@@ -228,12 +237,62 @@ export class MailboxRepository {
           }
           throw error;
         }
-        await trx.updateTable('mailboxes').set({ ...stateColumns(next), updated_at: at }).where('id', '=', row.id).execute();
+        const moved = next.profileId !== row.profile_id ? NO_EWS_URL : {};
+        await trx.updateTable('mailboxes').set({ ...stateColumns(next), ...moved, updated_at: at }).where('id', '=', row.id).execute();
       }
       const result: Mailbox[] = [];
       for (const id of unique) result.push(await this.get(id, trx));
       return result;
     }).catch(explainConflict(`mailbox${unique.length === 1 ? '' : 'es'} ${unique.join(', ')} ${unique.length === 1 ? 'was' : 'were'} not changed`));
+  }
+
+  /** Caches the EWS URL Autodiscover found for the mailbox (null forgets it), with when it was found. */
+  async setEwsUrl(id: string, url: string | null, foundAt: string = now()): Promise<Mailbox> {
+    const done = await this.db
+      .updateTable('mailboxes')
+      .set({ ews_url: url, ews_url_found_at: url === null ? null : foundAt })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (Number(done.numUpdatedRows) === 0) throw new NotFoundError('mailbox', id);
+    return this.get(id);
+  }
+
+  /**
+   * Records how Test & Enable went. A pass enables the mailbox, sets the status of each direction it
+   * synchronizes to success and caches the EWS URL the test used; a failure disables it and sets those statuses
+   * to failure. Either way `lastTestAt` is now.
+   *
+   * The test ran for a while without a lock: what it tested must still be the mailbox, so the row is locked
+   * and checked again here. A mailbox associated with another profile, given another address, or no longer
+   * approved meanwhile is left alone and a ConflictError says what changed.
+   */
+  async recordTestOutcome(id: string, tested: TestedMailbox, outcome: { passed: boolean; ewsUrl?: string | null }): Promise<Mailbox> {
+    return this.db.transaction().execute(async (trx) => {
+      await updateLock(trx, trx.selectFrom('mailboxes').select('id').where('id', '=', id)).executeTakeFirst();
+      const current = await this.get(id, trx);
+      const changed: string[] = [];
+      if (current.profileId !== tested.profileId) changed.push('its email server profile changed');
+      if (current.emailAddress.toLowerCase() !== tested.emailAddress.toLowerCase()) changed.push(`its address changed to ${current.emailAddress}`);
+      if (outcome.passed) changed.push(...enableProblems(current));
+      if (changed.length > 0) {
+        throw new ConflictError(`mailbox ${current.emailAddress || id} changed while it was tested (${changed.join('; ')}); run Test & Enable again`);
+      }
+      const status = outcome.passed ? 'success' : 'failure';
+      const at = now();
+      await trx
+        .updateTable('mailboxes')
+        .set({
+          enabled: flag(outcome.passed),
+          incoming_status: current.incomingMethod === 'server-side-sync' ? status : current.incomingStatus,
+          outgoing_status: current.outgoingMethod === 'server-side-sync' ? status : current.outgoingStatus,
+          last_test_at: at,
+          ...(outcome.passed && outcome.ewsUrl ? { ews_url: outcome.ewsUrl, ews_url_found_at: current.ewsUrl === outcome.ewsUrl ? current.ewsUrlFoundAt : at } : {}),
+          updated_at: at,
+        })
+        .where('id', '=', id)
+        .execute();
+      return this.get(id, trx);
+    }).catch(explainConflict(`mailbox ${id} was not changed`));
   }
 
   async countByProfile(profileId: string, db: Db = this.db): Promise<number> {
@@ -255,6 +314,15 @@ export class MailboxRepository {
     return rows.map((r) => ({ enabled: isSet(r.enabled), incomingStatus: r.incoming_status, outgoingStatus: r.outgoing_status, count: Number(r.n) }));
   }
 }
+
+/** What Test & Enable tested: the mailbox must still be this when the outcome is recorded. */
+export interface TestedMailbox {
+  profileId: string | null;
+  emailAddress: string;
+}
+
+/** A mailbox associated with another profile forgets where the old one's Autodiscover found it. */
+const NO_EWS_URL = { ews_url: null, ews_url_found_at: null } as const;
 
 /** The ids of the mailboxes a user owns: their own, and their queues'. For `where(…, 'in', …)`. */
 export function mailboxesOwnedBy(db: Db, userId: string) {

@@ -1,9 +1,11 @@
 /** Email server profiles, with their secrets encrypted at rest. */
 import type { Kysely } from 'kysely';
+import type { ConnectionTestResult } from '../diagnostics/types.js';
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import {
   applyProfileChange,
+  type AuthenticationMethod,
   normalizeProfile,
   type ProfileInput,
   type ProfileSettings,
@@ -23,6 +25,8 @@ export interface Profile extends ProfileSettings {
   passwordSet: boolean;
   outgoingPasswordSet: boolean;
   clientSecretSet: boolean;
+  /** The last Test Connection: when it started, how long it took, each step; null until one ran. */
+  lastTestResult: ConnectionTestResult | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -50,6 +54,7 @@ function toProfile(row: EmailServerProfilesTable): Profile {
     description: row.description,
     serverType: row.server_type as ServerType,
     autodiscover: isSet(row.autodiscover),
+    authentication: row.authentication as AuthenticationMethod | null,
     incomingServer: row.incoming_server,
     incomingPort: row.incoming_port,
     outgoingServer: row.outgoing_server,
@@ -63,12 +68,14 @@ function toProfile(row: EmailServerProfilesTable): Profile {
     processEmailFrom: row.process_email_from,
     minPollingIntervalMinutes: row.min_polling_interval_minutes,
     maxConcurrentConnections: row.max_concurrent_connections,
+    requestTimeoutSeconds: row.request_timeout_seconds,
     moveFailedToUndeliverable: isSet(row.move_failed_to_undeliverable),
     notifyOwnerOnFailure: isSet(row.notify_owner_on_failure),
     ownerId: row.owner_id,
     passwordSet: row.password_enc !== null,
     outgoingPasswordSet: row.outgoing_password_enc !== null,
     clientSecretSet: row.client_secret_enc !== null,
+    lastTestResult: readTestResult(row.last_test_result),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -80,6 +87,7 @@ function settingsColumns(s: ProfileSettings) {
     description: s.description,
     server_type: s.serverType,
     autodiscover: flag(s.autodiscover),
+    authentication: s.authentication,
     incoming_server: s.incomingServer,
     incoming_port: s.incomingPort,
     outgoing_server: s.outgoingServer,
@@ -93,6 +101,7 @@ function settingsColumns(s: ProfileSettings) {
     process_email_from: s.processEmailFrom,
     min_polling_interval_minutes: s.minPollingIntervalMinutes,
     max_concurrent_connections: s.maxConcurrentConnections,
+    request_timeout_seconds: s.requestTimeoutSeconds,
     move_failed_to_undeliverable: flag(s.moveFailedToUndeliverable),
     notify_owner_on_failure: flag(s.notifyOwnerOnFailure),
     owner_id: s.ownerId,
@@ -145,6 +154,7 @@ export class ProfileRepository {
             password_enc: null,
             outgoing_password_enc: null,
             client_secret_enc: null,
+            last_test_result: null,
             ...this.secretColumns(id, input, settings),
             created_at: at,
             updated_at: at,
@@ -210,6 +220,19 @@ export class ProfileRepository {
     }).catch(explainConflict(`email server profile ${id} was not deleted`));
   }
 
+  /**
+   * Keeps the result of a Test Connection as the profile's last one. Not a change of the profile's settings,
+   * so `updatedAt` stays. Throws NotFoundError when the profile was deleted while the test ran.
+   */
+  async recordTestResult(id: string, result: ConnectionTestResult): Promise<void> {
+    const done = await this.db
+      .updateTable('email_server_profiles')
+      .set({ last_test_result: JSON.stringify(result) })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (Number(done.numUpdatedRows) === 0) throw new NotFoundError('email server profile', id);
+  }
+
   /** The decrypted secrets, for a connector about to connect. */
   async secretsOf(id: string): Promise<ProfileSecrets> {
     const row = await this.db
@@ -224,6 +247,16 @@ export class ProfileRepository {
       result[field] = value === null ? null : this.secrets.decrypt(value, secretContext(id, field));
     }
     return result;
+  }
+}
+
+function readTestResult(text: string | null): ConnectionTestResult | null {
+  if (text === null) return null;
+  try {
+    return JSON.parse(text) as ConnectionTestResult;
+  } catch {
+    // Written by recordTestResult only; a value that no longer reads is as good as no result.
+    return null;
   }
 }
 

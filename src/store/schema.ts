@@ -62,6 +62,8 @@ export interface EmailServerProfilesTable {
   description: string | null;
   server_type: string;
   autodiscover: Flag;
+  /** 'basic' or 'ntlm' for Exchange profiles; null for the other server types. */
+  authentication: string | null;
   incoming_server: string | null;
   incoming_port: number | null;
   outgoing_server: string | null;
@@ -79,9 +81,12 @@ export interface EmailServerProfilesTable {
   process_email_from: string | null;
   min_polling_interval_minutes: number;
   max_concurrent_connections: number;
+  request_timeout_seconds: number;
   move_failed_to_undeliverable: Flag;
   notify_owner_on_failure: Flag;
   owner_id: string;
+  /** The last Test Connection result (diagnostics/types.ts ConnectionTestResult) as JSON; null until one ran. */
+  last_test_result: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -100,6 +105,9 @@ export interface MailboxesTable {
   process_email_from: string | null;
   last_sync_at: string | null;
   last_test_at: string | null;
+  /** The EWS URL Autodiscover found for the mailbox, and when; null until found (or with Autodiscover off). */
+  ews_url: string | null;
+  ews_url_found_at: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -80,6 +80,9 @@ async function changeMailboxAddress(trx: Db, type: 'user' | 'queue', id: string,
         enabled: flag(next.enabled),
         incoming_status: next.incomingStatus,
         outgoing_status: next.outgoingStatus,
+        // Another address may live on another server: Autodiscover finds it again.
+        ews_url: null,
+        ews_url_found_at: null,
         updated_at: now(),
       })
       .where('id', '=', mailbox.id)

@@ -139,6 +139,39 @@ describe('email server profile rules', () => {
   });
 });
 
+describe('authentication and the request timeout', () => {
+  test('Exchange profiles sign in with Basic unless told NTLM; other types have no authentication setting', () => {
+    assert.equal(normalizeProfile(exchange, WITH_PASSWORD).authentication, 'basic');
+    assert.equal(normalizeProfile({ ...exchange, authentication: 'ntlm' }, WITH_PASSWORD).authentication, 'ntlm');
+    const imap = { name: 'm', ownerId: OWNER, serverType: 'imap-smtp', incomingServer: 'imap.example.com', outgoingServer: 'smtp.example.com' } as const;
+    assert.equal(normalizeProfile(imap, NO_SECRETS).authentication, null);
+    const problems = problemsOf({ ...imap, authentication: 'ntlm' });
+    assert.deepEqual(problems.map((p) => p.field), ['authentication']);
+    assert.match(problems[0]!.message, /does not apply to imap-smtp/);
+    assert.deepEqual(problemsOf({ ...exchange, authentication: 'kerberos' as never }, WITH_PASSWORD).map((p) => p.field), ['authentication']);
+  });
+
+  test('the request timeout is 1 to 100 seconds, 100 by default, for every server type', () => {
+    assert.equal(normalizeProfile(exchange, WITH_PASSWORD).requestTimeoutSeconds, 100);
+    assert.equal(normalizeProfile({ ...exchange, requestTimeoutSeconds: 1 }, WITH_PASSWORD).requestTimeoutSeconds, 1);
+    for (const bad of [0, 101, 2.5]) {
+      const problems = problemsOf({ ...exchange, requestTimeoutSeconds: bad }, WITH_PASSWORD);
+      assert.deepEqual(problems.map((p) => p.field), ['requestTimeoutSeconds'], String(bad));
+      assert.match(problems[0]!.message, /1 to 100 seconds/);
+    }
+    const pop = { name: 'p', ownerId: OWNER, serverType: 'pop3-smtp', incomingServer: 'pop.example.com', outgoingServer: 'smtp.example.com' } as const;
+    assert.equal(normalizeProfile({ ...pop, requestTimeoutSeconds: 30 }, NO_SECRETS).requestTimeoutSeconds, 30);
+  });
+
+  test('switching an NTLM Exchange profile to IMAP drops NTLM; switching back starts at Basic', () => {
+    const ntlm = normalizeProfile({ ...exchange, authentication: 'ntlm' }, WITH_PASSWORD);
+    const imap = normalizeProfile(applyProfileChange(ntlm, { serverType: 'imap-smtp', incomingServer: 'imap.example.com', outgoingServer: 'smtp.example.com', username: null }), WITH_PASSWORD);
+    assert.equal(imap.authentication, null);
+    const back = normalizeProfile(applyProfileChange(imap, { serverType: 'exchange', username: 'svc@contoso.com' }), WITH_PASSWORD);
+    assert.equal(back.authentication, 'basic');
+  });
+});
+
 describe('changing a profile', () => {
   const saved = normalizeProfile({ name: 'm', ownerId: OWNER, serverType: 'imap-smtp', incomingServer: 'imap.example.com', outgoingServer: 'smtp.example.com' }, NO_SECRETS);
 

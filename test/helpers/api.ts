@@ -1,6 +1,7 @@
 /** An API over a throw-away store, with an administrator and a plain user already holding tokens. */
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApi, LOG_REDACT } from '../../src/api/server.js';
+import type { DiagnosticsContext } from '../../src/diagnostics/runs.js';
 import type { User } from '../../src/store/users.js';
 import type { DatabaseKind, TestStore } from './stores.js';
 
@@ -19,12 +20,13 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function openApi(kind: DatabaseKind): Promise<TestApi> {
+export async function openApi(kind: DatabaseKind, options: { diagnostics?: DiagnosticsContext } = {}): Promise<TestApi> {
   const t = await kind.open();
   const logs: string[] = [];
   const app = await buildApi({
     store: t.store,
     logger: { level: 'trace', redact: LOG_REDACT, stream: { write: (line: string) => void logs.push(line) } },
+    diagnostics: options.diagnostics ?? null,
   });
   const admin = await t.store.users.create({ name: 'Ada Admin', email: 'admin@contoso.test', isAdmin: true });
   const user = await t.store.users.create({ name: 'Uma User', email: 'uma@contoso.test' });

@@ -3,11 +3,14 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { type DiagnosticsContext, type TestAndEnableOutcome, testAndEnableMailboxes } from '../../diagnostics/runs.js';
 import { ForbiddenError } from '../../domain/errors.js';
 import type { Mailbox as MailboxRecord } from '../../store/mailboxes.js';
 import type { Store } from '../../store/store.js';
 import { currentUser, requireAdmin } from '../auth.js';
+import { diagnosticsOf } from '../errors.js';
 import {
+  ErrorBody,
   errorResponses,
   IdParams,
   Mailbox,
@@ -17,13 +20,21 @@ import {
   MailboxQuery,
   MailboxUpdate,
   PageOf,
+  TestAndEnableOutcome as TestAndEnableOutcomeSchema,
+  TestAndEnableRequest,
+  TestAndEnableResults,
 } from '../schemas.js';
 
 const RECENT_ALERTS = 10;
 
-export function mailboxRoutes(store: Store): FastifyPluginAsyncTypebox {
+export function mailboxRoutes(store: Store, diagnostics: DiagnosticsContext | null): FastifyPluginAsyncTypebox {
   return async (app) => {
     const tags = ['mailboxes'];
+
+    /** Faults inside a test are reported in the outcome; the log keeps them for whoever fixes Liaison. */
+    function logFaults(request: { log: { error: (o: object, m: string) => void } }, outcomes: TestAndEnableOutcome[]) {
+      for (const o of outcomes) if (o.outcome === 'failed' && o.error) request.log.error({ mailboxId: o.mailboxId, error: o.error }, 'Test & Enable could not finish');
+    }
 
     /** A mailbox the caller may read: an administrator's any, a user's own or their queues'. */
     async function readable(request: Parameters<typeof currentUser>[0], id: string): Promise<MailboxRecord> {
@@ -79,6 +90,49 @@ export function mailboxRoutes(store: Store): FastifyPluginAsyncTypebox {
     }, async (request) => {
       requireAdmin(request, 'associate mailboxes with profiles');
       return { items: await store.mailboxes.updateMany(request.body.mailboxIds, { profileId: request.body.profileId }) };
+    });
+
+    const testAndEnableDescription =
+      'Checks what enabling needs (an approved address, a profile, something to synchronize), then tests the mailbox on its server: ' +
+      'the connection (Autodiscover or the profile URL), impersonation, opening the Inbox, and the Undeliverable folder when the profile ' +
+      'moves failed emails there. Passing enables the mailbox, sets the status of each server-side-sync direction to success and caches the ' +
+      'EWS URL; failing sets those statuses to failure, leaves the mailbox disabled and raises an error alert on it with the step, the ' +
+      "server's answer and the fix. Each outcome is enabled, failed (with the steps) or refused (not tested, with why); all are answered 200.";
+
+    app.post('/mailboxes/:id/test-and-enable', {
+      schema: {
+        tags,
+        summary: 'Test & Enable one mailbox',
+        description: testAndEnableDescription,
+        params: IdParams,
+        response: { 200: TestAndEnableOutcomeSchema, ...errorResponses, 503: ErrorBody },
+      },
+    }, async (request) => {
+      requireAdmin(request, 'test and enable mailboxes');
+      const context = diagnosticsOf(diagnostics, 'Test & Enable');
+      await store.mailboxes.get(request.params.id);
+      const outcomes = await testAndEnableMailboxes(store, context, [request.params.id]);
+      logFaults(request, outcomes);
+      return outcomes[0]!;
+    });
+
+    app.post('/mailboxes/test-and-enable', {
+      schema: {
+        tags,
+        summary: 'Test & Enable many mailboxes',
+        description:
+          `${testAndEnableDescription} The mailboxes are tested in parallel, at most the profile's Maximum Concurrent Connections at a time ` +
+          'per profile, and every one gets its outcome; an unknown id refuses the whole request (400) before anything is tested.',
+        body: TestAndEnableRequest,
+        response: { 200: TestAndEnableResults, ...errorResponses, 503: ErrorBody },
+      },
+    }, async (request) => {
+      requireAdmin(request, 'test and enable mailboxes');
+      const context = diagnosticsOf(diagnostics, 'Test & Enable');
+      const items = await testAndEnableMailboxes(store, context, request.body.ids);
+      logFaults(request, items);
+      const count = (outcome: TestAndEnableOutcome['outcome']) => items.filter((i) => i.outcome === outcome).length;
+      return { items, summary: { enabled: count('enabled'), failed: count('failed'), refused: count('refused') } };
     });
 
     app.post('/mailboxes/approval', {

@@ -1,0 +1,176 @@
+/**
+ * Test Connection and Test & Enable as the API (and later the console and the engine) run them: the target
+ * built from the store, the steps run by the DiagnosticsService, the outcome written back to the store: the
+ * profile's last result, the mailbox's statuses and cached EWS URL, and an alert that says what to fix.
+ */
+import { ConflictError, ValidationError } from '../domain/errors.js';
+import { enableProblems } from '../domain/mailbox.js';
+import type { Mailbox } from '../store/mailboxes.js';
+import type { Profile } from '../store/profiles.js';
+import type { Store } from '../store/store.js';
+import { describeServerResponse, failedStep, stepLabel } from './format.js';
+import type { DiagnosticsService, MailboxTestResult } from './service.js';
+import { exchangeTargetOf, untestableProfile } from './target.js';
+import type { ConnectionTestResult, StepEvent } from './types.js';
+
+export interface DiagnosticsContext {
+  service: DiagnosticsService;
+  /** The host-name overrides Liaison was started with (`--resolve`, LIAISON_RESOLVE), in curl's syntax. */
+  resolve: readonly string[];
+}
+
+/**
+ * Runs Test Connection for a profile, for `mailbox` or (when not given) its owner's address, and keeps the
+ * result as the profile's last one.
+ */
+export async function testProfileConnection(
+  store: Store,
+  context: DiagnosticsContext,
+  profileId: string,
+  mailbox?: string,
+  onEvent?: (e: StepEvent) => void,
+): Promise<ConnectionTestResult> {
+  const profile = await store.profiles.get(profileId);
+  const problem = untestableProfile(profile);
+  if (problem) throw new ConflictError(`Test Connection cannot run: ${problem}`);
+  const address = mailbox ?? (await store.users.get(profile.ownerId)).email;
+  const target = exchangeTargetOf(profile, await store.profiles.secretsOf(profile.id), address, context.resolve);
+  const result = await context.service.testConnection(target, onEvent);
+  await store.profiles.recordTestResult(profile.id, result);
+  return result;
+}
+
+interface OutcomeBase {
+  mailboxId: string;
+  emailAddress: string;
+  /** The mailbox as it is after the outcome was recorded. */
+  mailbox: Mailbox;
+}
+
+/** What Test & Enable did with one mailbox. */
+export type TestAndEnableOutcome =
+  | (OutcomeBase & { outcome: 'enabled'; result: MailboxTestResult; alertId: string })
+  | (OutcomeBase & { outcome: 'failed'; result: MailboxTestResult | null; error: string | null; alertId: string })
+  | (OutcomeBase & { outcome: 'refused'; problems: string[]; result: MailboxTestResult | null });
+
+/**
+ * Tests and enables mailboxes. Each is first checked as enabling checks it (approved address, a profile,
+ * something to synchronize, a server type Liaison can test); those that pass run in parallel, at most the
+ * profile's Maximum Concurrent Connections at a time per profile. Unknown ids are refused before anything runs.
+ * Outcomes come back in the order of `ids`; a fault in one test does not stop the others.
+ */
+export async function testAndEnableMailboxes(
+  store: Store,
+  context: DiagnosticsContext,
+  ids: readonly string[],
+): Promise<TestAndEnableOutcome[]> {
+  const unique = [...new Set(ids)];
+  const mailboxes: Mailbox[] = [];
+  const missing: string[] = [];
+  for (const id of unique) {
+    try {
+      mailboxes.push(await store.mailboxes.get(id));
+    } catch {
+      missing.push(id);
+    }
+  }
+  if (missing.length > 0) throw new ValidationError([{ field: 'ids', message: `no mailbox has id ${missing.join(', ')}` }]);
+
+  const profiles = new Map<string, Profile>();
+  const outcomes = new Map<string, Promise<TestAndEnableOutcome>>();
+  const queues = new Map<string, Array<() => Promise<void>>>();
+  for (const mailbox of mailboxes) {
+    const problems = enableProblems(mailbox);
+    if (!mailbox.emailAddress) problems.push('the mailbox has no email address; give its user or queue one first');
+    let profile: Profile | undefined;
+    if (mailbox.profileId !== null) {
+      profile = profiles.get(mailbox.profileId) ?? (await store.profiles.get(mailbox.profileId));
+      profiles.set(profile.id, profile);
+      const untestable = untestableProfile(profile);
+      if (untestable) problems.push(untestable);
+    }
+    if (problems.length > 0 || !profile) {
+      outcomes.set(mailbox.id, Promise.resolve({ ...base(mailbox, mailbox), outcome: 'refused', problems, result: null }));
+      continue;
+    }
+    const chosen = profile;
+    let settle!: (outcome: TestAndEnableOutcome) => void;
+    outcomes.set(mailbox.id, new Promise((resolve) => (settle = resolve)));
+    const queue = queues.get(chosen.id) ?? [];
+    queue.push(async () => settle(await testOne(store, context, chosen, mailbox)));
+    queues.set(chosen.id, queue);
+  }
+  await Promise.all([...queues.entries()].map(([profileId, jobs]) => runPool(jobs, profiles.get(profileId)!.maxConcurrentConnections)));
+  return Promise.all(unique.map((id) => outcomes.get(id)!));
+}
+
+function base(mailbox: Mailbox, after: Mailbox): OutcomeBase {
+  return { mailboxId: mailbox.id, emailAddress: mailbox.emailAddress, mailbox: after };
+}
+
+/** Runs the jobs, at most `limit` at a time. */
+async function runPool(jobs: ReadonlyArray<() => Promise<void>>, limit: number): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) {
+      const job = jobs[next++]!;
+      await job();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, worker));
+}
+
+async function testOne(store: Store, context: DiagnosticsContext, profile: Profile, mailbox: Mailbox): Promise<TestAndEnableOutcome> {
+  const tested = { profileId: mailbox.profileId, emailAddress: mailbox.emailAddress };
+  let result: MailboxTestResult | null = null;
+  let error: string | null = null;
+  try {
+    const target = exchangeTargetOf(profile, await store.profiles.secretsOf(profile.id), mailbox.emailAddress, context.resolve);
+    result = await context.service.testMailbox(target, { createUndeliverable: profile.moveFailedToUndeliverable, cachedEwsUrl: mailbox.ewsUrl });
+  } catch (caught) {
+    error = caught instanceof Error ? caught.message : String(caught);
+  }
+  const passed = result?.status === 'success';
+  let after: Mailbox;
+  try {
+    after = await store.mailboxes.recordTestOutcome(mailbox.id, tested, { passed, ewsUrl: result?.ewsUrl ?? null });
+  } catch (caught) {
+    if (!(caught instanceof ConflictError)) throw caught;
+    // Changed (or deleted) while it was tested: what was tested is no longer the mailbox, so nothing is recorded.
+    const now = await store.mailboxes.get(mailbox.id).catch(() => mailbox);
+    return { ...base(mailbox, now), outcome: 'refused', problems: [caught.message], result };
+  }
+  if (passed) {
+    const alert = await store.alerts.raise({
+      level: 'information',
+      scope: 'mailbox',
+      profileId: profile.id,
+      mailboxId: mailbox.id,
+      code: 'mailbox.enabled',
+      message: `Test & Enable passed for ${mailbox.emailAddress}: the mailbox is enabled${result!.ewsUrl ? ` (EWS ${result!.ewsUrl})` : ''}`,
+    });
+    return { ...base(mailbox, after), outcome: 'enabled', result: result!, alertId: alert.id };
+  }
+  const alert = await store.alerts.raise(failureAlert(profile, mailbox, result, error));
+  return { ...base(mailbox, after), outcome: 'failed', result, error, alertId: alert.id };
+}
+
+function failureAlert(profile: Profile, mailbox: Mailbox, result: MailboxTestResult | null, error: string | null) {
+  const common = { level: 'error', scope: 'mailbox', profileId: profile.id, mailboxId: mailbox.id } as const;
+  const step = result ? failedStep(result.steps) : undefined;
+  if (!result || !step) {
+    return {
+      ...common,
+      code: 'test-and-enable.error',
+      message: `Test & Enable could not finish for ${mailbox.emailAddress}: ${error ?? 'the test reported failure without a failed step'}; the mailbox stays disabled`,
+      fix: 'This is a fault in Liaison, not in the mail server: run Test & Enable again, and report it with the server log if it repeats',
+    };
+  }
+  return {
+    ...common,
+    code: `test-and-enable.${step.code ?? step.step}`,
+    message: `Test & Enable failed for ${mailbox.emailAddress} at ${stepLabel(step, result.steps)}: ${step.summary}; the mailbox stays disabled`,
+    serverResponse: describeServerResponse(step),
+    fix: step.fix ?? null,
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * A TEST DOUBLE of the DiagnosticsService: it connects to nothing, and answers each test with the result a test
+ * scripted for the address. Only for tests of the plumbing around the diagnostics (what the API stores, which
+ * alerts it raises, how many tests run at once, how the CLI renders and exits). Tests of the steps themselves
+ * use the real service against the sandbox.
+ */
+import type { DiagnosticsService, ExchangeTarget, MailboxTestOptions, MailboxTestResult } from '../../src/diagnostics/service.js';
+import { STEP_TITLES, type StepName, type StepResult, type StepEvent, type ConnectionTestResult } from '../../src/diagnostics/types.js';
+
+const STEPS: StepName[] = ['autodiscover', 'ews', 'mailbox'];
+
+export interface ScriptedFailure {
+  step: StepName;
+  summary?: string;
+  code?: string;
+  fix?: string;
+  request?: StepResult['request'];
+  serverAnswer?: StepResult['serverAnswer'];
+  details?: string[];
+}
+
+/** A result of the three steps: all passed, or the named one failed and the later ones skipped. */
+export function scriptedResult(email: string, failure: ScriptedFailure | null, ewsUrl = 'https://mail.contoso.test/EWS/Exchange.asmx'): MailboxTestResult {
+  const failedAt = failure ? STEPS.indexOf(failure.step) : STEPS.length;
+  const steps: StepResult[] = STEPS.map((step, index): StepResult => {
+    const title = STEP_TITLES[step];
+    if (index < failedAt) return { step, title, status: 'success', elapsedMs: 10 + index, summary: `${title} passed (double)` };
+    if (index > failedAt) return { step, title, status: 'skipped', elapsedMs: 0, summary: `not run: step ${failedAt + 1} failed` };
+    return {
+      step,
+      title,
+      status: 'failure',
+      elapsedMs: 25,
+      summary: failure!.summary ?? `${title} failed (double)`,
+      ...(failure!.code ? { code: failure!.code } : {}),
+      ...(failure!.fix ? { fix: failure!.fix } : {}),
+      ...(failure!.request ? { request: failure!.request } : {}),
+      ...(failure!.serverAnswer ? { serverAnswer: failure!.serverAnswer } : {}),
+      ...(failure!.details ? { details: failure!.details } : {}),
+    };
+  });
+  return {
+    status: failure ? 'failure' : 'success',
+    startedAt: new Date().toISOString(),
+    elapsedMs: steps.reduce((sum, s) => sum + s.elapsedMs, 0),
+    mailbox: email,
+    ...(failure && failedAt === 0 ? {} : { ewsUrl }),
+    steps,
+  };
+}
+
+export interface DoubleCall {
+  kind: 'connection' | 'mailbox';
+  target: ExchangeTarget;
+  options?: MailboxTestOptions;
+}
+
+/** What the double does for one address: a result, or a fault (it throws, as a bug in the service would). */
+export type Script = (target: ExchangeTarget) => { failure: ScriptedFailure | null; ewsUrl?: string } | { throws: string };
+
+export class DiagnosticsDouble implements DiagnosticsService {
+  readonly calls: DoubleCall[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  private holdDeadline: number | undefined;
+
+  constructor(
+    private readonly script: Script = () => ({ failure: null }),
+    /** How long each test takes, so that overlapping tests overlap. */
+    private readonly delayMs = 0,
+    /**
+     * Holds every test until this many have been in flight at once (or 1 s after the first began), so that a test of
+     * parallelism does not depend on how fast the database answers.
+     */
+    private readonly holdUntilInFlight = 0,
+  ) {}
+
+  async testConnection(target: ExchangeTarget, onEvent?: (e: StepEvent) => void): Promise<ConnectionTestResult> {
+    return this.run({ kind: 'connection', target }, onEvent);
+  }
+
+  async testMailbox(target: ExchangeTarget, options: MailboxTestOptions, onEvent?: (e: StepEvent) => void): Promise<MailboxTestResult> {
+    return this.run({ kind: 'mailbox', target, options }, onEvent);
+  }
+
+  private async run(call: DoubleCall, onEvent?: (e: StepEvent) => void): Promise<MailboxTestResult> {
+    this.calls.push(call);
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      const plan = this.script(call.target);
+      this.holdDeadline ??= Date.now() + 1000;
+      while (this.maxInFlight < this.holdUntilInFlight && Date.now() < this.holdDeadline) await new Promise((resolve) => setTimeout(resolve, 5));
+      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+      if ('throws' in plan) throw new Error(plan.throws);
+      const result = scriptedResult(call.target.email, plan.failure, plan.ewsUrl);
+      for (const step of result.steps) {
+        if (step.status !== 'skipped') onEvent?.({ type: 'start', step: step.step, title: step.title });
+        onEvent?.({ type: 'end', result: step });
+      }
+      return result;
+    } finally {
+      this.inFlight -= 1;
+    }
+  }
+}
