@@ -12,6 +12,7 @@ import type { TestSandbox } from './sandbox.js';
 export interface CheckedRequest {
   url: string;
   headers: Record<string, string>;
+  concurrencyKey: string | undefined;
   body: string;
   violation: string | null;
 }
@@ -24,7 +25,7 @@ export class SchemaCheckingTransport implements HttpTransport {
   private check(req: HttpRequest): void {
     const body = req.body === undefined ? '' : req.body.toString();
     const violation = validateEwsEnvelope(body);
-    this.requests.push({ url: req.url, headers: { ...req.headers }, body, violation: violation ? `${violation.message} (line ${violation.line})` : null });
+    this.requests.push({ url: req.url, headers: { ...req.headers }, concurrencyKey: req.concurrencyKey, body, violation: violation ? `${violation.message} (line ${violation.line})` : null });
   }
 
   request(req: HttpRequest): Promise<HttpResponse> {

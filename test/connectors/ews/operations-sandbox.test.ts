@@ -82,6 +82,13 @@ describe('EWS operations against the sandbox', () => {
     assert.equal(sent.headers['content-type'], 'text/xml; charset=utf-8');
     assert.match(sent.body, /<t:PrimarySmtpAddress>alice@contoso\.test<\/t:PrimarySmtpAddress>/);
     assert.match(sent.body, /<t:RequestServerVersion Version="Exchange2013_SP1"\/>/);
+    assert.equal(sent.concurrencyKey, ALICE);
+  });
+
+  test('X-AnchorMailbox routes a mailbox held by the other server (dave is on mail2) through the same URL', async () => {
+    const [inbox] = await client.call(GetFolder, { folderIds: [{ distinguishedId: 'inbox' }] }, { mailbox: 'dave@contoso.test' });
+    assert.equal(ok(inbox!).displayName, 'Inbox');
+    assert.equal(transport.requests.at(-1)!.headers['x-anchormailbox'], 'dave@contoso.test');
   });
 
   test('CreateFolder, FindFolder by name, SyncFolderHierarchy see the new folder; a second create is ErrorFolderExists', async () => {
