@@ -96,9 +96,9 @@ async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport
   } catch (error) {
     if (!(error instanceof AutodiscoverError)) return { status: 'failure', summary: '', diagnosis: explainError(error, errorContext(target, '')) };
     const attempts = error.attempts.map(describeAttempt);
-    // When every answer that reached a server was a 401, the problem is the sign-in, not the discovery.
-    const unauthorized = error.attempts.filter((a) => a.httpStatus === 401);
-    if (unauthorized.length > 0 && unauthorized.length === error.attempts.filter((a) => a.httpStatus !== undefined).length) {
+    // An Autodiscover endpoint that refused the credentials exists: the problem is the sign-in, not the discovery.
+    const unauthorized = error.attempts.filter((a) => a.httpStatus === 401 && (a.method === 'soap' || a.method === 'pox'));
+    if (unauthorized.length > 0) {
       const last = unauthorized[unauthorized.length - 1]!;
       const d = explain401(authenticateOf(last.headers), target.auth, target.username, hostOf(last.url));
       return {
