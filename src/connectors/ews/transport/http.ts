@@ -415,7 +415,7 @@ interface RawAnswer {
   body: Dispatcher.ResponseData['body'];
 }
 
-/** Statistics for tests and diagnostics: requests in flight and waiting, NTLM handshakes made. */
+/** Statistics for tests and diagnostics: requests in flight and waiting, NTLM AUTHENTICATE messages sent, connections held. */
 export interface TransportStats {
   inFlight: number;
   waiting: number;
@@ -498,7 +498,6 @@ export function createHttpTransport(options: TransportOptions = {}): HttpTranspo
       }
       const scheme = schemes.get(origin) ?? 'NTLM';
       const handshake = new NtlmHandshake({ username: credentials.username, password: credentials.password });
-      ntlmHandshakes += 1;
       const first = await send(connection, call, request, { authorization: `${scheme} ${handshake.negotiate().toString('base64')}` }, '', false);
       const offers = first.headerLists['www-authenticate'] ?? [];
       if (first.status !== 401) {
@@ -525,6 +524,7 @@ export function createHttpTransport(options: TransportOptions = {}): HttpTranspo
         channelBindings: connection.certificateDer ? tlsServerEndPoint(connection.certificateDer) : null,
         targetName: `HTTP/${call.target.host}`,
       });
+      ntlmHandshakes += 1;
       const answer = await send(connection, call, request, { authorization: `${scheme} ${authenticate.toString('base64')}` }, body, streaming);
       if (answer.status !== 401 && connection.socketGeneration === generation) connection.authenticatedGeneration = generation;
       return answer;
