@@ -209,8 +209,24 @@ async function mailboxStep(target: ExchangeTarget, client: EwsClient, url: strin
 async function run(target: ExchangeTarget, options: MailboxTestOptions | null, emit: Emit): Promise<MailboxTestResult> {
   const startedAt = new Date();
   const started = performance.now();
-  const transport = transportFor(target);
   const steps: StepResult[] = [];
+  let transport: HttpTransport;
+  try {
+    transport = transportFor(target);
+  } catch (error) {
+    // A resolve entry or trusted CA that cannot be read: nothing can be tried, and the step says which setting.
+    const message = (error as Error).message;
+    steps.push(
+      await runStep('autodiscover', emit, async () => ({
+        status: 'failure',
+        summary: '',
+        diagnosis: { code: 'bad-configuration', summary: message, fix: /--resolve/.test(message) ? 'Correct the --resolve entry (host:port:address[:port])' : 'Correct the trusted CA certificate (PEM, one or more CERTIFICATE blocks)' },
+      })),
+    );
+    steps.push(skipped('ews', emit, 'Not run: the connection settings cannot be used'));
+    steps.push(skipped('mailbox', emit, 'Not run: the connection settings cannot be used'));
+    return { status: 'failure', startedAt: startedAt.toISOString(), elapsedMs: Math.round(performance.now() - started), mailbox: target.email, steps };
+  }
   const found: { url?: string } = {};
   try {
     steps.push(

@@ -156,3 +156,14 @@ describe('Test Connection against the sandbox', () => {
     assert.equal(again.ewsUrl, ews());
   });
 });
+
+test('settings that cannot be used fail step 1 and say which', async () => {
+  const diagnostics = createExchangeDiagnostics();
+  const base: ExchangeTarget = { email: 'a@contoso.test', username: 'svc', password: 'x', auth: 'basic', url: 'https://mail.contoso.test/EWS/Exchange.asmx', autodiscover: false, trustedCaPem: null, resolve: [], timeoutMs: 1000, maxConcurrentConnections: 1 };
+  const resolve = await diagnostics.testConnection({ ...base, resolve: ['mail.contoso.test:443'] });
+  assert.equal(resolve.steps[0]!.code, 'bad-configuration');
+  assert.match(resolve.steps[0]!.summary, /mail\.contoso\.test:443/);
+  const ca = await diagnostics.testConnection({ ...base, trustedCaPem: 'not a certificate' });
+  assert.equal(ca.steps[0]!.code, 'bad-configuration');
+  assert.deepEqual(ca.steps.map((s) => s.status), ['failure', 'skipped', 'skipped']);
+});
