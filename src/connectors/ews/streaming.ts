@@ -11,9 +11,11 @@ import { child, children, parseXml, textOf, type XmlElement, XmlParseError, type
 import { el } from '../../xml/write.js';
 import type { EwsOperation, ReadContext } from './operations/operation.js';
 import { type Notification, readNotification } from './operations/notifications.js';
-import { EwsFaultError, EwsHttpError, EwsProtocolError, type EwsResponseError } from './soap/errors.js';
-import { readMessageXml, responseMessages, serializeElement } from './soap/response.js';
-import type { HttpRequest, HttpTransport } from './transport/types.js';
+import { readAnswer, readFault } from './soap/answer.js';
+import { buildEnvelope } from './soap/envelope.js';
+import { EwsHttpError, EwsProtocolError, type EwsResponseError } from './soap/errors.js';
+import { responseMessages } from './soap/response.js';
+import type { Credentials, HttpRequest, HttpTransport } from './transport/types.js';
 import type { ExchangeVersion } from './versions.js';
 
 export interface GetStreamingEventsRequest {
@@ -145,25 +147,6 @@ const LEAD = /^(?:[ \t\r\n]|\xEF\xBB\xBF|<\?xml[^>]*\?>)*/;
 
 // ---- reading a document ----
 
-function faultOf(envelope: XmlElement, context: ReadContext): EwsFaultError | null {
-  const fault = child(child(envelope, NS.soap, 'Body'), NS.soap, 'Fault');
-  if (!fault) return null;
-  const faultCode = textOf(child(fault, '', 'faultcode'));
-  const faultString = textOf(child(fault, '', 'faultstring'));
-  const detail = child(fault, '', 'detail');
-  const messageXml = child(detail, NS.types, 'MessageXml');
-  return new EwsFaultError({
-    responseCode: textOf(child(detail, NS.errors, 'ResponseCode')) || faultCode.replace(/^.*:/, ''),
-    messageText: textOf(child(detail, NS.errors, 'Message')) || faultString,
-    messageXml: readMessageXml(messageXml ?? detail),
-    ...(messageXml ? { messageXmlText: serializeElement(messageXml) } : detail ? { messageXmlText: serializeElement(detail) } : {}),
-    httpStatus: context.httpStatus,
-    operation: context.operation,
-    faultCode,
-    faultString,
-  });
-}
-
 /** One document of the stream: its items, or the fault it is thrown. */
 export function readStreamDocument(document: Buffer | string, context: ReadContext, limits: Partial<XmlLimits> = {}): StreamingItem[] {
   let envelope: XmlElement;
@@ -174,9 +157,10 @@ export function readStreamDocument(document: Buffer | string, context: ReadConte
     throw error;
   }
   if (envelope.ns !== NS.soap || envelope.local !== 'Envelope') throw new EwsProtocolError(context.operation, `a streamed document is ${envelope.local}, not a SOAP Envelope`);
-  const fault = faultOf(envelope, context);
-  if (fault) throw fault;
-  const response = child(child(envelope, NS.soap, 'Body'), NS.messages, 'GetStreamingEventsResponse');
+  const body = child(envelope, NS.soap, 'Body');
+  const fault = child(body, NS.soap, 'Fault');
+  if (fault) throw readFault(fault, context.operation, context.httpStatus);
+  const response = child(body, NS.messages, 'GetStreamingEventsResponse');
   if (!response) throw new EwsProtocolError(context.operation, 'a streamed document without a GetStreamingEventsResponse');
   return GetStreamingEvents.read(response, context);
 }
@@ -224,24 +208,18 @@ export async function openStreamingEvents(options: StreamingEventsOptions): Prom
       answer.cancel();
     }
     const body = Buffer.concat(parts).subarray(0, maxDocumentBytes);
-    const text = body.toString('utf8');
-    if (/^\s*(?:<\?xml[^>]*\?>\s*)?<([\w.-]+:)?Envelope[\s>]/.test(text)) {
-      let items: StreamingItem[] | null = null;
-      try {
-        items = readStreamDocument(body, context(options.version, answer.status));
-      } catch (error) {
-        if (error instanceof EwsFaultError) throw error;
-      }
-      const firstError = items?.find((i) => i.kind === 'error');
-      if (firstError?.kind === 'error') throw firstError.error;
-    }
+    // Read as any EWS answer: a SOAP fault (ErrorExceededConnectionCount on HTTP 500), else what the HTTP error was.
+    const read = readAnswer({ status: answer.status, headers: answer.headers, headerLists: answer.headerLists, body, elapsedMs: 0 }, 'GetStreamingEvents');
+    if (read.kind === 'fault') throw read.fault;
+    const refused = GetStreamingEvents.read(read.response, context(options.version, answer.status)).find((i) => i.kind === 'error');
+    if (refused?.kind === 'error') throw refused.error;
     throw new EwsHttpError({
       operation: 'GetStreamingEvents',
       httpStatus: answer.status,
       headers: answer.headers,
       authenticate: answer.headerLists['www-authenticate'] ?? [],
-      bodyExcerpt: text.slice(0, 2000),
-      reason: answer.status === 401 ? 'the server refused the credentials' : `the server answered HTTP ${answer.status}`,
+      bodyExcerpt: body.toString('utf8').slice(0, 2000),
+      reason: `the server answered HTTP ${answer.status}`,
     });
   }
 
@@ -286,4 +264,44 @@ export async function openStreamingEvents(options: StreamingEventsOptions): Prom
       return items();
     },
   };
+}
+
+export interface StreamEventsOptions extends GetStreamingEventsRequest {
+  transport: HttpTransport;
+  /** The EWS endpoint of the mailbox's server (streaming subscriptions live on the server that made them). */
+  url: string;
+  credentials: Credentials;
+  /** The impersonated mailbox (ExchangeImpersonation and X-AnchorMailbox), as for the Subscribe call. */
+  mailbox?: string;
+  version: ExchangeVersion;
+  signal?: AbortSignal;
+  maxDocumentBytes?: number;
+  onDocument?: (text: string) => void;
+}
+
+/** The request of a GetStreamingEvents call, as the EWS client writes its calls (envelope, impersonation, anchor). */
+export function streamingEventsRequest(options: StreamEventsOptions): HttpRequest {
+  const body = buildEnvelope({ version: options.version, impersonate: options.mailbox, body: GetStreamingEvents.build(options, { version: options.version }) });
+  const headers: Record<string, string> = { 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' };
+  if (options.mailbox) headers['x-anchormailbox'] = options.mailbox;
+  return {
+    method: 'POST',
+    url: options.url,
+    headers,
+    body,
+    credentials: options.credentials,
+    concurrencyKey: options.mailbox ?? options.credentials.username,
+    ...(options.signal ? { signal: options.signal } : {}),
+  };
+}
+
+/** Opens GetStreamingEvents for subscriptions of one mailbox: `for await (const item of await streamEvents(…))`. */
+export function streamEvents(options: StreamEventsOptions): Promise<StreamingEvents> {
+  return openStreamingEvents({
+    transport: options.transport,
+    request: streamingEventsRequest(options),
+    version: options.version,
+    ...(options.maxDocumentBytes ? { maxDocumentBytes: options.maxDocumentBytes } : {}),
+    ...(options.onDocument ? { onDocument: options.onDocument } : {}),
+  });
 }

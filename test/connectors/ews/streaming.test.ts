@@ -8,11 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import { Subscribe } from '../../../src/connectors/ews/operations/subscribe.js';
 import { Unsubscribe } from '../../../src/connectors/ews/operations/unsubscribe.js';
 import { EwsFaultError, EwsProtocolError, EwsResponseError } from '../../../src/connectors/ews/soap/errors.js';
-import { EnvelopeSplitter, GetStreamingEvents, openStreamingEvents, readStreamDocument, type StreamingItem } from '../../../src/connectors/ews/streaming.js';
+import { EnvelopeSplitter, GetStreamingEvents, readStreamDocument, streamEvents, type StreamingItem } from '../../../src/connectors/ews/streaming.js';
+import type { EwsClient } from '../../../src/connectors/ews/client.js';
+import type { EwsOperation } from '../../../src/connectors/ews/operations/operation.js';
 import { NS } from '../../../src/xml/namespaces.js';
-import { callOperation, operationEnvelope } from '../../helpers/operation-call.js';
+import { sandboxClient, sandboxEwsUrl, type SchemaCheckingTransport } from '../../helpers/ews-client.js';
 import { startTestSandbox, type TestSandbox } from '../../helpers/sandbox.js';
-import { sandboxTransport } from '../../helpers/sandbox-transport.js';
 
 const context = { version: 'Exchange2013_SP1' as const, operation: 'GetStreamingEvents', httpStatus: 200 };
 
@@ -90,7 +91,7 @@ describe('GetStreamingEvents: cutting the answer into envelopes', () => {
     const items = readStreamDocument(doc('', message), context);
     assert.equal(items.length, 2);
     const [error, closed] = items;
-    assert.ok(error!.kind === 'error' && error.error instanceof EwsResponseError);
+    assert.ok(error?.kind === 'error' && error.error instanceof EwsResponseError);
     assert.equal(error.error.responseCode, 'ErrorSubscriptionNotFound');
     assert.equal(error.error.details.messageText, 'The specified subscription was not found.');
     assert.deepEqual(error.subscriptionIds, ['gone-1', 'gone-2']);
@@ -115,28 +116,30 @@ describe('GetStreamingEvents: cutting the answer into envelopes', () => {
 
 describe('GetStreamingEvents against the sandbox', () => {
   let s: TestSandbox;
+  let client: EwsClient;
+  let transport: SchemaCheckingTransport;
   const alice = 'alice@contoso.test';
   before(async () => {
     s = await startTestSandbox();
+    ({ client, transport } = sandboxClient(s));
   });
   after(async () => {
+    await transport?.close();
     await s?.close();
   });
 
+  const call = <Req, Res>(operation: EwsOperation<Req, Res>, request: Req): Promise<Res> => client.call(operation, request, { mailbox: alice });
+
+  /** The stream, through the same (schema-checking) transport as the client's calls. */
   function open(subscriptionIds: string[]) {
-    const transport = sandboxTransport(s.agent);
-    const body = operationEnvelope(GetStreamingEvents, { subscriptionIds, connectionTimeoutMinutes: 1 }, alice, 'Exchange2013_SP1');
-    return openStreamingEvents({
+    return streamEvents({
       transport,
-      version: 'Exchange2013_SP1',
-      request: {
-        method: 'POST',
-        url: `https://mail.${s.info.domain}:${s.info.listen.port}/EWS/Exchange.asmx`,
-        headers: { 'content-type': 'text/xml; charset=utf-8', 'x-anchormailbox': alice },
-        body,
-        credentials: { username: s.info.serviceAccount!.username, password: s.password, method: 'basic' },
-        concurrencyKey: alice,
-      },
+      url: sandboxEwsUrl(s),
+      credentials: { username: s.info.serviceAccount!.username, password: s.password, method: 'basic' },
+      mailbox: alice,
+      version: client.version,
+      subscriptionIds,
+      connectionTimeoutMinutes: 1,
     });
   }
 
@@ -154,7 +157,7 @@ describe('GetStreamingEvents against the sandbox', () => {
   }
 
   test('streaming subscription: OK, then the notification of a delivery, then cancel ends the iteration', async () => {
-    const { subscriptionId, watermark } = await callOperation(s, Subscribe, { kind: 'streaming', folders: [{ distinguished: 'inbox' }], eventTypes: ['NewMailEvent', 'CreatedEvent'] });
+    const { subscriptionId, watermark } = await call(Subscribe, { kind: 'streaming', folders: [{ distinguishedId: 'inbox' }], eventTypes: ['NewMailEvent', 'CreatedEvent'] });
     assert.equal(watermark, null, 'streaming subscriptions have no watermark');
     const events = await open([subscriptionId]);
     try {
@@ -184,24 +187,24 @@ describe('GetStreamingEvents against the sandbox', () => {
     } finally {
       events.cancel();
     }
-    await callOperation(s, Unsubscribe, { subscriptionId });
+    await call(Unsubscribe, { subscriptionId });
   });
 
   test('a subscription that is gone: an error item naming it (ErrorSubscriptionNotFound), then Closed', async () => {
-    const { subscriptionId } = await callOperation(s, Subscribe, { kind: 'streaming', folders: [{ distinguished: 'inbox' }], eventTypes: ['NewMailEvent'] });
-    await callOperation(s, Unsubscribe, { subscriptionId });
+    const { subscriptionId } = await call(Subscribe, { kind: 'streaming', folders: [{ distinguishedId: 'inbox' }], eventTypes: ['NewMailEvent'] });
+    await call(Unsubscribe, { subscriptionId });
     const items: StreamingItem[] = [];
     for await (const item of await open([subscriptionId])) items.push(item);
     assert.equal(items.length, 2, JSON.stringify(items));
     const [error, closed] = items;
-    assert.ok(error!.kind === 'error');
+    assert.ok(error?.kind === 'error');
     assert.equal(error.error.responseCode, 'ErrorSubscriptionNotFound');
     assert.deepEqual(error.subscriptionIds, [subscriptionId]);
     assert.deepEqual(closed, { kind: 'connection', status: 'Closed' });
   });
 
   test('breaking out of for-await closes the connection (the sandbox sees no open stream after)', async () => {
-    const { subscriptionId } = await callOperation(s, Subscribe, { kind: 'streaming', folders: [{ distinguished: 'inbox' }], eventTypes: ['NewMailEvent'] });
+    const { subscriptionId } = await call(Subscribe, { kind: 'streaming', folders: [{ distinguishedId: 'inbox' }], eventTypes: ['NewMailEvent'] });
     await s.control('PATCH', '/settings', { hangingConnectionLimit: 1 });
     try {
       for (let round = 0; round < 2; round += 1) {
@@ -215,11 +218,11 @@ describe('GetStreamingEvents against the sandbox', () => {
     } finally {
       await s.control('PATCH', '/settings', { hangingConnectionLimit: 10 });
     }
-    await callOperation(s, Unsubscribe, { subscriptionId });
+    await call(Unsubscribe, { subscriptionId });
   });
 
   test('one streaming connection too many: the HTTP 500 fault is thrown as EwsFaultError ErrorExceededConnectionCount', async () => {
-    const { subscriptionId } = await callOperation(s, Subscribe, { kind: 'streaming', folders: [{ distinguished: 'inbox' }], eventTypes: ['NewMailEvent'] });
+    const { subscriptionId } = await call(Subscribe, { kind: 'streaming', folders: [{ distinguishedId: 'inbox' }], eventTypes: ['NewMailEvent'] });
     await s.control('PATCH', '/settings', { hangingConnectionLimit: 1 });
     const first = await open([subscriptionId]);
     try {
@@ -230,6 +233,11 @@ describe('GetStreamingEvents against the sandbox', () => {
       first.cancel();
       await s.control('PATCH', '/settings', { hangingConnectionLimit: 10 });
     }
-    await callOperation(s, Unsubscribe, { subscriptionId });
+    await call(Unsubscribe, { subscriptionId });
+  });
+
+  test('every request sent (calls and streams) validates against the schemas', () => {
+    assert.ok(transport.requests.some((r) => r.body.includes('GetStreamingEvents')));
+    assert.deepEqual(transport.invalid(), []);
   });
 });

@@ -6,8 +6,9 @@ import { NS } from '../../../xml/namespaces.js';
 import { attr, child, type XmlElement } from '../../../xml/parse.js';
 import { xsBoolean } from '../../../xml/xs-boolean.js';
 import { el } from '../../../xml/write.js';
-import { EwsProtocolError, type EwsResponseError } from '../soap/errors.js';
+import { EwsProtocolError } from '../soap/errors.js';
 import { responseMessages } from '../soap/response.js';
+import type { PerItem } from './common.js';
 import type { EwsOperation } from './operation.js';
 
 export type IdFormat = 'EwsLegacyId' | 'EwsId' | 'EntryId' | 'HexEntryId' | 'StoreId' | 'OwaId';
@@ -32,7 +33,8 @@ export interface ConvertIdRequest {
   ids: readonly AlternateId[];
 }
 
-export type ConvertIdResult = { ok: true; converted: AlternateId | AlternatePublicFolderId } | { ok: false; error: EwsResponseError };
+/** One per id sent, in order: the converted id, or the server's error for that id (PerItem). */
+export type ConvertIdResult = PerItem<AlternateId | AlternatePublicFolderId>;
 
 function readAlternateId(element: XmlElement): AlternateId | AlternatePublicFolderId {
   const format = (attr(element, 'Format') ?? '') as IdFormat;
@@ -62,10 +64,10 @@ export const ConvertId: EwsOperation<ConvertIdRequest, ConvertIdResult[]> = {
   },
   read(response, context) {
     return responseMessages(response, context).map((message): ConvertIdResult => {
-      if (!message.ok) return { ok: false, error: message.error };
+      if (!message.ok) return message.error;
       const alternate = child(message.element, NS.messages, 'AlternateId');
       if (!alternate) throw new EwsProtocolError(context.operation, `response message ${message.index + 1} is a success without an AlternateId`);
-      return { ok: true, converted: readAlternateId(alternate) };
+      return readAlternateId(alternate);
     });
   },
 };

@@ -1,14 +1,13 @@
 /**
- * What Subscribe, GetEvents and GetStreamingEvents share: the folders a subscription watches, the event types,
- * and the reader of a `Notification` (types.xsd NotificationType) into typed events. GetEvents answers carry
+ * What Subscribe, GetEvents and GetStreamingEvents share: the event types and the reader of a `Notification` (types.xsd NotificationType) into typed events. GetEvents answers carry
  * `m:Notification`; streaming answers carry `m:Notification` on real servers although the schema says
  * `t:Notification`, so both are read.
  */
 import { NS } from '../../../xml/namespaces.js';
-import { attr, child, type XmlElement, textOf } from '../../../xml/parse.js';
+import { child, type XmlElement, textOf } from '../../../xml/parse.js';
 import { xsBoolean } from '../../../xml/xs-boolean.js';
-import { el, type Xml } from '../../../xml/write.js';
 import { EwsProtocolError } from '../soap/errors.js';
+import { type ItemId, readItemId } from './common.js';
 
 /** The event types a subscription can ask for (types.xsd NotificationEventTypeType). */
 export type SubscriptionEventType = 'CopiedEvent' | 'CreatedEvent' | 'DeletedEvent' | 'ModifiedEvent' | 'MovedEvent' | 'NewMailEvent' | 'FreeBusyChangedEvent';
@@ -27,23 +26,6 @@ const EVENT_KINDS: ReadonlySet<string> = new Set<NotificationEventKind>([
   'FreeBusyChangedEvent',
 ]);
 
-/** A folder by id, or by its distinguished name (optionally in another mailbox). */
-export type FolderTarget = { id: string; changeKey?: string } | { distinguished: string; mailbox?: string };
-
-export function writeFolderTarget(target: FolderTarget): Xml {
-  if ('id' in target) return el('t:FolderId', { Id: target.id, ChangeKey: target.changeKey });
-  return el(
-    't:DistinguishedFolderId',
-    { Id: target.distinguished },
-    target.mailbox ? el('t:Mailbox', null, el('t:EmailAddress', null, target.mailbox)) : null,
-  );
-}
-
-export interface EwsObjectId {
-  id: string;
-  changeKey?: string;
-}
-
 export interface NotificationEvent {
   type: NotificationEventKind;
   /** The event's watermark: where a later GetEvents or Subscribe may continue from (absent on some servers' events). */
@@ -51,13 +33,13 @@ export interface NotificationEvent {
   /** When the change happened (absent on StatusEvent). */
   timestamp?: string;
   /** The item the event is about, or the folder. */
-  itemId?: EwsObjectId;
-  folderId?: EwsObjectId;
-  parentFolderId?: EwsObjectId;
+  itemId?: ItemId;
+  folderId?: ItemId;
+  parentFolderId?: ItemId;
   /** MovedEvent and CopiedEvent: where the object was before. */
-  oldItemId?: EwsObjectId;
-  oldFolderId?: EwsObjectId;
-  oldParentFolderId?: EwsObjectId;
+  oldItemId?: ItemId;
+  oldFolderId?: ItemId;
+  oldParentFolderId?: ItemId;
   /** ModifiedEvent of a folder: its unread count. */
   unreadCount?: number;
 }
@@ -68,13 +50,6 @@ export interface Notification {
   /** GetEvents: the server holds more events than it returned; call again with the last watermark. */
   moreEvents: boolean;
   events: NotificationEvent[];
-}
-
-function objectId(element: XmlElement | undefined): EwsObjectId | undefined {
-  const id = attr(element, 'Id');
-  if (element === undefined || id === undefined) return undefined;
-  const changeKey = attr(element, 'ChangeKey');
-  return changeKey === undefined ? { id } : { id, changeKey };
 }
 
 function readEvent(element: XmlElement): NotificationEvent {
@@ -93,8 +68,8 @@ function readEvent(element: XmlElement): NotificationEvent {
     ['oldParentFolderId', 'OldParentFolderId'],
   ];
   for (const [key, local] of ids) {
-    const id = objectId(t(local));
-    if (id) (event as unknown as Record<string, EwsObjectId>)[key] = id;
+    const id = readItemId(t(local));
+    if (id) (event as unknown as Record<string, ItemId>)[key] = id;
   }
   const unread = textOf(t('UnreadCount'));
   if (/^\d+$/.test(unread)) event.unreadCount = Number(unread);

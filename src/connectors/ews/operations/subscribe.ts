@@ -10,11 +10,12 @@ import { EwsProtocolError } from '../soap/errors.js';
 import { singleResponse } from '../soap/response.js';
 import { atLeast } from '../versions.js';
 import type { EwsOperation } from './operation.js';
-import { type FolderTarget, type SubscriptionEventType, writeFolderTarget } from './notifications.js';
+import { type FolderRef, folderRefXml } from './common.js';
+import type { SubscriptionEventType } from './notifications.js';
 
 interface SubscriptionScope {
   /** The folders watched; leave out with `allFolders`. */
-  folders?: readonly FolderTarget[];
+  folders?: readonly FolderRef[];
   /** Every folder of the mailbox (SubscribeToAllFolders). */
   allFolders?: boolean;
   eventTypes: readonly SubscriptionEventType[];
@@ -56,7 +57,7 @@ export const Subscribe: EwsOperation<SubscribeRequest, SubscribeResult> = {
       throw new RangeError('Subscribe: a pull subscription times out after 1 to 1440 minutes');
     }
     const scope = [
-      request.folders && request.folders.length > 0 ? el('t:FolderIds', null, request.folders.map(writeFolderTarget)) : null,
+      request.folders && request.folders.length > 0 ? el('t:FolderIds', null, request.folders.map(folderRefXml)) : null,
       el('t:EventTypes', null, request.eventTypes.map((type) => el('t:EventType', null, type))),
     ];
     const attributes = { SubscribeToAllFolders: request.allFolders ? 'true' : undefined };
