@@ -50,15 +50,25 @@ export class XmlParseError extends Error {
   }
 }
 
+export interface XmlParseOptions {
+  /**
+   * Prefixes bound before the document starts, for answers that use a prefix they never declare (a reader
+   * decides which, e.g. WCF's `i` for XMLSchema-instance); the document's own declarations still win.
+   */
+  additionalNamespaces?: Readonly<Record<string, string>>;
+}
+
 /** Parses a whole document and returns its root element. Throws XmlParseError on anything unsafe or malformed. */
-export function parseXml(input: string | Buffer, limits: Partial<XmlLimits> = {}): XmlElement {
+export function parseXml(input: string | Buffer, limits: Partial<XmlLimits> = {}, options: XmlParseOptions = {}): XmlElement {
   const { maxBytes, maxDepth, maxElements, maxAttributes } = { ...DEFAULT_XML_LIMITS, ...limits };
   const byteLength = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
   if (byteLength > maxBytes) throw new XmlParseError(`the document is ${byteLength} bytes; at most ${maxBytes} are accepted`, 0, 0);
   let text = typeof input === 'string' ? input : input.toString('utf8');
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
 
-  const parser = new SaxesParser({ xmlns: true, position: true });
+  const parser = options.additionalNamespaces
+    ? new SaxesParser({ xmlns: true, position: true, additionalNamespaces: { ...options.additionalNamespaces } })
+    : new SaxesParser({ xmlns: true, position: true });
   const stack: XmlElement[] = [];
   let root: XmlElement | null = null;
   let count = 0;
@@ -81,7 +91,8 @@ export function parseXml(input: string | Buffer, limits: Partial<XmlLimits> = {}
     if (attributes.length > maxAttributes) fail(`an element with more than ${maxAttributes} attributes`);
     const parent = stack[stack.length - 1];
     const declared = tag.ns ?? {};
-    const scope = Object.keys(declared).length > 0 ? { ...(parent?.scope ?? {}), ...declared } : (parent?.scope ?? {});
+    const inherited = parent?.scope ?? options.additionalNamespaces ?? {};
+    const scope = Object.keys(declared).length > 0 ? { ...inherited, ...declared } : inherited;
     const element: XmlElement = {
       ns: tag.uri,
       local: tag.local,

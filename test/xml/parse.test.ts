@@ -56,3 +56,12 @@ describe('XML writing', () => {
     assert.equal(escapeAttribute('a\nb'), 'a&#10;b', 'newlines in attributes survive a round trip');
   });
 });
+
+test('additionalNamespaces binds a prefix the document uses without declaring it; its own declaration wins', () => {
+  assert.throws(() => parseXml('<a><b i:nil="true"/></a>'), /unbound namespace prefix/);
+  const bound = parseXml('<a><b i:nil="true"/></a>', {}, { additionalNamespaces: { i: 'urn:pre' } });
+  assert.equal(bound.children[0]!.attributes[0]!.ns, 'urn:pre');
+  assert.equal(bound.scope.i, 'urn:pre');
+  const own = parseXml('<a xmlns:i="urn:own"><b i:nil="true"/></a>', {}, { additionalNamespaces: { i: 'urn:pre' } });
+  assert.equal(own.children[0]!.attributes[0]!.ns, 'urn:own');
+});
