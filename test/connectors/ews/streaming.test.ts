@@ -62,6 +62,20 @@ describe('GetStreamingEvents: cutting the answer into envelopes', () => {
     assert.deepEqual(n.notification.events[0], { type: 'NewMailEvent', watermark: 'w1', timestamp: '2024-01-01T00:00:00Z', itemId: { id: 'item-Grüße ✉', changeKey: 'ck' }, parentFolderId: { id: 'inbox-id' } });
   });
 
+  test('MovedEvent and ModifiedEvent: the old ids and the unread count are read', () => {
+    const moved =
+      '<m:GetStreamingEventsResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Notifications><m:Notification><t:SubscriptionId>s</t:SubscriptionId>' +
+      '<t:MovedEvent><t:TimeStamp>2024-01-01T00:00:00Z</t:TimeStamp><t:ItemId Id="new"/><t:ParentFolderId Id="junk"/><t:OldItemId Id="old"/><t:OldParentFolderId Id="inbox"/></t:MovedEvent>' +
+      '<t:ModifiedEvent><t:TimeStamp>2024-01-01T00:00:01Z</t:TimeStamp><t:FolderId Id="inbox"/><t:ParentFolderId Id="root"/><t:UnreadCount>3</t:UnreadCount></t:ModifiedEvent>' +
+      '</m:Notification></m:Notifications></m:GetStreamingEventsResponseMessage>';
+    const [item] = readStreamDocument(doc('s', moved), context);
+    assert.ok(item?.kind === 'notification');
+    assert.deepEqual(item.notification.events, [
+      { type: 'MovedEvent', timestamp: '2024-01-01T00:00:00Z', itemId: { id: 'new' }, parentFolderId: { id: 'junk' }, oldItemId: { id: 'old' }, oldParentFolderId: { id: 'inbox' } },
+      { type: 'ModifiedEvent', timestamp: '2024-01-01T00:00:01Z', folderId: { id: 'inbox' }, parentFolderId: { id: 'root' }, unreadCount: 3 },
+    ]);
+  });
+
   test('a byte-order mark and a declaration before every document are accepted', () => {
     const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(doc('s', status('OK'), true) + doc('s', status('OK'), true))]);
     assert.equal(split(withBom, 1).length, 2);
