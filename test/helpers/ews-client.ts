@@ -6,12 +6,14 @@
 import type { HttpRequest, HttpResponse, HttpStreamResponse, HttpTransport } from '../../src/connectors/ews/transport/types.js';
 import { EwsClient, type EwsClientOptions } from '../../src/connectors/ews/client.js';
 import { validateEwsEnvelope } from '../../src/xml/ews-schema.js';
-import { BasicTestTransport } from './basic-transport.js';
+import { createHttpTransport } from '../../src/connectors/ews/transport/http.js';
+import type { AuthMethod } from '../../src/connectors/ews/transport/types.js';
 import type { TestSandbox } from './sandbox.js';
 
 export interface CheckedRequest {
   url: string;
   headers: Record<string, string>;
+  concurrencyKey: string | undefined;
   body: string;
   violation: string | null;
 }
@@ -24,7 +26,7 @@ export class SchemaCheckingTransport implements HttpTransport {
   private check(req: HttpRequest): void {
     const body = req.body === undefined ? '' : req.body.toString();
     const violation = validateEwsEnvelope(body);
-    this.requests.push({ url: req.url, headers: { ...req.headers }, body, violation: violation ? `${violation.message} (line ${violation.line})` : null });
+    this.requests.push({ url: req.url, headers: { ...req.headers }, concurrencyKey: req.concurrencyKey, body, violation: violation ? `${violation.message} (line ${violation.line})` : null });
   }
 
   request(req: HttpRequest): Promise<HttpResponse> {
@@ -51,13 +53,23 @@ export function sandboxEwsUrl(t: TestSandbox, host = `mail.${t.info.domain}`): s
   return `https://${host}:${t.info.listen.port}/EWS/Exchange.asmx`;
 }
 
-export function sandboxClient(t: TestSandbox, options: Partial<EwsClientOptions> = {}): { client: EwsClient; transport: SchemaCheckingTransport } {
-  const transport = new SchemaCheckingTransport(new BasicTestTransport(t.sandbox.pki.caCertPem));
+/**
+ * The connector's client for the sandbox's service account, over the connector's own transport (the sandbox's
+ * host names mapped to loopback as --resolve does, its CA trusted), every request schema-checked.
+ */
+export function sandboxClient(
+  t: TestSandbox,
+  options: Partial<EwsClientOptions> & { method?: AuthMethod } = {},
+): { client: EwsClient; transport: SchemaCheckingTransport } {
+  const port = t.info.listen.port;
+  const inner = createHttpTransport({ trustedCaPem: t.sandbox.pki.caCertPem, resolve: t.info.hosts.map((h) => `${h}:${port}:127.0.0.1`), timeoutMs: 20_000 });
+  const transport = new SchemaCheckingTransport(inner);
+  const { method = 'basic', ...rest } = options;
   const client = new EwsClient({
     transport,
     url: sandboxEwsUrl(t),
-    credentials: { username: t.info.serviceAccount!.username, password: t.password, method: 'basic' },
-    ...options,
+    credentials: { username: t.info.serviceAccount!.username, password: t.password, method },
+    ...rest,
   });
   return { client, transport };
 }

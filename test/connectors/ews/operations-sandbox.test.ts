@@ -56,14 +56,14 @@ async function syncAll(client: EwsClient, mailbox: string, syncState: string | n
   throw new Error('the sync did not end');
 }
 
-describe('EWS operations against the sandbox', () => {
+for (const method of ['basic', 'ntlm'] as const) describe(`EWS operations against the sandbox (${method})`, () => {
   let t: TestSandbox;
   let client: EwsClient;
   let transport: SchemaCheckingTransport;
 
   before(async () => {
     t = await startTestSandbox();
-    ({ client, transport } = sandboxClient(t));
+    ({ client, transport } = sandboxClient(t, { method }));
   });
   after(async () => {
     await transport?.close();
@@ -82,6 +82,13 @@ describe('EWS operations against the sandbox', () => {
     assert.equal(sent.headers['content-type'], 'text/xml; charset=utf-8');
     assert.match(sent.body, /<t:PrimarySmtpAddress>alice@contoso\.test<\/t:PrimarySmtpAddress>/);
     assert.match(sent.body, /<t:RequestServerVersion Version="Exchange2013_SP1"\/>/);
+    assert.equal(sent.concurrencyKey, ALICE);
+  });
+
+  test('X-AnchorMailbox routes a mailbox held by the other server (dave is on mail2) through the same URL', async () => {
+    const [inbox] = await client.call(GetFolder, { folderIds: [{ distinguishedId: 'inbox' }] }, { mailbox: 'dave@contoso.test' });
+    assert.equal(ok(inbox!).displayName, 'Inbox');
+    assert.equal(transport.requests.at(-1)!.headers['x-anchormailbox'], 'dave@contoso.test');
   });
 
   test('CreateFolder, FindFolder by name, SyncFolderHierarchy see the new folder; a second create is ErrorFolderExists', async () => {
@@ -340,7 +347,7 @@ describe('EWS operations against the sandbox', () => {
       return true;
     });
 
-    const { client: wrong, transport: wrongTransport } = sandboxClient(t, { credentials: { username: 'svc-liaison@contoso.test', password: 'wrong', method: 'basic' } });
+    const { client: wrong, transport: wrongTransport } = sandboxClient(t, { credentials: { username: 'svc-liaison@contoso.test', password: 'wrong', method } });
     try {
       await assert.rejects(wrong.call(GetFolder, { folderIds: [{ distinguishedId: 'inbox' }] }, { mailbox: ALICE }), (error: unknown) => {
         assert.ok(error instanceof EwsHttpError);
@@ -349,6 +356,7 @@ describe('EWS operations against the sandbox', () => {
         assert.ok(error.details.authenticate.some((v) => /^NTLM\b/.test(v)));
         return true;
       });
+      if (method !== 'basic') return;
       await t.control('PATCH', '/settings', { basicAuth: false });
       await assert.rejects(client.call(GetFolder, { folderIds: [{ distinguishedId: 'inbox' }] }, { mailbox: ALICE }), (error: unknown) => {
         assert.ok(error instanceof EwsHttpError);
