@@ -8,6 +8,7 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createHttpTransport, type HttpTransportWithStats } from '../../../src/connectors/ews/transport/http.js';
 import { type Credentials, type HttpRequest, TransportError, type TransportOptions } from '../../../src/connectors/ews/transport/types.js';
+import { validateEwsEnvelope } from '../../../src/xml/ews-schema.js';
 import { envelope, startTestSandbox, type TestSandbox } from '../../helpers/sandbox.js';
 
 const GET_INBOX = '<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id="inbox"/></m:FolderIds></m:GetFolder>';
@@ -247,7 +248,91 @@ describe('EWS transport against the sandbox', () => {
     assert.equal(t.stats().inFlight, 0);
     assert.equal(t.stats().ntlmHandshakes, 1);
   });
+
+  test('every EWS request these tests send validates against the schemas', () => {
+    assert.equal(validateEwsEnvelope(ewsPost(null).body as string), null);
+    assert.equal(validateEwsEnvelope(streamingEnvelope('AAAA', 'bob@contoso.test')), null);
+  });
+
+  test('stream: GetStreamingEvents read as it arrives, over NTLM, then cancelled', { timeout: 10_000 }, async () => {
+    const subscribed = await s.ews(
+      '<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/></t:FolderIds>' +
+        '<t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes></m:StreamingSubscriptionRequest></m:Subscribe>',
+      { as: 'bob@contoso.test' },
+    );
+    const id = /<m:SubscriptionId>([^<]+)</.exec(subscribed.text)![1]!;
+    const t = transport({ timeoutMs: 500 });
+    const response = await t.stream(ewsPost(ntlm('CONTOSO\\svc-liaison'), { body: streamingEnvelope(id, 'bob@contoso.test'), concurrencyKey: 'bob@contoso.test' }));
+    assert.equal(response.status, 200);
+    let text = '';
+    let delivered = false;
+    for await (const chunk of response.body) {
+      text += chunk.toString();
+      if (!delivered && text.includes('</Envelope>')) {
+        delivered = true;
+        // Past the 500 ms total timeout: a stream is not bound by it once its headers are in.
+        await new Promise((r) => setTimeout(r, 700));
+        await s.control('POST', '/mailboxes/bob@contoso.test/messages', { from: 'x@fabrikam.test', to: ['bob@contoso.test'], subject: 'Streamed' });
+      }
+      if (text.includes('NewMailEvent')) break;
+    }
+    assert.match(text, /<m:ConnectionStatus>OK<\/m:ConnectionStatus>|ConnectionStatus>OK</);
+    assert.match(text, /NewMailEvent/);
+    assert.equal(t.stats().inFlight, 1, 'the stream holds its slot until it ends');
+    response.cancel();
+    assert.equal(t.stats().inFlight, 0);
+    // The connection went with the cancelled answer; the next call signs in on a new one.
+    assert.equal((await t.request(ewsPost(ntlm('CONTOSO\\svc-liaison')))).status, 200);
+    assert.equal(t.stats().ntlmHandshakes, 2);
+  });
+
+  test("the caller's signal cancels a call in flight and one waiting for a slot", async () => {
+    await s.control('POST', '/faults', { kind: 'slow', delayMs: 1000, times: 1 });
+    const t = transport({ maxInFlight: 1 });
+    const controller = new AbortController();
+    const inFlight = rejects(t.request(ewsPost(basic(), { signal: controller.signal })));
+    await new Promise((r) => setTimeout(r, 100));
+    const waiting = rejects(t.request(ewsPost(basic(), { signal: controller.signal })));
+    assert.equal(t.stats().waiting, 1);
+    controller.abort();
+    assert.equal((await inFlight).kind, 'aborted');
+    assert.equal((await waiting).kind, 'aborted');
+    assert.equal(t.stats().inFlight, 0);
+    await s.control('DELETE', '/faults');
+    assert.equal((await t.request(ewsPost(basic()))).status, 200, 'the slot was given back');
+  });
+
+  test('the sandbox cutting the answer: kind reset, with host and port', async () => {
+    await s.control('POST', '/faults', { kind: 'drop', times: 1 });
+    const error = await rejects(transport().request(ewsPost(basic())));
+    assert.equal(error.kind, 'reset');
+    assert.match(error.message, /mail\.contoso\.test:\d+/);
+  });
+
+  test('a server that accepts but never completes TLS: connect-timeout', async () => {
+    const silent = createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const silentPort = (silent.address() as AddressInfo).port;
+      const t = createHttpTransport({ resolve: [`mail.contoso.test:443:127.0.0.1:${silentPort}`], connectTimeoutMs: 200, timeoutMs: 5000 });
+      transports.push(t);
+      const started = Date.now();
+      const error = await rejects(t.request({ method: 'GET', url: 'https://mail.contoso.test/EWS/Exchange.asmx' }));
+      assert.equal(error.kind, 'connect-timeout');
+      assert.ok(Date.now() - started < 2000);
+      assert.match(error.message, new RegExp(`mail\\.contoso\\.test:443 \\(dialled 127\\.0\\.0\\.1:${silentPort} per --resolve\\) timed out after 200 ms`));
+    } finally {
+      silent.close();
+    }
+  });
 });
+
+function streamingEnvelope(id: string, as: string): string {
+  return envelope(
+    `<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>${id}</t:SubscriptionId></m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>`,
+    { as },
+  );
+}
 
 /** A TCP relay to the sandbox whose connections the test can cut, as a server's idle timeout does. */
 async function tcpProxy(targetPort: number): Promise<{ port: number; connections(): number; dropAll(): Promise<void>; close(): Promise<void> }> {

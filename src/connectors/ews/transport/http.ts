@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { Client, type Dispatcher } from 'undici';
 import { tlsServerEndPoint } from '../../../ntlm/bindings.js';
 import { NtlmHandshake } from '../../../ntlm/client.js';
+import { DerError, readServerToken } from '../../../ntlm/spnego.js';
 import { HostOverrides, parseResolveList } from '../../../net/resolve.js';
 import { type CertificateInfo, ConnectError, openConnection, TlsVerificationError, trustContext } from '../../../net/tls.js';
 import {
@@ -352,34 +353,12 @@ function offered(values: string[], scheme: string): boolean {
 
 /** A server's Negotiate answer may wrap the NTLM CHALLENGE in a SPNEGO NegTokenResp; this takes it out. */
 function unwrapNegotiate(token: Buffer): Buffer {
-  if (token[0] !== 0xa1) return token;
-  // NegTokenResp ::= [1] SEQUENCE { [0] negState, [1] supportedMech, [2] responseToken OCTET STRING, [3] mechListMIC }
-  const find = (data: Buffer, tag: number): Buffer | null => {
-    let at = 0;
-    const read = (): { tag: number; value: Buffer; end: number } => {
-      const t = data[at]!;
-      let length = data[at + 1]!;
-      let start = at + 2;
-      if (length & 0x80) {
-        const count = length & 0x7f;
-        length = 0;
-        for (let i = 0; i < count; i++) length = length * 256 + data[start + i]!;
-        start += count;
-      }
-      return { tag: t, value: data.subarray(start, start + length), end: start + length };
-    };
-    while (at < data.length) {
-      const element = read();
-      if (element.tag === tag) return element.value;
-      at = element.end;
-    }
-    return null;
-  };
-  const outer = find(token, 0xa1);
-  const sequence = outer && find(outer, 0x30);
-  const response = sequence && find(sequence, 0xa2);
-  const octets = response && find(response, 0x04);
-  return octets ?? token;
+  try {
+    return readServerToken(token)?.responseToken ?? token;
+  } catch (error) {
+    if (error instanceof DerError) return token;
+    throw error;
+  }
 }
 
 // ---- the transport ----
@@ -415,7 +394,7 @@ interface RawAnswer {
   body: Dispatcher.ResponseData['body'];
 }
 
-/** Statistics for tests and diagnostics: requests in flight and waiting, NTLM handshakes made. */
+/** Statistics for tests and diagnostics: requests in flight and waiting, NTLM AUTHENTICATE messages sent, connections held. */
 export interface TransportStats {
   inFlight: number;
   waiting: number;
@@ -498,7 +477,6 @@ export function createHttpTransport(options: TransportOptions = {}): HttpTranspo
       }
       const scheme = schemes.get(origin) ?? 'NTLM';
       const handshake = new NtlmHandshake({ username: credentials.username, password: credentials.password });
-      ntlmHandshakes += 1;
       const first = await send(connection, call, request, { authorization: `${scheme} ${handshake.negotiate().toString('base64')}` }, '', false);
       const offers = first.headerLists['www-authenticate'] ?? [];
       if (first.status !== 401) {
@@ -521,12 +499,26 @@ export function createHttpTransport(options: TransportOptions = {}): HttpTranspo
       }
       await drain(first, call);
       if (connection.socketGeneration !== generation) continue;
-      const authenticate = handshake.authenticate(scheme === 'Negotiate' ? unwrapNegotiate(token) : token, {
-        channelBindings: connection.certificateDer ? tlsServerEndPoint(connection.certificateDer) : null,
-        targetName: `HTTP/${call.target.host}`,
-      });
+      let authenticate: Buffer;
+      try {
+        authenticate = handshake.authenticate(scheme === 'Negotiate' ? unwrapNegotiate(token) : token, {
+          channelBindings: connection.certificateDer ? tlsServerEndPoint(connection.certificateDer) : null,
+          targetName: `HTTP/${call.target.host}`,
+        });
+      } catch (error) {
+        throw transportError('other', `The NTLM challenge of ${call.target.host}:${call.target.port} cannot be read: ${(error as Error).message}.`, call.target, { cause: error });
+      }
+      ntlmHandshakes += 1;
       const answer = await send(connection, call, request, { authorization: `${scheme} ${authenticate.toString('base64')}` }, body, streaming);
-      if (answer.status !== 401 && connection.socketGeneration === generation) connection.authenticatedGeneration = generation;
+      if (connection.socketGeneration !== generation) {
+        // The AUTHENTICATE went out on a new socket (the old one closed after the CHALLENGE): start again there.
+        if (answer.status === 401) {
+          await drain(answer, call);
+          continue;
+        }
+        return answer;
+      }
+      if (answer.status !== 401) connection.authenticatedGeneration = generation;
       return answer;
     }
     throw transportError('reset', `The NTLM handshake with ${call.target.host}:${call.target.port} kept losing its connection.`, call.target);
