@@ -22,7 +22,9 @@ import { AutodiscoverReadError } from '../../../src/connectors/ews/autodiscover/
 import { type Credentials, type HttpRequest, type HttpResponse, type HttpTransport, TransportError } from '../../../src/connectors/ews/transport/types.js';
 import { NS } from '../../../src/xml/namespaces.js';
 import { parseXml, type XmlElement } from '../../../src/xml/parse.js';
-import { createTransportDouble, type TransportDouble } from '../../helpers/http-transport-double.js';
+import { createServer } from 'node:net';
+import { createHttpTransport } from '../../../src/connectors/ews/transport/http.js';
+import { recording, type RecordingTransport as TransportDouble } from '../../helpers/recording-transport.js';
 import { startTestSandbox, type TestSandbox } from '../../helpers/sandbox.js';
 
 const FIXTURES = '/work/shared/reference/exchange/fixtures';
@@ -131,24 +133,42 @@ describe('Autodiscover against the sandbox', { skip: !haveFixtures && !process.e
   let credentials: Credentials;
   const transports: TransportDouble[] = [];
 
-  /** --resolve entries for a sandbox: its names on 443 and its own port to the https port, on 80 to its http port. */
-  const entries = (s: TestSandbox, except: string[] = []): string[] =>
-    s.info.hosts
-      .filter((h) => !except.includes(h))
-      .flatMap((h) => [
+  let closedPort = 0;
+  /**
+   * --resolve entries for a sandbox: its names on 443 and its own port to the https port, on 80 to its http port;
+   * the names in `down` to a closed port (connection refused), so that no test asks real DNS.
+   */
+  const entries = (s: TestSandbox, down: string[] = []): string[] =>
+    s.info.hosts.flatMap((h) =>
+      down.includes(h)
+        ? [443, 80, s.info.listen.port, s.info.listen.httpPort].map((p) => `${h}:${p}:127.0.0.1:${closedPort}`)
+        : [
         `${h}:443:127.0.0.1:${s.info.listen.port}`,
         `${h}:${s.info.listen.port}:127.0.0.1:${s.info.listen.port}`,
         `${h}:80:127.0.0.1:${s.info.listen.httpPort}`,
-        `${h}:${s.info.listen.httpPort}:127.0.0.1:${s.info.listen.httpPort}`,
-      ]);
+            `${h}:${s.info.listen.httpPort}:127.0.0.1:${s.info.listen.httpPort}`,
+          ],
+    );
+  /** The entries with these host:port pairs sent to the closed port instead. */
+  const refusing = (list: string[], hostPorts: string[]): string[] =>
+    list.map((e) => (hostPorts.includes(e.split(':').slice(0, 2).join(':')) ? `${e.split(':').slice(0, 2).join(':')}:127.0.0.1:${closedPort}` : e));
+  /** The other organisation's names, all unreachable. */
+  const cloudDown = () => ['contoso-cloud.test', 'autodiscover.contoso-cloud.test'].flatMap((h) => [443, 80].map((p) => `${h}:${p}:127.0.0.1:${closedPort}`));
   const makeTransport = (resolve: string[]) => {
-    const t = createTransportDouble({ ca: [sb.sandbox.pki.caCertPem, cloud.sandbox.pki.caCertPem], resolve });
+    const t = recording(createHttpTransport({ trustedCaPem: `${sb.sandbox.pki.caCertPem}\n${cloud.sandbox.pki.caCertPem}`, resolve, timeoutMs: 10_000, connectTimeoutMs: 5_000 }));
     transports.push(t);
     return t;
   };
   const discover = (email: string, extra: Partial<DiscoverOptions> = {}) => discoverEwsUrl(email, { transport, credentials, resolveSrv: noSrv, ...extra });
 
   before(async () => {
+    closedPort = await new Promise<number>((resolve) => {
+      const server = createServer();
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
     sb = await startTestSandbox();
     // Another organisation, reached by redirects: its own CA and service account.
     cloud = await startTestSandbox({ domain: 'contoso-cloud.test' });
@@ -331,18 +351,19 @@ describe('Autodiscover against the sandbox', { skip: !haveFixtures && !process.e
   });
 
   test('erin@contoso.test: the seeded redirect to erin@contoso-cloud.test, and what follows it', async () => {
-    // Without a route to contoso-cloud.test (no DNS for it): the redirect is recorded, then every URL of the new domain.
-    const isolated = makeTransport(entries(sb));
+    // Without a route to contoso-cloud.test (its hosts refuse connections): the redirect is recorded, then every
+    // URL of the new domain with what happened there.
+    const isolated = makeTransport([...entries(sb), ...cloudDown()]);
     const error = await rejects(discoverEwsUrl('erin@contoso.test', { transport: isolated, credentials, resolveSrv: noSrv }));
     assert.deepEqual(
       error.attempts.map((a) => [a.method, a.url, a.outcome, a.code]),
       [
         ['soap', 'https://contoso.test/autodiscover/autodiscover.svc', 'redirect-address', undefined],
-        ['soap', 'https://contoso-cloud.test/autodiscover/autodiscover.svc', 'unreachable', 'dns'],
+        ['soap', 'https://contoso-cloud.test/autodiscover/autodiscover.svc', 'unreachable', 'refused'],
         ['pox', 'https://contoso-cloud.test/autodiscover/autodiscover.xml', 'skipped', 'host-unreachable'],
-        ['soap', 'https://autodiscover.contoso-cloud.test/autodiscover/autodiscover.svc', 'unreachable', 'dns'],
+        ['soap', 'https://autodiscover.contoso-cloud.test/autodiscover/autodiscover.svc', 'unreachable', 'refused'],
         ['pox', 'https://autodiscover.contoso-cloud.test/autodiscover/autodiscover.xml', 'skipped', 'host-unreachable'],
-        ['http-redirect', 'http://autodiscover.contoso-cloud.test/autodiscover/autodiscover.xml', 'unreachable', 'dns'],
+        ['http-redirect', 'http://autodiscover.contoso-cloud.test/autodiscover/autodiscover.xml', 'unreachable', 'refused'],
         ['srv', '_autodiscover._tcp.contoso-cloud.test', 'unreachable', 'ENOTFOUND'],
       ],
     );
@@ -364,8 +385,9 @@ describe('Autodiscover against the sandbox', { skip: !haveFixtures && !process.e
   });
 
   test('the unauthenticated http redirect probe: 302 followed to https, then POSTed with credentials', async () => {
-    // As in the recorded Exchange Online case: both https names fail at DNS, the http name answers 302.
-    const t = makeTransport(entries(sb, ['contoso.test', 'autodiscover.contoso.test']).concat(`autodiscover.contoso.test:80:127.0.0.1:${sb.info.listen.httpPort}`, `autodiscover.contoso.test:${P}:127.0.0.1:${P}`));
+    // As in the recorded Exchange Online case: both https names fail (there at DNS, here refused), the http name
+    // answers 302 to an https URL.
+    const t = makeTransport(refusing(entries(sb), ['contoso.test:443', 'autodiscover.contoso.test:443']));
     await sb.control('PATCH', '/settings', { autodiscoverHttpRedirect: false });
     try {
       const off = await rejects(discoverEwsUrl('alice@contoso.test', { transport: t, credentials, resolveSrv: noSrv }));
@@ -402,7 +424,7 @@ describe('Autodiscover against the sandbox', { skip: !haveFixtures && !process.e
   });
 
   test('DNS SRV: port-443 records only, by priority then weight', async () => {
-    const t = makeTransport(entries(sb, ['contoso.test', 'autodiscover.contoso.test']));
+    const t = makeTransport([...entries(sb, ['contoso.test', 'autodiscover.contoso.test']), `nowhere.contoso.test:443:127.0.0.1:${closedPort}`]);
     const looked: string[] = [];
     const resolveSrv = async (name: string): Promise<SrvRecord[]> => {
       looked.push(name);
