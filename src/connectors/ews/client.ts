@@ -9,6 +9,7 @@ import { readAnswer, type ServerVersionInfo } from './soap/answer.js';
 import { buildEnvelope } from './soap/envelope.js';
 import type { EwsFaultError } from './soap/errors.js';
 import type { EwsOperation } from './operations/operation.js';
+import { type GetStreamingEventsRequest, type StreamingEvents, streamEvents } from './streaming.js';
 import type { Credentials, HttpTransport } from './transport/types.js';
 import { atLeast, DEFAULT_REQUEST_VERSION, EXCHANGE_VERSIONS, type ExchangeVersion, olderVersion } from './versions.js';
 
@@ -72,6 +73,22 @@ export class EwsClient {
   /** The last ServerVersionInfo a server sent. */
   get serverVersion(): ServerVersionInfo | null {
     return this.lastServerVersion;
+  }
+
+  /**
+   * GetStreamingEvents on this server, written as the client writes its calls (same version, impersonation and
+   * X-AnchorMailbox as the Subscribe that made the subscriptions, so that both reach the same server).
+   */
+  stream(request: GetStreamingEventsRequest, options: EwsCallOptions = {}): Promise<StreamingEvents> {
+    return streamEvents({
+      transport: this.transport,
+      url: this.url,
+      credentials: this.credentials,
+      version: this.currentVersion,
+      ...request,
+      ...(options.mailbox ? { mailbox: options.mailbox } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   async call<Req, Res>(operation: EwsOperation<Req, Res>, request: Req, options: EwsCallOptions = {}): Promise<Res> {

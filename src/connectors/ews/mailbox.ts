@@ -13,6 +13,9 @@ import { GET_ITEM_BATCH, GetItem } from './operations/get-item.js';
 import { GetFolder } from './operations/get-folder.js';
 import { MoveItem } from './operations/move-item.js';
 import { SyncFolderItems } from './operations/sync-folder-items.js';
+import type { SubscriptionEventType } from './operations/notifications.js';
+import { Subscribe } from './operations/subscribe.js';
+import { Unsubscribe } from './operations/unsubscribe.js';
 import { EwsProtocolError, EwsResponseError } from './soap/errors.js';
 
 const DISTINGUISHED: Record<WellKnownFolder, DistinguishedFolderName> = {
@@ -22,6 +25,9 @@ const DISTINGUISHED: Record<WellKnownFolder, DistinguishedFolderName> = {
   deleted: 'deleteditems',
   junk: 'junkemail',
 };
+
+/** What counts as a change worth a sync: mail arriving, leaving or changing in the folders watched. */
+const WATCHED_EVENTS: readonly SubscriptionEventType[] = ['NewMailEvent', 'CreatedEvent', 'DeletedEvent', 'ModifiedEvent', 'MovedEvent', 'CopiedEvent'];
 
 /** The name of the folder failed email is moved to, under the Inbox (as the commercial component names it). */
 export const UNDELIVERABLE_FOLDER = 'Undeliverable';
@@ -190,8 +196,41 @@ export class EwsMailboxSession implements MailboxSession {
     });
   }
 
-  waitForChange(_folders: readonly WellKnownFolder[], _timeoutMs: number, _signal?: AbortSignal): Promise<boolean> {
-    // Filled in with streaming notifications (see streaming.ts) by the connector; the plain session polls.
-    return Promise.resolve(true);
+  /**
+   * A streaming subscription to the folders, read until the server reports a change, the time is up, or the
+   * signal ends it. Exchange closes a streaming connection after at most 30 minutes.
+   */
+  async waitForChange(folders: readonly WellKnownFolder[], timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted) return false;
+    const { subscriptionId } = await this.client.call(
+      Subscribe,
+      { kind: 'streaming', folders: folders.map((f) => folderRef(f, this.address)), eventTypes: WATCHED_EVENTS },
+      { mailbox: this.address },
+    );
+    try {
+      const stream = await this.client.stream(
+        { subscriptionIds: [subscriptionId], connectionTimeoutMinutes: Math.max(1, Math.min(30, Math.ceil(timeoutMs / 60_000))) },
+        { mailbox: this.address },
+      );
+      const stop = () => stream.cancel();
+      const timer = setTimeout(stop, timeoutMs);
+      signal?.addEventListener('abort', stop, { once: true });
+      try {
+        for await (const item of stream) {
+          if (item.kind === 'error') throw item.error;
+          if (item.kind === 'notification' && item.notification.events.some((e) => e.type !== 'StatusEvent')) return true;
+          if (item.kind === 'connection' && item.status === 'Closed') return false;
+        }
+        return false;
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', stop);
+        stream.cancel();
+      }
+    } finally {
+      // A streaming subscription no connection reads expires on the server by itself; a failed Unsubscribe
+      // leaves nothing behind that matters, so it does not replace the outcome of the wait.
+      await this.client.call(Unsubscribe, { subscriptionId }, { mailbox: this.address }).catch(() => undefined);
+    }
   }
 }

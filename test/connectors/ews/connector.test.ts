@@ -133,6 +133,20 @@ describe('EWS connector against the sandbox', () => {
     }
   });
 
+  test('waitForChange resolves true when mail arrives, false when the time is up or the signal ends it', async () => {
+    const alice = await connector.open('alice@contoso.test');
+    const waiting = alice.waitForChange(['inbox'], 20_000);
+    // The subscription exists once Subscribe has answered; deliver after a moment so the stream is open.
+    await new Promise((r) => setTimeout(r, 300));
+    await s.control('POST', '/mailboxes/alice@contoso.test/messages', { from: 'jane.doe@fabrikam.test', to: ['alice@contoso.test'], subject: 'Wake up', body: 'x' });
+    assert.equal(await waiting, true);
+    assert.equal(await alice.waitForChange(['inbox'], 300), false);
+    const controller = new AbortController();
+    const aborted = alice.waitForChange(['inbox'], 20_000, controller.signal);
+    setTimeout(() => controller.abort(), 300);
+    assert.equal(await aborted, false);
+  });
+
   test('every EWS request the connector sent validates against the schemas', () => {
     const ews = transport.requests.filter((r) => r.url.includes('/EWS/'));
     assert.ok(ews.length > 10);

@@ -21,3 +21,9 @@ export { SendItem, type SendItemRequest, type SendItemResult } from './send-item
 export { type FolderChange, SyncFolderHierarchy, type SyncFolderHierarchyRequest, type SyncFolderHierarchyResult } from './sync-folder-hierarchy.js';
 export { type ItemChange, SyncFolderItems, type SyncFolderItemsRequest, type SyncFolderItemsResult } from './sync-folder-items.js';
 export { type ItemFieldUpdate, type UpdateItemChange, UpdateItem, type UpdateItemRequest, type UpdateItemResult } from './update-item.js';
+export { ConvertId } from './convert-id.js';
+export { GetEvents, type GetEventsRequest, type GetEventsResult } from './get-events.js';
+export { type Notification, type NotificationEvent, type SubscriptionEventType } from './notifications.js';
+export { ResolveNames } from './resolve-names.js';
+export { Subscribe, type SubscribeRequest, type SubscribeResult } from './subscribe.js';
+export { Unsubscribe, type UnsubscribeRequest } from './unsubscribe.js';
