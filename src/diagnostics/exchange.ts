@@ -7,7 +7,7 @@
 import { AutodiscoverError, discoverEwsUrl } from '../connectors/ews/autodiscover/index.js';
 import { EwsClient } from '../connectors/ews/client.js';
 import { createHttpTransport } from '../connectors/ews/transport/http.js';
-import { TransportError, type Credentials, type HttpTransport } from '../connectors/ews/transport/types.js';
+import { TransportError, type Credentials, type HttpTransport, type TransportOptions } from '../connectors/ews/transport/types.js';
 import { EwsFaultError, EwsResponseError } from '../connectors/ews/soap/errors.js';
 import { ensureUndeliverableFolder, openInbox, probeEws } from '../connectors/ews/mailbox.js';
 import { explain401, explainError, explainingHeaders, type Diagnosis } from './explain.js';
@@ -72,8 +72,13 @@ function credentialsOf(target: ExchangeTarget): Credentials {
   return { username: target.username, password: target.password, method: target.auth };
 }
 
-function transportFor(target: ExchangeTarget): HttpTransport {
-  return createHttpTransport({
+export interface ExchangeDiagnosticsOptions {
+  /** Makes the transport of one run (tests wrap the real one to check what is sent). */
+  transportFactory?: (options: TransportOptions) => HttpTransport;
+}
+
+function transportFor(target: ExchangeTarget, factory: (options: TransportOptions) => HttpTransport): HttpTransport {
+  return factory({
     trustedCaPem: target.trustedCaPem,
     resolve: target.resolve,
     timeoutMs: target.timeoutMs,
@@ -206,13 +211,13 @@ async function mailboxStep(target: ExchangeTarget, client: EwsClient, url: strin
   }
 }
 
-async function run(target: ExchangeTarget, options: MailboxTestOptions | null, emit: Emit): Promise<MailboxTestResult> {
+async function run(target: ExchangeTarget, options: MailboxTestOptions | null, emit: Emit, factory: (options: TransportOptions) => HttpTransport): Promise<MailboxTestResult> {
   const startedAt = new Date();
   const started = performance.now();
   const steps: StepResult[] = [];
   let transport: HttpTransport;
   try {
-    transport = transportFor(target);
+    transport = transportFor(target, factory);
   } catch (error) {
     // A resolve entry or trusted CA that cannot be read: nothing can be tried, and the step says which setting.
     const message = (error as Error).message;
@@ -257,10 +262,12 @@ async function run(target: ExchangeTarget, options: MailboxTestOptions | null, e
   return result;
 }
 
-export function createExchangeDiagnostics(): DiagnosticsService {
+export function createExchangeDiagnostics(options: ExchangeDiagnosticsOptions = {}): DiagnosticsService {
+  const factory = options.transportFactory ?? createHttpTransport;
   return {
-    testConnection: (target: ExchangeTarget, onEvent?: Emit): Promise<ConnectionTestResult> => run(target, null, onEvent ?? (() => undefined)),
-    testMailbox: (target: ExchangeTarget, options: MailboxTestOptions, onEvent?: Emit): Promise<MailboxTestResult> => run(target, options, onEvent ?? (() => undefined)),
+    testConnection: (target: ExchangeTarget, onEvent?: Emit): Promise<ConnectionTestResult> => run(target, null, onEvent ?? (() => undefined), factory),
+    testMailbox: (target: ExchangeTarget, testOptions: MailboxTestOptions, onEvent?: Emit): Promise<MailboxTestResult> =>
+      run(target, testOptions, onEvent ?? (() => undefined), factory),
   };
 }
 

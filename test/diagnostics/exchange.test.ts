@@ -7,12 +7,21 @@ import { after, before, describe, test } from 'node:test';
 import { createExchangeDiagnostics } from '../../src/diagnostics/exchange.js';
 import type { ExchangeTarget } from '../../src/diagnostics/service.js';
 import type { ConnectionTestResult, StepEvent } from '../../src/diagnostics/types.js';
+import { createHttpTransport } from '../../src/connectors/ews/transport/http.js';
+import { SchemaCheckingTransport } from '../helpers/ews-client.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { sandboxResolve } from '../helpers/sandbox-connect.js';
 
 describe('Test Connection against the sandbox', () => {
   let s: TestSandbox;
-  const diagnostics = createExchangeDiagnostics();
+  const sent: SchemaCheckingTransport[] = [];
+  const diagnostics = createExchangeDiagnostics({
+    transportFactory: (options) => {
+      const t = new SchemaCheckingTransport(createHttpTransport(options));
+      sent.push(t);
+      return t;
+    },
+  });
 
   before(async () => {
     s = await startTestSandbox();
@@ -154,6 +163,12 @@ describe('Test Connection against the sandbox', () => {
     const again = await diagnostics.testMailbox(target({ email: 'bob@contoso.test' }), { createUndeliverable: true });
     assert.match(again.steps[2]!.summary, /the folder Inbox\/Undeliverable exists/);
     assert.equal(again.ewsUrl, ews());
+  });
+
+  test('every EWS request the diagnostics sent validates against the schemas', () => {
+    const ews = sent.flatMap((t) => t.requests).filter((r) => r.url.includes('/EWS/') && r.body !== '');
+    assert.ok(ews.length > 20, `${ews.length} EWS requests`);
+    assert.deepEqual(ews.filter((r) => r.violation !== null).map((r) => r.violation), []);
   });
 });
 
