@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
+import { diagnosticsService } from '../src/cli/diagnostics.js';
 import { liaison, start } from './helpers/cli.js';
 import { POSTGRES_URL, postgres } from './helpers/stores.js';
 
@@ -127,6 +128,10 @@ describe('serve says what runs', () => {
     const output = server.output();
     assert.doesNotMatch(output, /"workers":true/);
     assert.match(output, /"syncWorkers":0,"msg":"store ready; mail synchronization is not built yet/);
-    assert.match(output, /^Mail synchronization: not built yet\. .*connects to no mail server/m);
+    assert.match(output, /^Mail synchronization: not built yet\. .*synchronizes no mailbox/m);
+    // Test Connection and Test & Enable are there exactly when the build has the diagnostics service.
+    const promised = /^Test Connection and Test & Enable: not in this build \(answered 503\)$/m;
+    if (diagnosticsService() === null) assert.match(output, promised);
+    else assert.doesNotMatch(output, promised);
   });
 });

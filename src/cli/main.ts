@@ -6,6 +6,8 @@ import { migrateToLatest } from '../store/migrate.js';
 import { DatabaseConfigError, openDatabase } from '../store/database.js';
 import { SecretKeyError } from '../store/secrets.js';
 import { VERSION } from '../version.js';
+import { analyzeCommand } from './analyze.js';
+import { diagnosticsService } from './diagnostics.js';
 import { addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
 import { sandboxCommand } from './sandbox.js';
 import { serveCommand } from './serve.js';
@@ -35,6 +37,13 @@ export function buildProgram(): Command {
 
   userCommands(program);
   sandboxCommand(program);
+  analyzeCommand(program, () => ({
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    service: diagnosticsService(),
+  }));
   return program;
 }
 

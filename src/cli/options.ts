@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { formatResolveEntry, parseResolveList, ResolveEntryError } from '../net/resolve.js';
 
 export interface StoreFlags {
   data: string;
@@ -39,4 +40,33 @@ export function parseBoolean(value: string): boolean {
   if (/^(1|true|yes|on)$/i.test(value)) return true;
   if (/^(0|false|no|off)$/i.test(value)) return false;
   throw new InvalidArgumentError('must be true or false');
+}
+
+/**
+ * Reads one --resolve value (several entries, comma-separated) onto the ones before it, as entries in their
+ * canonical form. A mistake names the entry.
+ */
+export function collectResolve(value: string, previous: string[] = []): string[] {
+  try {
+    return parseResolveList([...previous, value]).map(formatResolveEntry);
+  } catch (error) {
+    if (error instanceof ResolveEntryError) throw new InvalidArgumentError(error.message);
+    throw error;
+  }
+}
+
+/**
+ * `--resolve host:port:address[:port]` on a command that connects to mail servers, as curl's --resolve:
+ * repeatable, each value possibly several entries separated by commas. `env` names the environment variable
+ * that stands in for it (LIAISON_RESOLVE for the long-running commands).
+ */
+export function addResolveOption(command: Command, env?: string): Command {
+  const option = new Option(
+    '--resolve <entries>',
+    'connect to host:port at address (and port) instead of asking DNS, as curl --resolve; TLS still checks the host name. ' +
+      'Repeat it or separate entries with commas, e.g. mail.contoso.test:443:127.0.0.1:8443',
+  )
+    .argParser(collectResolve)
+    .default([], 'none');
+  return command.addOption(env ? option.env(env) : option);
 }

@@ -4,7 +4,9 @@ import { Option } from 'commander';
 import path from 'node:path';
 import { buildApi, LOG_REDACT } from '../api/server.js';
 import { Store } from '../store/store.js';
-import { addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
+import { formatResolveEntry, parseResolveList } from '../net/resolve.js';
+import { diagnosticsService } from './diagnostics.js';
+import { addResolveOption, addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
 import { addSandboxOptions, sandboxHttpPort, startSandboxFromFlags } from './sandbox.js';
 
 interface ServeFlags extends StoreFlags {
@@ -17,6 +19,7 @@ interface ServeFlags extends StoreFlags {
   sandboxHttpPort: number | 'none';
   sandboxDomain: string;
   sandboxControlToken?: string;
+  resolve: string[];
 }
 
 export function serveCommand(program: Command): void {
@@ -29,6 +32,7 @@ export function serveCommand(program: Command): void {
     .addOption(new Option('--log-level <level>', 'log level').env('LIAISON_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
     .addOption(new Option('--sandbox', 'also run the Exchange sandbox (demo data, kept in <data>/sandbox), to have something to try against'));
   addStoreOptions(command);
+  addResolveOption(command, 'LIAISON_RESOLVE');
   addSandboxOptions(command, 'sandbox');
   command.action(async (flags: ServeFlags, cmd: Command) => {
     // LIAISON_WORKERS=false stands in for --no-workers; the flag wins when given.
@@ -51,7 +55,13 @@ export function serveCommand(program: Command): void {
         )
       : null;
     const store = await Store.open(storeOptions);
-    const app = await buildApi({ store, logger: { level: flags.logLevel, redact: LOG_REDACT } });
+    const resolve = sandbox ? withSandboxHosts(flags.resolve, sandbox.info) : flags.resolve;
+    const service = diagnosticsService();
+    const app = await buildApi({
+      store,
+      logger: { level: flags.logLevel, redact: LOG_REDACT },
+      diagnostics: service ? { service, resolve } : null,
+    });
     let closing = false;
     const shutdown = async (signal: string) => {
       if (closing) return;
@@ -81,6 +91,7 @@ export function serveCommand(program: Command): void {
     if (store.keySource.looseFilePermissions) app.log.warn(`${store.keySource.description} can be read by other users; chmod 600 it`);
     // The sync engine is not built yet: say so instead of claiming workers. --no-workers is accepted already for
     // the deployments that will need it.
+    if (resolve.length > 0) app.log.info({ resolve }, 'host names resolved as --resolve says, not by DNS');
     app.log.info(
       { database: store.database.location, dialect: store.database.dialect, syncWorkers: 0 },
       `store ready; ${workers ? '' : '--no-workers given, but '}mail synchronization is not built yet: no mailbox is synchronized and no email is sent`,
@@ -89,15 +100,38 @@ export function serveCommand(program: Command): void {
     process.stderr.write(
       `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
         `Database: ${store.database.location}\n` +
-        'Mail synchronization: not built yet. Liaison keeps profiles, mailboxes and email, but connects to no mail server (README.md says what works)\n' +
+        'Mail synchronization: not built yet. Liaison keeps profiles, mailboxes and email, and synchronizes no mailbox (README.md says what works)\n' +
+        (service ? '' : 'Test Connection and Test & Enable: not in this build (answered 503)\n') +
+        (flags.resolve.length > 0 ? `Resolved without DNS (--resolve): ${flags.resolve.join(', ')}\n` : '') +
         (sandbox
           ? `Exchange sandbox: EWS ${sandbox.info.ews} (and ${sandbox.info.ews2}), control API ${sandbox.info.control}\n` +
             `  host names ${sandbox.info.hosts.join(', ')} listen on ${sandbox.info.listen.address}; CA certificate ${sandbox.info.caCert}\n` +
-            `  service account ${sandbox.info.serviceAccount?.username} / ${sandbox.info.serviceAccount?.password}; mailboxes ${sandbox.info.mailboxes?.join(', ')}\n`
+            `  service account ${sandbox.info.serviceAccount?.username} / ${sandbox.info.serviceAccount?.password}; mailboxes ${sandbox.info.mailboxes?.join(', ')}\n` +
+            "  Liaison reaches the sandbox's host names without DNS, on its ports and on 443 and 80 (where Autodiscover looks)\n"
           : '') +
         (admins.items.length === 0
           ? 'No administrator yet. Create one and note the token it prints:\n  npx liaison user create --email you@example.com --name "Your Name" --admin\n'
           : ''),
     );
   });
+}
+
+/**
+ * The sandbox's host names, sent to the address and ports it listens on, before the given entries (which win:
+ * an administrator's own entry for a name is kept). A profile for the sandbox then works without DNS: on the
+ * sandbox's port, and on 443 and 80, where Autodiscover looks.
+ */
+function withSandboxHosts(
+  resolve: string[],
+  info: { hosts: string[]; listen: { address: string; port: number; httpPort: number | null } },
+): string[] {
+  const address = info.listen.address === '0.0.0.0' ? '127.0.0.1' : info.listen.address === '::' ? '::1' : info.listen.address;
+  const target = address.includes(':') ? `[${address}]` : address;
+  const { port, httpPort } = info.listen;
+  const sandbox = info.hosts.flatMap((host) => [
+    `${host}:${port}:${target}`,
+    ...(port === 443 ? [] : [`${host}:443:${target}:${port}`]),
+    ...(httpPort === null || httpPort === 80 ? [] : [`${host}:80:${target}:${httpPort}`]),
+  ]);
+  return parseResolveList([...sandbox, ...resolve]).map(formatResolveEntry);
 }

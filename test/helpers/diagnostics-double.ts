@@ -16,7 +16,7 @@ export interface ScriptedFailure {
   fix?: string;
   request?: StepResult['request'];
   serverAnswer?: StepResult['serverAnswer'];
-  details?: string[];
+  details?: readonly string[];
 }
 
 /** A result of the three steps: all passed, or the named one failed and the later ones skipped. */
@@ -36,7 +36,7 @@ export function scriptedResult(email: string, failure: ScriptedFailure | null, e
       ...(failure!.fix ? { fix: failure!.fix } : {}),
       ...(failure!.request ? { request: failure!.request } : {}),
       ...(failure!.serverAnswer ? { serverAnswer: failure!.serverAnswer } : {}),
-      ...(failure!.details ? { details: failure!.details } : {}),
+      ...(failure!.details ? { details: [...failure!.details] } : {}),
     };
   });
   return {
@@ -66,7 +66,7 @@ export class DiagnosticsDouble implements DiagnosticsService {
 
   constructor(
     private readonly script: Script = () => ({ failure: null }),
-    /** How long each test takes, so that overlapping tests overlap. */
+    /** How long each step takes (between its start and end events). */
     private readonly delayMs = 0,
     /**
      * Holds every test until this many have been in flight at once (or 1 s after the first began), so that a test of
@@ -91,11 +91,16 @@ export class DiagnosticsDouble implements DiagnosticsService {
       const plan = this.script(call.target);
       this.holdDeadline ??= Date.now() + 1000;
       while (this.maxInFlight < this.holdUntilInFlight && Date.now() < this.holdDeadline) await new Promise((resolve) => setTimeout(resolve, 5));
-      if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
-      if ('throws' in plan) throw new Error(plan.throws);
+      if ('throws' in plan) {
+        if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+        throw new Error(plan.throws);
+      }
       const result = scriptedResult(call.target.email, plan.failure, plan.ewsUrl);
       for (const step of result.steps) {
-        if (step.status !== 'skipped') onEvent?.({ type: 'start', step: step.step, title: step.title });
+        if (step.status !== 'skipped') {
+          onEvent?.({ type: 'start', step: step.step, title: step.title });
+          if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+        }
         onEvent?.({ type: 'end', result: step });
       }
       return result;

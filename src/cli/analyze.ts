@@ -1,0 +1,375 @@
+/**
+ * `liaison analyze exchange`: the command-line counterpart of Microsoft's Remote Connectivity Analyzer, to run
+ * from outside the firewall with the values of a profile. It runs the same steps as Test Connection (the
+ * diagnostics service); this file reads the arguments and the password, and renders the steps as they run.
+ *
+ * Exit codes: 0 every step passed, 1 a step failed (or the test could not run), 2 bad arguments.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { DiagnosticsService, ExchangeTarget } from '../diagnostics/service.js';
+import { STEP_TITLES, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from '../diagnostics/types.js';
+import { addressProblem } from '../domain/email-address.js';
+import { AUTHENTICATION_METHODS, pemProblem, PROFILE_LIMITS } from '../domain/profile.js';
+import { serverAnswerLines } from '../diagnostics/format.js';
+import { addResolveOption } from './options.js';
+
+/** Where analyze reads and writes; the process's own streams, or a test's. */
+export interface AnalyzeIo {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+  /** null while this build has no diagnostics service. */
+  service: DiagnosticsService | null;
+}
+
+interface ExchangeFlags {
+  email: string;
+  username: string;
+  passwordStdin: boolean;
+  password?: string;
+  auth: 'basic' | 'ntlm';
+  url?: string;
+  impersonate?: string;
+  resolve: string[];
+  caFile?: string;
+  timeout: number;
+  json: boolean;
+}
+
+/** Bad arguments: the message is printed and the command exits 2. */
+class UsageError extends Error {}
+
+const EXIT = { passed: 0, failed: 1, usage: 2 } as const;
+const STEP_ORDER = Object.keys(STEP_TITLES) as StepName[];
+
+function parseTimeout(value: string): number {
+  const seconds = Number(value);
+  const { min, max } = PROFILE_LIMITS.requestTimeoutSeconds;
+  if (!/^\d+$/.test(value) || seconds < min || seconds > max) throw new InvalidArgumentError(`must be a whole number of seconds from ${min} to ${max}`);
+  return seconds;
+}
+
+function parseAddress(value: string): string {
+  const problem = addressProblem(value);
+  if (problem) throw new InvalidArgumentError(problem);
+  return value;
+}
+
+function parseUsername(value: string): string {
+  if (!/^[^\s@\\]+@[^\s@\\]+$/.test(value) && !/^[^\s@\\]+\\[^\s@\\]+$/.test(value)) {
+    throw new InvalidArgumentError("must be the service account's user principal name (svc-crm@contoso.com) or DOMAIN\\user");
+  }
+  return value;
+}
+
+function parseEwsUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('is not a URL; give the full EWS address, e.g. https://mail.contoso.com/EWS/Exchange.asmx');
+  }
+  if (url.protocol !== 'https:') throw new InvalidArgumentError(`must start with https:// (Exchange is reached over TLS only); it starts with ${url.protocol}//`);
+  if (url.username || url.password) throw new InvalidArgumentError('must not carry a user name or password; use --username and the password prompt');
+  return url.toString();
+}
+
+/** Adds `analyze` and `analyze exchange` to the program; `io` is asked for when the command runs. */
+export function analyzeCommand(program: Command, io: () => AnalyzeIo): void {
+  const analyze = program
+    .command('analyze')
+    .description('test a mail server from here, step by step, as Test Connection does (exit 0 passed, 1 a step failed, 2 bad arguments)');
+  // Commander's own mistakes (an unknown option, a missing value) are bad arguments too: exit 2, not 1.
+  const usageExit = (error: CommanderError) => {
+    throw error.exitCode === 0 ? error : new CommanderError(EXIT.usage, error.code, error.message);
+  };
+  analyze.exitOverride(usageExit);
+
+  const exchange = analyze
+    .command('exchange')
+    .description(
+      'run Autodiscover / HTTPS, EWS and mailbox connection against Exchange as a profile would, printing each step, what the server ' +
+        'answered, and the fix. The password is read from stdin (--password-stdin) or asked for on a terminal, never taken as an argument',
+    )
+    .requiredOption('--email <address>', 'the mailbox to test (Autodiscover starts from its address)', parseAddress)
+    .requiredOption('--username <user>', "the service account: user@domain (UPN) or DOMAIN\\user", parseUsername)
+    .option('--password-stdin', 'read the password from standard input (one line)', false)
+    .addOption(new Option('--password <password>').hideHelp())
+    .addOption(new Option('--auth <method>', 'how the service account signs in').choices(AUTHENTICATION_METHODS).default('basic'))
+    .option('--url <url>', 'the EWS URL (https); given, Autodiscover is skipped, as a profile with Autodiscover off', parseEwsUrl)
+    .option('--impersonate <address>', 'the mailbox the service account impersonates (default: --email, the one Liaison tests)', parseAddress)
+    .option('--ca-file <pem>', 'extra CA certificates (PEM) to trust besides the system store, as the profile’s trustedCaPem')
+    .addOption(
+      new Option('--timeout <seconds>', 'how long one call may take, connecting included')
+        .argParser(parseTimeout)
+        .default(PROFILE_LIMITS.requestTimeoutSeconds.default),
+    )
+    .option('--json', 'print the result as JSON, as the API returns it (nothing else on stdout)', false);
+  addResolveOption(exchange).exitOverride(usageExit);
+  exchange.action(async (flags: ExchangeFlags) => {
+    const code = await analyzeExchange(flags, io());
+    // Thrown, not returned, so that main exits with it even if a connection is still closing.
+    if (code !== EXIT.passed) throw new CommanderError(code, 'liaison.analyze', '');
+  });
+
+  for (const command of [analyze, exchange]) {
+    command.configureOutput({ writeOut: (text) => io().stdout.write(text), writeErr: (text) => io().stderr.write(text) });
+  }
+}
+
+/** Runs the analyzer as `liaison analyze …` would, returning the exit code: for tests, and for embedding. */
+export async function runAnalyze(args: readonly string[], io: AnalyzeIo): Promise<number> {
+  const program = new Command('liaison').exitOverride();
+  analyzeCommand(program, () => io);
+  try {
+    await program.parseAsync(['analyze', ...args], { from: 'user' });
+    return EXIT.passed;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    throw error;
+  }
+}
+
+async function analyzeExchange(flags: ExchangeFlags, io: AnalyzeIo): Promise<number> {
+  let target: ExchangeTarget;
+  try {
+    target = await targetFrom(flags, io);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    io.stderr.write(`liaison analyze: ${error.message}\n`);
+    return EXIT.usage;
+  }
+  if (!io.service) {
+    io.stderr.write('liaison analyze: this build of Liaison has no Exchange diagnostics yet, so there is nothing to run\n');
+    return EXIT.failed;
+  }
+  const renderer = flags.json ? null : new StepRenderer(io.stdout, colourOn(io.stdout, io.env));
+  renderer?.header(target, flags);
+  let result: ConnectionTestResult;
+  try {
+    result = await io.service.testConnection(target, (event) => renderer?.event(event));
+  } catch (error) {
+    renderer?.stop();
+    io.stderr.write(`liaison analyze: the test could not finish: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failed;
+  }
+  if (flags.json) io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  else renderer!.finish(result);
+  return result.status === 'success' && result.steps.every((s) => s.status !== 'failure') ? EXIT.passed : EXIT.failed;
+}
+
+/** The target from the flags, the password from stdin or the terminal; UsageError for what is wrong. */
+async function targetFrom(flags: ExchangeFlags, io: AnalyzeIo): Promise<ExchangeTarget> {
+  if (flags.password !== undefined) {
+    throw new UsageError(
+      'a password is never taken on the command line (it would stay in the shell history and show in the process list): ' +
+        'pipe it in with --password-stdin, or leave both out to be asked for it on a terminal',
+    );
+  }
+  if (flags.impersonate && flags.impersonate.toLowerCase() !== flags.email.toLowerCase()) {
+    throw new UsageError(
+      `--impersonate ${flags.impersonate} differs from --email ${flags.email}: Liaison opens the mailbox it impersonates, as a profile's ` +
+        'Test Connection does, so give that address as --email (and leave --impersonate out)',
+    );
+  }
+  let trustedCaPem: string | null = null;
+  if (flags.caFile) {
+    try {
+      trustedCaPem = readFileSync(flags.caFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--ca-file ${flags.caFile} cannot be read: ${(error as Error).message}`);
+    }
+    const problem = pemProblem(trustedCaPem);
+    if (problem) throw new UsageError(`--ca-file ${flags.caFile} ${problem}`);
+  }
+  const password = await readPassword(flags, io);
+  return {
+    email: flags.impersonate ?? flags.email,
+    username: flags.username,
+    password,
+    auth: flags.auth,
+    url: flags.url ?? null,
+    autodiscover: flags.url === undefined,
+    trustedCaPem,
+    resolve: flags.resolve,
+    timeoutMs: flags.timeout * 1000,
+    maxConcurrentConnections: PROFILE_LIMITS.maxConcurrentConnections.default,
+  };
+}
+
+async function readPassword(flags: ExchangeFlags, io: AnalyzeIo): Promise<string> {
+  if (flags.passwordStdin) {
+    if (io.stdin.isTTY) io.stderr.write(`Password for ${flags.username} (then Enter and Ctrl-D): `);
+    const chunks: Buffer[] = [];
+    for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    if (password === '') throw new UsageError('--password-stdin was given, but standard input held no password');
+    return password;
+  }
+  if (!io.stdin.isTTY || !io.stdin.setRawMode) {
+    throw new UsageError('no password: standard input is not a terminal to ask on, so pipe the password in with --password-stdin');
+  }
+  return promptHidden(io, `Password for ${flags.username}: `);
+}
+
+/** Asks on the terminal without echoing what is typed. */
+function promptHidden(io: AnalyzeIo, prompt: string): Promise<string> {
+  const stdin = io.stdin;
+  io.stderr.write(prompt);
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const done = (error: Error | null) => {
+      stdin.removeListener('data', onData);
+      stdin.setRawMode!(false);
+      stdin.pause();
+      io.stderr.write('\n');
+      if (error) reject(error);
+      else resolve(typed);
+    };
+    const onData = (data: Buffer | string) => {
+      for (const char of data.toString()) {
+        if (char === '\r' || char === '\n') return done(typed === '' ? new UsageError('no password was typed') : null);
+        if (char === '\u0003' || char === '\u0004') return done(new UsageError('cancelled at the password prompt'));
+        if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
+        else if (char >= ' ') typed += char;
+      }
+    };
+    stdin.setRawMode!(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}
+
+/** Colour on a terminal, unless NO_COLOR is set (no-color.org: any non-empty value). */
+function colourOn(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  return Boolean(stream.isTTY) && !env.NO_COLOR;
+}
+
+const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * The server is hostile input: what it sent reaches the terminal without control characters (an escape
+ * sequence in a header could rewrite the screen), each shown as \xNN.
+ */
+function clean(text: string): string {
+  let out = '';
+  for (const char of text) {
+    const code = char.charCodeAt(0);
+    const control = (code < 0x20 && char !== '\t' && char !== '\n') || (code >= 0x7f && code <= 0x9f);
+    out += control ? `\\x${code.toString(16).padStart(2, '0')}` : char;
+  }
+  return out;
+}
+
+function seconds(ms: number): string {
+  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Renders the steps: a spinner with elapsed time on a terminal, plain lines otherwise; the outcome of each. */
+class StepRenderer {
+  private spinner: NodeJS.Timeout | null = null;
+  private readonly printed = new Set<StepName>();
+  private readonly tty: boolean;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly colour: boolean,
+  ) {
+    this.tty = Boolean(out.isTTY);
+  }
+
+  private paint(code: string, text: string): string {
+    return this.colour ? `\u001b[${code}m${text}\u001b[0m` : text;
+  }
+
+  header(target: ExchangeTarget, flags: ExchangeFlags): void {
+    const how = `${target.auth === 'ntlm' ? 'NTLM' : 'Basic'}, ${target.autodiscover ? 'Autodiscover' : target.url}`;
+    this.out.write(`Testing Exchange for ${target.email} as ${target.username} (${how})\n`);
+    if (flags.resolve.length > 0) this.out.write(this.paint('2', `Resolving without DNS: ${flags.resolve.join(', ')}\n`));
+  }
+
+  event(event: StepEvent): void {
+    if (event.type === 'start') this.start(event.step, event.title);
+    else this.end(event.result);
+  }
+
+  private number(step: StepName): number {
+    return STEP_ORDER.indexOf(step) + 1;
+  }
+
+  private start(step: StepName, title: string): void {
+    this.stop();
+    const label = `${this.number(step)}. ${title}`;
+    if (!this.tty) {
+      this.out.write(`… ${label}\n`);
+      return;
+    }
+    const started = Date.now();
+    let frame = 0;
+    const draw = () => {
+      this.out.write(`\r\u001b[2K${this.paint('36', SPINNER[frame++ % SPINNER.length]!)} ${label} ${this.paint('2', seconds(Date.now() - started))}`);
+    };
+    draw();
+    this.spinner = setInterval(draw, 80);
+    this.spinner.unref();
+  }
+
+  /** Ends the spinner line, if one is showing. */
+  stop(): void {
+    if (this.spinner) {
+      clearInterval(this.spinner);
+      this.spinner = null;
+      this.out.write('\r\u001b[2K');
+    }
+  }
+
+  private end(result: StepResult): void {
+    this.stop();
+    this.printed.add(result.step);
+    const label = `${this.number(result.step)}. ${result.title}`;
+    const summary = clean(result.summary);
+    if (result.status === 'success') {
+      this.out.write(`${this.paint('32', '✓')} ${label} ${this.paint('2', `(${seconds(result.elapsedMs)})`)}: ${summary}\n`);
+    } else if (result.status === 'skipped') {
+      this.out.write(this.paint('2', `○ ${label}: skipped: ${summary}`) + '\n');
+    } else {
+      this.out.write(`${this.paint('31', '✗')} ${this.paint('1', label)} ${this.paint('2', `(${seconds(result.elapsedMs)})`)}: ${summary}\n`);
+      this.failure(result);
+    }
+  }
+
+  private failure(result: StepResult): void {
+    const block = (name: string, lines: string[], code = '') => {
+      lines.forEach((line, index) => {
+        const head = index === 0 ? this.paint('2', name.padEnd(9)) : ' '.repeat(9);
+        this.out.write(`    ${head} ${code ? this.paint(code, clean(line)) : clean(line)}\n`);
+      });
+    };
+    if (result.request) block('request', [`${result.request.method} ${result.request.url}`]);
+    const answer = result.serverAnswer;
+    if (answer) {
+      // An excerpt may run over several lines: each is shown, up to a screenful.
+      const lines = serverAnswerLines(answer).flatMap((line) => line.split(/\r?\n/)).slice(0, 20);
+      if (lines.length > 0) block('answer', lines);
+    }
+    if (result.details && result.details.length > 0) block('details', result.details);
+    if (result.fix) block('fix', [result.fix], '33');
+    if (result.code) block('code', [result.code], '2');
+  }
+
+  finish(result: ConnectionTestResult): void {
+    this.stop();
+    // A step whose end was not announced (or a service that announces nothing) is shown from the result.
+    for (const step of result.steps) if (!this.printed.has(step.step)) this.end(step);
+    const failed = result.steps.find((s) => s.status === 'failure');
+    const total = seconds(result.elapsedMs);
+    if (failed) {
+      this.out.write(`${this.paint('31', 'Failed')} at step ${this.number(failed.step)} (${failed.title}), after ${total}.\n`);
+    } else {
+      const passed = result.steps.filter((s) => s.status === 'success').length;
+      this.out.write(`${this.paint('32', 'Passed')}: ${passed} of ${result.steps.length} steps in ${total}${result.ewsUrl ? `; EWS ${clean(result.ewsUrl)}` : ''}.\n`);
+    }
+  }
+}
