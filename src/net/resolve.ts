@@ -1,112 +1,131 @@
 /**
- * Host-name overrides in curl's `--resolve` syntax, `host:port:address[:port]`: connections to `host` on
- * `port` go to `address` (on the second port, when given) without asking DNS, while TLS still checks the
- * certificate against `host`. This is how the tests and the demo reach the sandbox's contoso.test names, and
- * how an administrator tries a reverse proxy before DNS points at it.
+ * Host overrides in the syntax of curl's `--resolve`: `host:port:address` sends connections for host:port to
+ * the address without asking DNS; Liaison also accepts `host:port:address:port` to reach another port (a reverse
+ * proxy under test, the sandbox on a free port). IPv6 addresses go in brackets, as in curl. The real host name is
+ * still the one TLS checks (SNI and the certificate's names): only the address dialled changes.
  *
- * Liaison takes several entries in one value, comma-separated (LIAISON_RESOLVE, or one flag), so unlike curl an
- * entry names one address. An IPv6 address is written in brackets when a port follows it (`[::1]:8443`).
+ * Not supported from curl's syntax: the `*` host, several addresses in one entry, the `+` and `-` prefixes.
+ * A list (the LIAISON_RESOLVE environment variable) separates entries with commas.
  */
 import { isIP } from 'node:net';
 
 export interface ResolveEntry {
-  /** Lower-cased host name, as connections name it. */
+  /** Lower-cased host name as it appears in URLs. */
   host: string;
   port: number;
-  /** An IPv4 or IPv6 address (IPv6 without brackets). */
+  /** IP address to dial (no brackets). */
   address: string;
-  /** The port to connect to instead of `port`; null keeps `port`. */
-  targetPort: number | null;
+  /** Port to dial: the entry's fourth field, or `port`. */
+  targetPort: number;
 }
 
-export class ResolveSyntaxError extends Error {
+export class ResolveEntryError extends Error {
   constructor(
     readonly entry: string,
     reason: string,
   ) {
-    super(`--resolve "${entry}": ${reason} (expected host:port:address[:port], e.g. mail.contoso.test:443:127.0.0.1:8443)`);
-    this.name = 'ResolveSyntaxError';
+    super(`Bad --resolve entry "${entry}": ${reason}. The form is host:port:address or host:port:address:port (IPv6 addresses in brackets), as curl's --resolve.`);
+    this.name = 'ResolveEntryError';
   }
 }
 
-const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+const HOST = /^(?=.{1,253}$)[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,62}[a-z0-9_])?)*\.?$/i;
 
-function readPort(entry: string, text: string, what: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) {
-    throw new ResolveSyntaxError(entry, `${what} "${text}" is not a port number from 1 to 65535`);
-  }
-  return Number(text);
+function port(text: string | undefined, entry: string, what: string): number {
+  if (text === undefined || !/^\d{1,5}$/.test(text)) throw new ResolveEntryError(entry, `the ${what} must be a number from 1 to 65535, not "${text ?? ''}"`);
+  const value = Number(text);
+  if (value < 1 || value > 65535) throw new ResolveEntryError(entry, `the ${what} must be a number from 1 to 65535, not "${text}"`);
+  return value;
 }
 
-/** Reads one entry; throws ResolveSyntaxError naming what is wrong. */
+/** Parses one `host:port:address[:port]` entry. */
 export function parseResolveEntry(text: string): ResolveEntry {
   const entry = text.trim();
-  if (entry.startsWith('+') || entry.startsWith('-')) {
-    throw new ResolveSyntaxError(entry, "curl's + and - prefixes are not supported; give the entry itself");
-  }
+  if (!entry) throw new ResolveEntryError(text, 'it is empty');
+  if (entry.startsWith('+') || entry.startsWith('-')) throw new ResolveEntryError(entry, "curl's + and - prefixes are not supported");
   const first = entry.indexOf(':');
   const second = first < 0 ? -1 : entry.indexOf(':', first + 1);
-  if (first <= 0 || second < 0) throw new ResolveSyntaxError(entry, 'it needs a host, a port and an address');
+  if (first < 0 || second < 0) throw new ResolveEntryError(entry, 'it needs at least a host, a port and an address separated by colons');
   const host = entry.slice(0, first).toLowerCase();
-  if (host.length > 253 || !host.replace(/\.$/, '').split('.').every((label) => HOST_LABEL.test(label))) {
-    throw new ResolveSyntaxError(entry, `"${host}" is not a host name`);
-  }
-  const port = readPort(entry, entry.slice(first + 1, second), 'port');
+  if (host === '*') throw new ResolveEntryError(entry, 'the * host is not supported; name the host');
+  if (host.startsWith('[')) throw new ResolveEntryError(entry, 'the host must be a name; IP literals need no override');
+  if (!HOST.test(host)) throw new ResolveEntryError(entry, `"${host}" is not a host name`);
+  const hostPort = port(entry.slice(first + 1, second), entry, 'port');
   const rest = entry.slice(second + 1);
+
   let address: string;
-  let targetPortText: string | null = null;
+  let after: string;
   if (rest.startsWith('[')) {
     const close = rest.indexOf(']');
-    if (close < 0) throw new ResolveSyntaxError(entry, 'the [ of the IPv6 address is not closed');
+    if (close < 0) throw new ResolveEntryError(entry, 'the IPv6 address has no closing bracket');
     address = rest.slice(1, close);
-    const after = rest.slice(close + 1);
-    if (after !== '') {
-      if (!after.startsWith(':')) throw new ResolveSyntaxError(entry, `"${after}" after the address is not :port`);
-      targetPortText = after.slice(1);
-    }
-    if (isIP(address) !== 6) throw new ResolveSyntaxError(entry, `"${address}" is not an IPv6 address`);
+    if (isIP(address) !== 6) throw new ResolveEntryError(entry, `"${address}" is not an IPv6 address`);
+    after = rest.slice(close + 1);
+    if (after && !after.startsWith(':')) throw new ResolveEntryError(entry, 'expected ":port" after the IPv6 address');
+    after = after.slice(1);
+    if (rest.slice(close + 1) === ':') throw new ResolveEntryError(entry, 'the target port is empty');
   } else {
-    const colons = rest.split(':').length - 1;
-    if (colons === 1) [address, targetPortText] = rest.split(':') as [string, string];
-    else address = rest;
+    const colon = rest.indexOf(':');
+    address = colon < 0 ? rest : rest.slice(0, colon);
+    after = colon < 0 ? '' : rest.slice(colon + 1);
+    if (colon >= 0 && after === '') throw new ResolveEntryError(entry, 'the target port is empty');
+    if (!address) throw new ResolveEntryError(entry, 'the address is empty');
     if (isIP(address) === 0) {
-      throw new ResolveSyntaxError(
-        entry,
-        address === '' ? 'the address is missing' : `"${address}" is not an IP address (a host name is not allowed here; write IPv6 as [::1])`,
-      );
+      if (isIP(rest) === 6) throw new ResolveEntryError(entry, 'put the IPv6 address in brackets, e.g. [::1]');
+      throw new ResolveEntryError(entry, `"${address}" is not an IP address`);
+    }
+    if (after.includes(':')) throw new ResolveEntryError(entry, 'too many fields (an IPv6 address needs brackets)');
+  }
+  const targetPort = after === '' ? hostPort : port(after, entry, 'target port');
+  return { host: host.replace(/\.$/, ''), port: hostPort, address, targetPort };
+}
+
+/** Parses entries, each possibly a comma-separated list (the LIAISON_RESOLVE form); blank items are skipped. */
+export function parseResolveList(values: string | readonly string[] | undefined | null): ResolveEntry[] {
+  if (values === undefined || values === null) return [];
+  const list = typeof values === 'string' ? [values] : values;
+  const out: ResolveEntry[] = [];
+  for (const value of list) {
+    for (const item of value.split(',')) {
+      if (item.trim() === '') continue;
+      out.push(parseResolveEntry(item));
     }
   }
-  const targetPort = targetPortText === null ? null : readPort(entry, targetPortText, 'target port');
-  return { host: host.replace(/\.$/, ''), port, address, targetPort };
+  return out;
 }
 
-/**
- * Reads every entry of every value (each value may hold several, comma-separated; empty pieces are ignored).
- * A later entry for the same host and port replaces an earlier one, as in curl.
- */
-export function parseResolveList(values: readonly string[]): ResolveEntry[] {
-  const byKey = new Map<string, ResolveEntry>();
-  for (const value of values) {
-    for (const piece of value.split(',')) {
-      if (piece.trim() === '') continue;
-      const entry = parseResolveEntry(piece);
-      const key = `${entry.host}:${entry.port}`;
-      byKey.delete(key);
-      byKey.set(key, entry);
+/** The overrides of the LIAISON_RESOLVE environment variable. */
+export function resolveFromEnvironment(env: NodeJS.ProcessEnv = process.env): ResolveEntry[] {
+  return parseResolveList(env.LIAISON_RESOLVE);
+}
+
+export interface DialTarget {
+  /** What to connect to: the override's address, or the host name itself (DNS). */
+  address: string;
+  port: number;
+  /** Whether an override applied. */
+  overridden: boolean;
+}
+
+/** Looks up host:port in the overrides; the last entry for a host:port wins, as with repeated curl flags. */
+export class HostOverrides {
+  private readonly map = new Map<string, ResolveEntry>();
+
+  constructor(entries: readonly (ResolveEntry | string)[] = []) {
+    for (const entry of entries) {
+      const parsed = typeof entry === 'string' ? parseResolveList(entry) : [entry];
+      for (const e of parsed) this.map.set(`${e.host}:${e.port}`, e);
     }
   }
-  return [...byKey.values()];
-}
 
-/** The entry in the syntax it was read from, so a parsed list can be handed on as strings. */
-export function formatResolveEntry(entry: ResolveEntry): string {
-  const address = entry.address.includes(':') ? `[${entry.address}]` : entry.address;
-  return `${entry.host}:${entry.port}:${address}${entry.targetPort === null ? '' : `:${entry.targetPort}`}`;
-}
+  get size(): number {
+    return this.map.size;
+  }
 
-/** Where a connection to host:port goes instead, or null to resolve the name as usual. */
-export function findOverride(entries: readonly ResolveEntry[], host: string, port: number): { address: string; port: number } | null {
-  const name = host.toLowerCase().replace(/\.$/, '');
-  const found = entries.find((e) => e.host === name && e.port === port);
-  return found ? { address: found.address, port: found.targetPort ?? found.port } : null;
+  /** Where to dial for a host and port taken from a URL (host lower-cased, brackets and a trailing dot dropped). */
+  target(host: string, port: number): DialTarget {
+    const name = host.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+    const entry = this.map.get(`${name}:${port}`);
+    return entry ? { address: entry.address, port: entry.targetPort, overridden: true } : { address: name, port, overridden: false };
+  }
 }

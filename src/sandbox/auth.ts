@@ -6,13 +6,14 @@
  * connection need no Authorization header; a new connection authenticates again. A missing or wrong credential is
  * a 401 with an empty body and every offer again; the CHALLENGE step is a 401 that keeps the connection open.
  */
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { channelBindingsHash, type ExtendedProtection, type Pending, sign, startHandshake, verifyAuthenticate } from './ntlm/server.js';
-import { messageType, NtlmFormatError, type ServerIdentity } from './ntlm/messages.js';
-import { decodeOid, DerError, NEG_STATE, OID_NTLM, readAll, readClientToken, readTlv, writeServerToken } from './ntlm/spnego.js';
+import { tlsServerEndPoint } from '../ntlm/bindings.js';
+import { messageType, NtlmFormatError, type ServerIdentity } from '../ntlm/messages.js';
+import { sign } from '../ntlm/signing.js';
+import { DerError, NEG_STATE, OID_NTLM, readClientToken, writeServerToken } from '../ntlm/spnego.js';
+import { type ExtendedProtection, type Pending, startHandshake, verifyAuthenticate } from './ntlm/server.js';
 import type { Account } from './state/model.js';
 import type { SandboxState } from './state/sandbox-state.js';
 
@@ -101,31 +102,6 @@ function basic(header: string, state: SandboxState): Account | null {
   if (colon < 0) return null;
   const password = decoded.slice(colon + 1);
   return accountsNamed(state, decoded.slice(0, colon)).find((a) => a.password === password) ?? null;
-}
-
-const SIGNATURE_HASHES: Record<string, string> = {
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-};
-
-/**
- * The tls-server-end-point channel binding (RFC 5929 section 4.1) of the certificate this connection was served:
- * its hash with the hash function of its signature, SHA-256 for MD5 and SHA-1; as MsvAvChannelBindings holds it.
- */
-export function tlsServerEndPoint(certificate: Buffer): Buffer {
-  // Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm AlgorithmIdentifier, signatureValue }
-  let hash = 'sha256';
-  try {
-    const [, algorithm] = readAll(readTlv(certificate).value);
-    const oid = readTlv(algorithm!.value);
-    hash = SIGNATURE_HASHES[decodeOid(oid.value)] ?? 'sha256';
-  } catch (error) {
-    if (!(error instanceof DerError)) throw error;
-  }
-  const digest = createHash(hash).update(certificate).digest();
-  return channelBindingsHash(Buffer.concat([Buffer.from('tls-server-end-point:', 'latin1'), digest]));
 }
 
 function expectedBindings(req: IncomingMessage, conn: ConnectionAuth): Buffer | null {

@@ -5,10 +5,10 @@
  * length of one (24 bytes): the sandbox refuses it before any computation.
  */
 import { randomBytes } from 'node:crypto';
-import { hmacMd5, ntowfv2, Rc4 } from '../../src/sandbox/ntlm/crypto.js';
-import { AV, FLAGS, readAvPairs, SIGNATURE, writeAvPairs } from '../../src/sandbox/ntlm/messages.js';
-import { sign } from '../../src/sandbox/ntlm/server.js';
-import { encodeOid, OID_SPNEGO, tlv } from '../../src/sandbox/ntlm/spnego.js';
+import { hmacMd5, ntowfv2, Rc4 } from '../../src/ntlm/crypto.js';
+import { AV, FLAGS, readAvPairs, SIGNATURE, writeAvPairs } from '../../src/ntlm/messages.js';
+import { sign } from '../../src/ntlm/signing.js';
+import { encodeOid, OID_SPNEGO, tlv } from '../../src/ntlm/spnego.js';
 
 export interface NtlmClientOptions {
   user: string;

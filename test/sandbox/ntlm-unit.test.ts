@@ -5,12 +5,13 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { channelBindingsHash, sealKey, sign, startHandshake, verifyAuthenticate } from '../../src/sandbox/ntlm/server.js';
-import { hmacMd5, ntHash, ntowfv2, Rc4 } from '../../src/sandbox/ntlm/crypto.js';
-import { md4 } from '../../src/sandbox/ntlm/md4.js';
-import { AV, challengeFlags, FLAGS, readAvPairs, readNegotiate, writeAvPairs } from '../../src/sandbox/ntlm/messages.js';
-import { decodeOid, encodeOid, NEG_STATE, OID_NTLM, readClientToken, readTlv, tlv, writeServerToken } from '../../src/sandbox/ntlm/spnego.js';
-import { tlsServerEndPoint } from '../../src/sandbox/auth.js';
+import { startHandshake, verifyAuthenticate } from '../../src/sandbox/ntlm/server.js';
+import { channelBindingsHash, tlsServerEndPoint } from '../../src/ntlm/bindings.js';
+import { sealKey, sign } from '../../src/ntlm/signing.js';
+import { hmacMd5, ntHash, ntowfv2, Rc4 } from '../../src/ntlm/crypto.js';
+import { md4 } from '../../src/ntlm/md4.js';
+import { AV, challengeFlags, FLAGS, readAvPairs, readNegotiate, writeAvPairs } from '../../src/ntlm/messages.js';
+import { decodeOid, encodeOid, NEG_STATE, OID_NTLM, readClientToken, readTlv, tlv, writeServerToken } from '../../src/ntlm/spnego.js';
 import { ntlmClient, spnegoInit, spnegoResp } from '../helpers/ntlm-client.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');

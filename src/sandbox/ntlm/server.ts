@@ -7,7 +7,7 @@
  * connection, which is what stops a replay. The MIC is checked when the client says it sent one.
  */
 import { randomBytes } from 'node:crypto';
-import { equal, hmacMd5, md5, ntowfv2, Rc4 } from './crypto.js';
+import { equal, hmacMd5, ntowfv2, Rc4 } from '../../ntlm/crypto.js';
 import {
   AV,
   AV_FLAG_MIC,
@@ -19,7 +19,7 @@ import {
   readNegotiate,
   type ServerIdentity,
   writeChallenge,
-} from './messages.js';
+} from '../../ntlm/messages.js';
 
 export type ExtendedProtection = 'none' | 'allow' | 'require';
 
@@ -42,13 +42,6 @@ export interface Verified<T> {
 }
 
 export type Outcome<T> = { ok: true; value: Verified<T> } | { ok: false; reason: string };
-
-/** The MD5 of the gss_channel_bindings_struct with only application data, as MsvAvChannelBindings holds it. */
-export function channelBindingsHash(applicationData: Buffer): Buffer {
-  const header = Buffer.alloc(20);
-  header.writeUInt32LE(applicationData.length, 16);
-  return md5(header, applicationData);
-}
 
 /**
  * Checks an AUTHENTICATE message against the pending challenge. `candidates` gives the accounts the user and
@@ -110,28 +103,4 @@ export function verifyAuthenticate<T>(
     if (present && (!protection.expected || !equal(sent, protection.expected))) return { ok: false, reason: 'the channel bindings do not match this TLS connection' };
   }
   return { ok: true, value: { account, user: message.user, domain: message.domain, flags, exportedSessionKey } };
-}
-
-export function sealKey(exportedSessionKey: Buffer, flags: number, direction: 'client-to-server' | 'server-to-client'): Buffer {
-  const base = flags & FLAGS.N128 ? exportedSessionKey : flags & FLAGS.N56 ? exportedSessionKey.subarray(0, 7) : exportedSessionKey.subarray(0, 5);
-  return md5(base, magic(`${direction} sealing`));
-}
-
-const magic = (text: string) => Buffer.from(`session key to ${text} key magic constant\0`, 'latin1');
-
-/** MS-NLMP 3.4.4.2: the signature of a message with extended session security, sequence number 0 on a new key. */
-export function sign(
-  exportedSessionKey: Buffer,
-  flags: number,
-  direction: 'client-to-server' | 'server-to-client',
-  message: Buffer,
-  seq = 0,
-  sealHandle?: Rc4,
-): Buffer {
-  const signKey = md5(exportedSessionKey, magic(`${direction} signing`));
-  const seqBytes = Buffer.alloc(4);
-  seqBytes.writeUInt32LE(seq);
-  let checksum = hmacMd5(signKey, seqBytes, message).subarray(0, 8);
-  if (flags & FLAGS.KEY_EXCH) checksum = (sealHandle ?? new Rc4(sealKey(exportedSessionKey, flags, direction))).update(checksum);
-  return Buffer.concat([Buffer.from([1, 0, 0, 0]), checksum, seqBytes]);
 }

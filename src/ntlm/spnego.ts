@@ -134,3 +134,18 @@ export function writeServerToken(negState: number, options: { supportedMech?: st
   if (options.mechListMic) fields.push(tlv(0xa3, tlv(0x04, options.mechListMic)));
   return tlv(0xa1, tlv(0x30, Buffer.concat(fields)));
 }
+
+/**
+ * The mechanism token of a server's NegTokenResp (the NTLM CHALLENGE a server wraps in SPNEGO), or null when the
+ * token is not a NegTokenResp.
+ */
+export function readServerToken(token: Buffer): { negState: number | null; responseToken: Buffer | null } | null {
+  if (token[0] !== 0xa1) return null;
+  const fields = contextFields(readTlv(readTlv(token).value));
+  const state = fields.get(0);
+  const response = fields.get(2);
+  return {
+    negState: state && state.tag === 0x0a && state.value.length === 1 ? state.value[0]! : null,
+    responseToken: response && response.tag === 0x04 ? response.value : null,
+  };
+}
