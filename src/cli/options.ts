@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { formatResolveEntry, parseResolveList, ResolveEntryError } from '../net/resolve.js';
+import { parseResolveList, ResolveEntryError } from '../net/resolve.js';
 
 export interface StoreFlags {
   data: string;
@@ -43,16 +43,17 @@ export function parseBoolean(value: string): boolean {
 }
 
 /**
- * Reads one --resolve value (several entries, comma-separated) onto the ones before it, as entries in their
- * canonical form. A mistake names the entry.
+ * Reads one --resolve value (several entries, comma-separated) onto the ones before it: each entry checked
+ * (a mistake names it), kept as given. A later entry for the same host and port wins where they are used.
  */
 export function collectResolve(value: string, previous: string[] = []): string[] {
   try {
-    return parseResolveList([...previous, value]).map(formatResolveEntry);
+    parseResolveList(value);
   } catch (error) {
     if (error instanceof ResolveEntryError) throw new InvalidArgumentError(error.message);
     throw error;
   }
+  return [...previous, ...value.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '')];
 }
 
 /**

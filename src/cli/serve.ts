@@ -4,7 +4,6 @@ import { Option } from 'commander';
 import path from 'node:path';
 import { buildApi, LOG_REDACT } from '../api/server.js';
 import { Store } from '../store/store.js';
-import { formatResolveEntry, parseResolveList } from '../net/resolve.js';
 import { diagnosticsService } from './diagnostics.js';
 import { addResolveOption, addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
 import { addSandboxOptions, sandboxHttpPort, startSandboxFromFlags } from './sandbox.js';
@@ -133,5 +132,6 @@ function withSandboxHosts(
     ...(port === 443 ? [] : [`${host}:443:${target}:${port}`]),
     ...(httpPort === null || httpPort === 80 ? [] : [`${host}:80:${target}:${httpPort}`]),
   ]);
-  return parseResolveList([...sandbox, ...resolve]).map(formatResolveEntry);
+  // Later entries win (src/net/resolve.ts HostOverrides), so the administrator's come last.
+  return [...sandbox, ...resolve];
 }

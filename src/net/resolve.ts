@@ -129,9 +129,3 @@ export class HostOverrides {
     return entry ? { address: entry.address, port: entry.targetPort, overridden: true } : { address: name, port, overridden: false };
   }
 }
-
-/** An entry written back in the syntax it was read in (IPv6 in brackets; the dialled port only when it differs). */
-export function formatResolveEntry(entry: ResolveEntry): string {
-  const address = entry.address.includes(':') ? `[${entry.address}]` : entry.address;
-  return `${entry.host}:${entry.port}:${address}${entry.targetPort === entry.port ? '' : `:${entry.targetPort}`}`;
-}
