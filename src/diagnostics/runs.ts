@@ -141,6 +141,17 @@ async function testOne(store: Store, context: DiagnosticsContext, profile: Profi
     return { ...base(mailbox, now), outcome: 'refused', problems: [caught.message], result };
   }
   if (passed) {
+    if (mailbox.ewsUrl && result!.ewsUrl && result!.ewsUrl !== mailbox.ewsUrl) {
+      // Autodiscover found the mailbox somewhere else than it was last time: say so, it explains a change of server.
+      await store.alerts.raise({
+        level: 'information',
+        scope: 'mailbox',
+        profileId: profile.id,
+        mailboxId: mailbox.id,
+        code: 'mailbox.location-changed',
+        message: `Autodiscover found ${mailbox.emailAddress} at ${result!.ewsUrl}; it was at ${mailbox.ewsUrl}`,
+      });
+    }
     const alert = await store.alerts.raise({
       level: 'information',
       scope: 'mailbox',
