@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import AjvModule from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { ConnectionTestResult, StepResult } from '../src/api/schemas.js';
+import { validateEwsEnvelope } from '../src/xml/ews-schema.js';
 import { liaison, type CliResult } from './helpers/cli.js';
 import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
 import { sandboxResolve } from './helpers/sandbox-connect.js';
@@ -170,5 +171,16 @@ describe('liaison analyze exchange against the sandbox', () => {
       assert.ok(!result.stderr.includes('hunter2'), `${name}: a refused password is not repeated`);
     }
     assert.equal(s.records.length, before, 'no request reached the sandbox');
+  });
+
+  test('every EWS request the command sent (as the sandbox received it) validates against the schemas', () => {
+    const requests = s.records.filter((r) => r.surface === 'ews' && r.request !== '');
+    assert.ok(requests.length >= 10, `${requests.length} EWS requests`);
+    const invalid = [];
+    for (const r of requests) {
+      const violation = validateEwsEnvelope(r.request);
+      if (violation) invalid.push(`${r.operation}: ${violation.message} (line ${violation.line})`);
+    }
+    assert.deepEqual(invalid, []);
   });
 });

@@ -96,10 +96,19 @@ describe('Exchange through the API, against the sandbox', () => {
       }
 
       /** A Liaison user whose email is a sandbox mailbox, its mailbox associated with the profile (and approved). */
+      const users = new Map<string, { id: string; mailboxId: string }>();
+      /** The Liaison user of a sandbox address, created on first use. */
+      async function userOf(name: string, email: string): Promise<{ id: string; mailboxId: string }> {
+        if (!users.has(email)) {
+          const user = await api.call('POST', '/api/v1/users', { body: { name, email } });
+          assert.equal(user.statusCode, 201, user.body);
+          users.set(email, user.json());
+        }
+        return users.get(email)!;
+      }
+
       async function liaisonMailbox(name: string, email: string, profileId: string, approved = true): Promise<string> {
-        const user = await api.call('POST', '/api/v1/users', { body: { name, email } });
-        assert.equal(user.statusCode, 201, user.body);
-        const id = user.json().mailboxId as string;
+        const id = (await userOf(name, email)).mailboxId;
         assert.equal((await api.call('POST', '/api/v1/mailboxes/associate', { body: { mailboxIds: [id], profileId } })).statusCode, 200);
         if (approved) assert.equal((await api.call('POST', '/api/v1/mailboxes/approval', { body: { mailboxIds: [id], approvalStatus: 'approved' } })).statusCode, 200);
         return id;
@@ -135,6 +144,23 @@ describe('Exchange through the API, against the sandbox', () => {
         const dave = await testConnection(profiles.autoNtlm!, 'dave@contoso.test');
         assert.deepEqual([statuses(dave), dave.ewsUrl], [ALL_PASS, ews('mail2.contoso.test')]);
         assert.deepEqual(statuses(await testConnection(profiles.fixedBasic!, 'dave@contoso.test')), ALL_PASS);
+      });
+
+      test("Test Connection uses the profile as it is now, and tests the owner's address when the body names none", async () => {
+        const switched = await api.call('PATCH', `/api/v1/email-server-profiles/${profiles.fixedBasic}`, { body: { authentication: 'ntlm' } });
+        assert.equal(switched.statusCode, 200, switched.body);
+        try {
+          const result = await testConnection(profiles.fixedBasic!);
+          assert.deepEqual(statuses(result), ALL_PASS);
+          assert.match(result.steps[1]!.summary, /\(NTLM\)/, 'the password was kept through the change');
+        } finally {
+          assert.equal((await api.call('PATCH', `/api/v1/email-server-profiles/${profiles.fixedBasic}`, { body: { authentication: 'basic' } })).statusCode, 200);
+        }
+        const bob = await userOf('Bob Brown', 'bob@contoso.test');
+        const owned = await profile('Owned by Bob', { autodiscover: true, ownerId: bob.id });
+        const response = await api.call('POST', `/api/v1/email-server-profiles/${owned}/test-connection`);
+        assert.equal(response.statusCode, 200, response.body);
+        assert.deepEqual([response.json().mailbox, statuses(response.json())], ['bob@contoso.test', ALL_PASS]);
       });
 
       test("the profile keeps its last result: GET …/test-connection and the profile's lastTestResult", async () => {
