@@ -76,7 +76,7 @@ describe('liaison analyze exchange', () => {
       url: 'https://mail.contoso.test:8443/EWS/Exchange.asmx',
       autodiscover: false,
       trustedCaPem: pki.caCertPem,
-      resolve: ['mail.contoso.test:8443:127.0.0.1', 'AUTODISCOVER.contoso.test:443:[::1]:8443', 'contoso.test:443:127.0.0.1:8443'],
+      resolve: ['mail.contoso.test:8443:127.0.0.1', 'autodiscover.contoso.test:443:[::1]:8443', 'contoso.test:443:127.0.0.1:8443'],
       timeoutMs: 20_000,
       maxConcurrentConnections: 27,
     });
@@ -172,7 +172,7 @@ describe('liaison analyze exchange', () => {
       [[...BASE, '--url', 'not a url'], /is not a URL/],
       [[...BASE, '--resolve', 'mail.contoso.test:443'], /needs at least a host, a port and an address/],
       [[...BASE, '--resolve', 'mail.contoso.test:443:mail2.contoso.test'], /is not an IP address/],
-      [[...BASE, '--resolve', 'mail.contoso.test:99999:127.0.0.1'], /port must be a number from 1 to 65535/],
+      [[...BASE, '--resolve', 'mail.contoso.test:99999:127.0.0.1'], /the port must be a number from 1 to 65535, not "99999"/],
       [[...BASE, '--ca-file', path.join(dir, 'missing.pem')], /cannot be read: ENOENT/],
       [[...BASE, '--ca-file', notPem], /must hold one or more PEM certificates/],
       [[...BASE, '--timeout', '0'], /from 1 to 100/],
@@ -194,7 +194,7 @@ describe('liaison analyze exchange', () => {
     for (const [args, message] of [
       [[...BASE, '--password', 'hunter2'], /never taken on the command line/],
       [[...BASE, '--no-such-flag'], /unknown option '--no-such-flag'/],
-      [[...BASE, '--resolve', 'bad'], /Bad --resolve entry "bad": it needs at least a host, a port and an address/],
+      [[...BASE, '--resolve', 'bad'], /"bad": it needs at least a host, a port and an address/],
     ] as Array<[string[], RegExp]>) {
       const result = await liaison(['analyze', ...args]);
       assert.equal(result.code, 2, `${args.join(' ')}: ${result.stderr}`);
@@ -213,6 +213,6 @@ describe('--resolve on serve', () => {
     const data = tempDir();
     const result = await liaison(['serve', '--port', '0', '--data', data], { env: { LIAISON_RESOLVE: 'mail.contoso.test:443:127.0.0.1,oops' } });
     assert.notEqual(result.code, 0);
-    assert.match(result.stderr, /from env 'LIAISON_RESOLVE' is invalid\. Bad --resolve entry "oops": it needs at least a host/);
+    assert.match(result.stderr, /from env 'LIAISON_RESOLVE' is invalid\. Bad --resolve entry "oops": it needs at least a host, a port and an address/);
   });
 });

@@ -16,9 +16,16 @@ function cliEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...base, ...env };
 }
 
-export function liaison(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+/**
+ * Runs `liaison …` to its end. `stdin`, when given, is written to the command's standard input, which is then
+ * closed (as `echo pw | liaison …`); without it, standard input stays an open pipe that never sends anything.
+ */
+export function liaison(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: cliEnv(options.env ?? {}), cwd: options.cwd });
+    // A command that exits before reading all of its input closes the pipe: that is not the test's failure.
+    child.stdin.on('error', () => undefined);
+    if (options.stdin !== undefined) child.stdin.end(options.stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
