@@ -38,16 +38,19 @@ export function offeredSchemes(authenticate: readonly string[]): Set<string> {
   return out;
 }
 
+const SCHEME_NAMES: Record<string, string> = { BASIC: 'Basic', NTLM: 'NTLM', NEGOTIATE: 'Negotiate', BEARER: 'Bearer', DIGEST: 'Digest', KERBEROS: 'Kerberos' };
+
 /** A 401 from Exchange: which of "Basic is off", "wrong password" and "Extended Protection" it is. */
 export function explain401(authenticate: readonly string[], method: AuthMethod, username: string, host: string): Diagnosis {
   const offered = offeredSchemes(authenticate);
+  const names = [...offered].map((scheme) => SCHEME_NAMES[scheme] ?? scheme).join(', ') || 'no method';
   const offersNtlm = offered.has('NTLM') || offered.has('NEGOTIATE');
   const header = authenticate.length > 0 ? authenticate.join(', ') : '(none)';
   const details = [`WWW-Authenticate: ${header}`];
   if (method === 'basic' && !offered.has('BASIC')) {
     return {
       code: 'basic-auth-disabled',
-      summary: `Basic authentication is not enabled in Exchange: ${host} answered 401 and offers ${[...offered].join(', ') || 'no method'}, not Basic`,
+      summary: `Basic authentication is not enabled in Exchange: ${host} answered 401 and offers ${names}, not Basic`,
       fix:
         'Enable Basic authentication on the EWS (and Autodiscover) virtual directory, e.g. ' +
         'Set-WebServicesVirtualDirectory -Identity "<server>\\EWS (Default Web Site)" -BasicAuthentication $true' +
@@ -58,7 +61,7 @@ export function explain401(authenticate: readonly string[], method: AuthMethod, 
   if (method === 'ntlm' && !offersNtlm) {
     return {
       code: 'ntlm-not-offered',
-      summary: `${host} does not offer NTLM (it offers ${[...offered].join(', ') || 'no method'})`,
+      summary: `${host} does not offer NTLM (it offers ${names})`,
       fix: offered.has('BASIC')
         ? 'Switch the profile to Basic authentication (authentication: basic), or enable Windows authentication (NTLM) on the EWS virtual directory'
         : 'Enable Windows authentication (NTLM) on the EWS virtual directory',

@@ -153,6 +153,7 @@ describe('Test Connection against the sandbox', () => {
     assert.match(tried, /https:\/\/nowhere\.test\/autodiscover\/autodiscover\.svc/);
     assert.match(tried, /https:\/\/autodiscover\.nowhere\.test\/autodiscover\/autodiscover\.svc/);
     assert.match(tried, /http:\/\/autodiscover\.nowhere\.test\/autodiscover\/autodiscover\.xml/);
+    assert.match(tried, /SRV _autodiscover\._tcp\.nowhere\.test: skipped: not looked up: \.test is reserved/);
     assert.match(lost.steps[0]!.fix ?? '', /turn Autodiscover off/);
   });
 

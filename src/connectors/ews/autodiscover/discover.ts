@@ -41,6 +41,9 @@ import { buildGetUserSettingsRequest, readGetUserSettingsResponse, soapRequestHe
 
 export const MAX_REDIRECTS = 10;
 
+/** Top-level names reserved for tests and documentation (RFC 2606, RFC 6761): never in the public DNS. */
+const RESERVED_TLD = /\.(test|example|invalid|localhost)\.?$/i;
+
 export type AutodiscoverMethod = 'soap' | 'pox';
 export type AttemptMethod = AutodiscoverMethod | 'http-redirect' | 'srv';
 export type AttemptOutcome = 'found' | 'redirect-address' | 'redirect-url' | 'error' | 'http-status' | 'unreachable' | 'skipped';
@@ -472,6 +475,12 @@ export async function discoverEwsUrl(email: string, options: DiscoverOptions): P
     const k = key('srv', name, address);
     if (asked.has(k)) return [];
     asked.add(k);
+    const reserved = RESERVED_TLD.exec(name);
+    if (reserved && !options.resolveSrv) {
+      // RFC 2606 / RFC 6761 names are never in the public DNS: asking would only wait for a resolver's answer.
+      record({ url: name, method: 'srv', address, outcome: 'skipped', headers: {}, detail: `not looked up: .${reserved[1]} is reserved (RFC 2606), no DNS holds it` });
+      return [];
+    }
     let records: SrvRecord[];
     try {
       records = await resolveSrv(name);
