@@ -5,7 +5,10 @@
  */
 import { EwsFaultError, EwsHttpError, EwsProtocolError, EwsResponseError } from '../connectors/ews/soap/errors.js';
 import { TransportError, type AuthMethod } from '../connectors/ews/transport/types.js';
+import { offeredSchemes } from '../connectors/ews/transport/authenticate.js';
 import type { ServerAnswer } from './types.js';
+
+export { offeredSchemes };
 
 export interface Diagnosis {
   code: string;
@@ -21,20 +24,6 @@ const EXPLAINING_HEADERS = ['www-authenticate', 'retry-after', 'x-ms-diagnostics
 export function explainingHeaders(headers: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of EXPLAINING_HEADERS) if (headers[name] !== undefined) out[name] = headers[name]!;
-  return out;
-}
-
-/** The schemes a 401 offers, upper-cased ("BASIC", "NTLM", "NEGOTIATE"). */
-export function offeredSchemes(authenticate: readonly string[]): Set<string> {
-  const out = new Set<string>();
-  for (const value of authenticate) {
-    // One header line may carry several challenges separated by commas (Basic realm="x", NTLM).
-    for (const part of value.split(',')) {
-      const scheme = /^\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?:\s|$)/.exec(part)?.[1];
-      // "realm=\"x\"" after a comma continues the previous challenge; it is not a scheme.
-      if (scheme && !/^\s*[^\s=]+\s*=/.test(part)) out.add(scheme.toUpperCase());
-    }
-  }
   return out;
 }
 

@@ -18,6 +18,7 @@ import { tlsServerEndPoint } from '../../../ntlm/bindings.js';
 import { NtlmHandshake } from '../../../ntlm/client.js';
 import { DerError, readServerToken } from '../../../ntlm/spnego.js';
 import { HostOverrides, parseResolveList } from '../../../net/resolve.js';
+import { offeredSchemes } from './authenticate.js';
 import { type CertificateInfo, ConnectError, openConnection, TlsVerificationError, trustContext } from '../../../net/tls.js';
 import {
   type Credentials,
@@ -102,7 +103,8 @@ export class Limiter {
 
   acquire(key: string | null, signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.queue.length === 0 && this.fits(key)) return Promise.resolve(this.take(key));
+    // Waiters ahead hold back only requests of their own key: the others' keys are full, not this one's.
+    if (this.fits(key) && !this.queue.some((w) => w.key === key)) return Promise.resolve(this.take(key));
     return new Promise((resolve, reject) => {
       const onAbort = () => {
         const index = this.queue.indexOf(waiter);
@@ -348,7 +350,7 @@ function challengeToken(values: string[], scheme: string): Buffer | null {
 }
 
 function offered(values: string[], scheme: string): boolean {
-  return values.some((v) => v.trim().split(/\s+/)[0]!.toLowerCase() === scheme.toLowerCase());
+  return offeredSchemes(values).has(scheme.toUpperCase());
 }
 
 /** A server's Negotiate answer may wrap the NTLM CHALLENGE in a SPNEGO NegTokenResp; this takes it out. */
