@@ -109,6 +109,9 @@ export class EwsClient {
         // Refused at every version: the first answer says most about what is wrong. A fault about something
         // else (impersonation, throttling) means the server took the version; keep it.
         if (firstFault && this.isVersionFault(fault, version)) throw firstFault;
+        // Stepped down on an ErrorInvalidRequest, then refused for something else: the first refusal may have been
+        // about the request, not the version, so the older version is not remembered and the first answer stands.
+        if (firstFault?.responseCode === 'ErrorInvalidRequest') throw firstFault;
         this.settle(version, started);
         throw fault;
       }
@@ -138,7 +141,11 @@ export class EwsClient {
     if (VERSION_FAULTS.has(code)) return true;
     // Exchange 2016/2019 answer a RequestServerVersion they do not know with ErrorInvalidRequest, "The request
     // is invalid.": about the version only while the server has not yet taken this one.
-    if (code === 'ErrorInvalidRequest') return !(this.confirmed && version === this.currentVersion) || /version/i.test(fault.details.messageText);
+    // Every Exchange Liaison supports knows the default version, so below it an ErrorInvalidRequest is the request's.
+    if (code === 'ErrorInvalidRequest') {
+      if (/version/i.test(fault.details.messageText)) return true;
+      return !(this.confirmed && version === this.currentVersion) && !atLeast(DEFAULT_REQUEST_VERSION, version);
+    }
     return false;
   }
 

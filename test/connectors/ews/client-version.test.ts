@@ -125,6 +125,24 @@ describe('request version step-down', () => {
     assert.equal(client.version, 'Exchange2013_SP1');
   });
 
+  test('a new client whose first request is itself invalid: one request, the fault thrown, no version remembered', async () => {
+    const invalid = () => answer(500, fault('ErrorInvalidRequest', 'The request is invalid.'));
+    const server = new VersionedServer('Exchange2016', invalid, invalid);
+    let remembered: string | null = null;
+    const client = new EwsClient({ transport: server, url: 'https://mail.contoso.test/EWS/Exchange.asmx', credentials, onVersion: (v) => (remembered = v) });
+    await assert.rejects(client.call(GetFolder, { folderIds: [{ distinguishedId: 'inbox' }] }), (e: unknown) => e instanceof EwsFaultError && e.responseCode === 'ErrorInvalidRequest');
+    assert.deepEqual(server.versions, ['Exchange2013_SP1'], 'the default version is known to every supported Exchange: no step-down');
+    assert.equal(remembered, null);
+
+    // Started above the default, it steps down; a refusal for something else there is not taken as the version's.
+    const schema = () => answer(500, fault('ErrorSchemaValidation', 'The request failed schema validation.'));
+    const above = new VersionedServer('Exchange2013_SP1', invalid, schema);
+    const started = new EwsClient({ transport: above, url: 'https://mail.contoso.test/EWS/Exchange.asmx', credentials, version: 'Exchange2016', onVersion: (v) => (remembered = v) });
+    await assert.rejects(started.call(GetFolder, { folderIds: [{ distinguishedId: 'inbox' }] }), (e: unknown) => e instanceof EwsFaultError && e.responseCode === 'ErrorInvalidRequest');
+    assert.equal(started.version, 'Exchange2016');
+    assert.equal(remembered, null);
+  });
+
   test('refused at every version: the first fault is thrown and nothing is remembered', async () => {
     const server = new VersionedServer('Exchange2007_SP1', invalidServerVersion, () => invalidServerVersion());
     let called = false;
