@@ -90,7 +90,8 @@ function transportFor(target: ExchangeTarget, factory: (options: TransportOption
 /** Step 1 with Autodiscover: find the EWS URL of the mailbox, listing every URL tried when nothing is found. */
 async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport, found: { url?: string }): Promise<StepOutcome> {
   try {
-    const result = await discoverEwsUrl(target.email, { transport, credentials: credentialsOf(target) });
+    // Each URL may take the whole call timeout; the search as a whole gets twice that, then it is reported.
+    const result = await discoverEwsUrl(target.email, { transport, credentials: credentialsOf(target), signal: AbortSignal.timeout(autodiscoverDeadlineMs(target)) });
     found.url = result.ewsUrl;
     return {
       status: 'success',
@@ -101,9 +102,39 @@ async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport
   } catch (error) {
     if (!(error instanceof AutodiscoverError)) return { status: 'failure', summary: '', diagnosis: explainError(error, errorContext(target, '')) };
     const attempts = error.attempts.map(describeAttempt);
+    if (error.reason === 'aborted') {
+      return {
+        status: 'failure',
+        summary: '',
+        diagnosis: {
+          code: 'autodiscover-timeout',
+          summary: `Autodiscover did not finish within ${Math.round(autodiscoverDeadlineMs(target) / 1000)} s for ${target.email}`,
+          fix: 'A server on the way accepts connections but does not answer; see the URLs tried, or turn Autodiscover off and enter the EWS URL',
+        },
+        details: attempts,
+      };
+    }
+    // An Autodiscover service that answered "no such user" was found; the address is what is wrong.
+    const unknown = error.attempts.find((a) => a.code === 'InvalidUser' || (a.method === 'pox' && a.code === '500'));
+    if (unknown) {
+      return {
+        status: 'failure',
+        summary: '',
+        request: { method: 'POST', url: unknown.url },
+        diagnosis: {
+          code: 'no-such-mailbox',
+          summary: `Autodiscover at ${hostOf(unknown.url)} does not know ${target.email}: ${unknown.detail}`,
+          fix: "Check the address: it must be the mailbox's primary SMTP address (or one of its proxy addresses) in this Exchange organization",
+        },
+        details: attempts,
+      };
+    }
     // An Autodiscover endpoint that refused the credentials exists: the problem is the sign-in, not the discovery.
-    const unauthorized = error.attempts.filter((a) => a.httpStatus === 401 && (a.method === 'soap' || a.method === 'pox'));
-    if (unauthorized.length > 0) {
+    // One 401 could be a web site's, not Exchange's: a sign-in problem is concluded when every Autodiscover URL
+    // that answered over HTTP answered 401.
+    const answered = error.attempts.filter((a) => a.httpStatus !== undefined && (a.method === 'soap' || a.method === 'pox'));
+    const unauthorized = answered.filter((a) => a.httpStatus === 401);
+    if (unauthorized.length > 0 && unauthorized.length === answered.length) {
       const last = unauthorized[unauthorized.length - 1]!;
       const d = explain401(authenticateOf(last.headers), target.auth, target.username, hostOf(last.url));
       return {
@@ -114,7 +145,8 @@ async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport
         details: attempts,
       };
     }
-    const tls = error.attempts.find((a) => a.transport?.kind === 'tls');
+    // A certificate problem explains the failure only when no Autodiscover URL answered at all.
+    const tls = answered.length === 0 ? error.attempts.find((a) => a.transport?.kind === 'tls') : undefined;
     if (tls?.transport) {
       const { kind, ...details } = tls.transport;
       const tlsError = new TransportError(kind, tls.detail, details);
@@ -134,6 +166,10 @@ async function autodiscoverStep(target: ExchangeTarget, transport: HttpTransport
       details: attempts,
     };
   }
+}
+
+function autodiscoverDeadlineMs(target: ExchangeTarget): number {
+  return 2 * target.timeoutMs;
 }
 
 function authenticateOf(headers: Record<string, string>): string[] {

@@ -88,7 +88,7 @@ export function explainTransportError(error: TransportError): Diagnosis {
       if (tls?.names?.length) details.push(`names on the certificate: ${tls.names.join(', ')}`);
       if (tls?.validFrom || tls?.validTo) details.push(`valid from ${tls.validFrom ?? '?'} to ${tls.validTo ?? '?'}`);
       const code = tls?.code ?? '';
-      if (/ALTNAME|HOSTNAME|NAME/i.test(code)) {
+      if (/ALTNAME|HOSTNAME_MISMATCH/i.test(code)) {
         return {
           code: 'tls-name-mismatch',
           summary: `The certificate of ${where} is not for ${host}: it carries ${tls?.names?.join(', ') || 'no names'}`,

@@ -157,6 +157,34 @@ describe('Test Connection against the sandbox', () => {
     assert.match(lost.steps[0]!.fix ?? '', /turn Autodiscover off/);
   });
 
+  test('Autodiscover answering that it does not know the address is a wrong address, not a missing Autodiscover', async () => {
+    const result = await diagnostics.testConnection(target({ email: 'nobody@contoso.test' }));
+    assert.equal(result.steps[0]!.code, 'no-such-mailbox');
+    assert.match(result.steps[0]!.summary, /does not know nobody@contoso\.test/);
+  });
+
+  test('an Autodiscover that accepts connections but never answers is cut off and said so', async () => {
+    const fault = await s.control<{ id: string }>('POST', '/faults', { kind: 'slow', operation: 'autodiscover', delayMs: 5000 });
+    try {
+      const result = await diagnostics.testConnection(target({ timeoutMs: 700 }));
+      assert.equal(result.steps[0]!.code, 'autodiscover-timeout');
+      assert.ok(result.steps[0]!.elapsedMs < 4000, `${result.steps[0]!.elapsedMs} ms`);
+    } finally {
+      await s.control('DELETE', `/faults/${fault.json.id}`);
+    }
+  });
+
+  test('throttling in step 3 says to back off, with the server\'s hint', async () => {
+    const fault = await s.control<{ id: string }>('POST', '/faults', { kind: 'serverBusy', operation: 'GetFolder', mailbox: 'alice@contoso.test', times: 1, backOffMilliseconds: 1234 });
+    try {
+      const result = await diagnostics.testConnection(target({ autodiscover: false, url: ews() }));
+      assert.equal(result.steps[2]!.code, 'server-busy');
+      assert.match(result.steps[2]!.fix ?? '', /1234 ms/);
+    } finally {
+      await s.control('DELETE', `/faults/${fault.json.id}`);
+    }
+  });
+
   test('Test & Enable creates the Undeliverable folder when the profile moves failed email', async () => {
     const result = await diagnostics.testMailbox(target({ email: 'bob@contoso.test' }), { createUndeliverable: true });
     assert.equal(result.status, 'success');

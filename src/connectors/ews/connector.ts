@@ -27,6 +27,8 @@ export interface EwsConnectorOptions extends LocationEvents {
   /** For tests: DNS SRV and the http probe of Autodiscover. */
   discover?: Partial<Pick<DiscoverOptions, 'resolveSrv' | 'httpRedirectProbe' | 'srvLookup'>>;
   now?: () => Date;
+  /** How long one Autodiscover search may take in all (each URL has the transport's timeout); default 200 s. */
+  autodiscoverDeadlineMs?: number;
 }
 
 /** Answers that mean "this server does not hold this mailbox (any more)". */
@@ -86,7 +88,12 @@ export class EwsConnector implements Connector {
     const cached = force ? null : ((await this.options.cachedLocation?.(address)) ?? null);
     if (cached) return cached;
     const previous = (await this.options.cachedLocation?.(address)) ?? null;
-    const found = await discoverEwsUrl(address, { transport: this.transport, credentials: this.options.credentials, ...(this.options.discover ?? {}) });
+    const found = await discoverEwsUrl(address, {
+      transport: this.transport,
+      credentials: this.options.credentials,
+      signal: AbortSignal.timeout(this.options.autodiscoverDeadlineMs ?? 200_000),
+      ...(this.options.discover ?? {}),
+    });
     const location = { url: found.ewsUrl, foundAt: now.toISOString() };
     if (!previous || previous.url !== location.url) await this.options.onLocationChanged?.(address, location, previous, reason);
     return location;

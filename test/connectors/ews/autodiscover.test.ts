@@ -733,6 +733,7 @@ describe('the http redirect probe is followed only to an https Autodiscover URL'
   for (const [location, code] of [
     ['http://evil.example.test/autodiscover/autodiscover.xml', 'insecure-redirect'],
     ['https://evil.example.test/owa/', 'not-autodiscover'],
+    ['https://autodiscover.elsewhere.test/autodiscover/autodiscover.xml', 'foreign-redirect'],
   ] as const) {
     test(`302 to ${location}: refused (${code}), never contacted`, async () => {
       const t = scripted({ [probeUrl]: { status: 302, headers: { location } } });

@@ -122,6 +122,8 @@ export interface DiscoverOptions {
   signal?: AbortSignal;
   /** Step 3, the plain-http redirect probe (default on). */
   httpRedirectProbe?: boolean;
+  /** Follow the plain-http probe's redirect to hosts outside the mailbox's domain too (default off). */
+  httpRedirectAnyHost?: boolean;
   /** Step 4, the SRV lookup (default on). */
   srvLookup?: boolean;
 }
@@ -462,6 +464,22 @@ export async function discoverEwsUrl(email: string, options: DiscoverOptions): P
     if (!AUTODISCOVER_PATH.test(target.pathname)) {
       // What the EWS Managed API checks before it trusts a redirect it got in clear (TryGetRedirectionResponse).
       record({ url: href, method: methodForUrl(href), address, outcome: 'skipped', headers: {}, detail: `not followed: the HTTP redirect from ${url} does not point at an Autodiscover endpoint (/autodiscover/autodiscover.xml or .svc)`, code: 'not-autodiscover' });
+      return null;
+    }
+    const host = target.hostname.toLowerCase();
+    const domain = domainOf(address);
+    if (options.httpRedirectAnyHost !== true && host !== domain && !host.endsWith(`.${domain}`)) {
+      // Anyone on the path of a plain-http request can answer it: the service account's password goes only to
+      // hosts of the mailbox's own domain (MS-OXDISCO has clients ask their user before following this redirect).
+      record({
+        url: href,
+        method: methodForUrl(href),
+        address,
+        outcome: 'skipped',
+        headers: {},
+        detail: `not followed: the HTTP redirect from ${url} leads out of ${domain}, to ${host}, and an unauthenticated answer over plain http does not decide where the password goes`,
+        code: 'foreign-redirect',
+      });
       return null;
     }
     if (!redirectAllowed(url, methodForUrl(href), href)) return null;
