@@ -76,7 +76,7 @@ describe('liaison analyze exchange', () => {
       url: 'https://mail.contoso.test:8443/EWS/Exchange.asmx',
       autodiscover: false,
       trustedCaPem: pki.caCertPem,
-      resolve: ['mail.contoso.test:8443:127.0.0.1', 'autodiscover.contoso.test:443:[::1]:8443', 'contoso.test:443:127.0.0.1:8443'],
+      resolve: ['mail.contoso.test:8443:127.0.0.1', 'AUTODISCOVER.contoso.test:443:[::1]:8443', 'contoso.test:443:127.0.0.1:8443'],
       timeoutMs: 20_000,
       maxConcurrentConnections: 27,
     });
