@@ -185,6 +185,30 @@ describe('Test Connection against the sandbox', () => {
     }
   });
 
+  test('an IIS 503 and an answer that is not EWS are each named for what they are', async () => {
+    for (const [kind, code] of [['http503', 'unavailable'], ['malformed', 'not-ews']] as const) {
+      const fault = await s.control<{ id: string }>('POST', '/faults', { kind, operation: 'GetFolder', mailbox: 'alice@contoso.test', times: 1 });
+      try {
+        const result = await diagnostics.testConnection(target({ autodiscover: false, url: ews() }));
+        assert.equal(result.steps[2]!.status, 'failure');
+        assert.equal(result.steps[2]!.code, code, JSON.stringify(result.steps[2]));
+      } finally {
+        await s.control('DELETE', `/faults/${fault.json.id}`);
+      }
+    }
+  });
+
+  test('a mailbox on a server that does not proxy to it, with Autodiscover off, is named as moved', async () => {
+    await s.control('PATCH', '/settings', { proxyBetweenServers: false });
+    try {
+      const result = await diagnostics.testConnection(target({ autodiscover: false, url: ews(), email: 'dave@contoso.test' }));
+      assert.equal(result.steps[2]!.code, 'mailbox-moved');
+      assert.match(result.steps[2]!.fix ?? '', /turn Autodiscover on/);
+    } finally {
+      await s.control('PATCH', '/settings', { proxyBetweenServers: true });
+    }
+  });
+
   test('Test & Enable creates the Undeliverable folder when the profile moves failed email', async () => {
     const result = await diagnostics.testMailbox(target({ email: 'bob@contoso.test' }), { createUndeliverable: true });
     assert.equal(result.status, 'success');
