@@ -208,7 +208,13 @@ describe("the EWS reference's examples", { skip }, () => {
         return false;
       }
     })();
-    test(`${f} (${operation}) reads`, { skip: wellFormed ? false : 'the example is not well-formed XML' }, () => {
+    if (!wellFormed) {
+      test(`${f} (${operation}) is not well-formed XML, and is refused as such, not read`, () => {
+        assert.throws(() => read(operation, text), (e: unknown) => e instanceof EwsProtocolError);
+      });
+      continue;
+    }
+    test(`${f} (${operation}) reads`, () => {
       try {
         const result = read(operation, text);
         assert.ok(result !== undefined);
