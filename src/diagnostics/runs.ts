@@ -3,10 +3,10 @@
  * built from the store, the steps run by the DiagnosticsService, the outcome written back to the store: the
  * profile's last result, the mailbox's statuses and cached EWS URL, and an alert that says what to fix.
  */
-import { ConflictError, ValidationError } from '../domain/errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { enableProblems } from '../domain/mailbox.js';
 import type { Mailbox } from '../store/mailboxes.js';
-import type { Profile } from '../store/profiles.js';
+import type { Profile, ProfileSecrets } from '../store/profiles.js';
 import type { Store } from '../store/store.js';
 import { describeServerResponse, failedStep, stepLabel } from './format.js';
 import type { DiagnosticsService, MailboxTestResult } from './service.js';
@@ -70,13 +70,22 @@ export async function testAndEnableMailboxes(
   for (const id of unique) {
     try {
       mailboxes.push(await store.mailboxes.get(id));
-    } catch {
+    } catch (error) {
+      // Only an unknown id is the caller's mistake; a store that fails is not turned into "no such mailbox".
+      if (!(error instanceof NotFoundError)) throw error;
       missing.push(id);
     }
   }
   if (missing.length > 0) throw new ValidationError([{ field: 'ids', message: `no mailbox has id ${missing.join(', ')}` }]);
 
   const profiles = new Map<string, Profile>();
+  // Decrypted once per profile for the whole call, not once per mailbox.
+  const secretsByProfile = new Map<string, Promise<ProfileSecrets>>();
+  const secrets = (profile: Profile): Promise<ProfileSecrets> => {
+    let found = secretsByProfile.get(profile.id);
+    if (!found) secretsByProfile.set(profile.id, (found = store.profiles.secretsOf(profile.id)));
+    return found;
+  };
   const outcomes = new Map<string, Promise<TestAndEnableOutcome>>();
   const queues = new Map<string, Array<() => Promise<void>>>();
   for (const mailbox of mailboxes) {
@@ -97,7 +106,7 @@ export async function testAndEnableMailboxes(
     let settle!: (outcome: TestAndEnableOutcome) => void;
     outcomes.set(mailbox.id, new Promise((resolve) => (settle = resolve)));
     const queue = queues.get(chosen.id) ?? [];
-    queue.push(async () => settle(await testOne(store, context, chosen, mailbox)));
+    queue.push(async () => settle(await testOne(store, context, chosen, mailbox, secrets)));
     queues.set(chosen.id, queue);
   }
   await Promise.all([...queues.entries()].map(([profileId, jobs]) => runPool(jobs, profiles.get(profileId)!.maxConcurrentConnections)));
@@ -120,12 +129,18 @@ async function runPool(jobs: ReadonlyArray<() => Promise<void>>, limit: number):
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, jobs.length)) }, worker));
 }
 
-async function testOne(store: Store, context: DiagnosticsContext, profile: Profile, mailbox: Mailbox): Promise<TestAndEnableOutcome> {
+async function testOne(
+  store: Store,
+  context: DiagnosticsContext,
+  profile: Profile,
+  mailbox: Mailbox,
+  secrets: (profile: Profile) => Promise<ProfileSecrets>,
+): Promise<TestAndEnableOutcome> {
   const tested = { profileId: mailbox.profileId, emailAddress: mailbox.emailAddress };
   let result: MailboxTestResult | null = null;
   let error: string | null = null;
   try {
-    const target = exchangeTargetOf(profile, await store.profiles.secretsOf(profile.id), mailbox.emailAddress, context.resolve);
+    const target = exchangeTargetOf(profile, await secrets(profile), mailbox.emailAddress, context.resolve);
     result = await context.service.testMailbox(target, { createUndeliverable: profile.moveFailedToUndeliverable, cachedEwsUrl: mailbox.ewsUrl });
   } catch (caught) {
     error = caught instanceof Error ? caught.message : String(caught);
