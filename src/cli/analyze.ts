@@ -20,8 +20,7 @@ export interface AnalyzeIo {
   stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
   env: NodeJS.ProcessEnv;
-  /** null while this build has no diagnostics service. */
-  service: DiagnosticsService | null;
+  service: DiagnosticsService;
 }
 
 interface ExchangeFlags {
@@ -140,10 +139,6 @@ async function analyzeExchange(flags: ExchangeFlags, io: AnalyzeIo): Promise<num
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`liaison analyze: ${error.message}\n`);
     return EXIT.usage;
-  }
-  if (!io.service) {
-    io.stderr.write('liaison analyze: this build of Liaison has no Exchange diagnostics yet, so there is nothing to run\n');
-    return EXIT.failed;
   }
   const renderer = flags.json ? null : new StepRenderer(io.stdout, colourOn(io.stdout, io.env));
   renderer?.header(target, flags);

@@ -55,11 +55,10 @@ export function serveCommand(program: Command): void {
       : null;
     const store = await Store.open(storeOptions);
     const resolve = sandbox ? withSandboxHosts(flags.resolve, sandbox.info) : flags.resolve;
-    const service = diagnosticsService();
     const app = await buildApi({
       store,
       logger: { level: flags.logLevel, redact: LOG_REDACT },
-      diagnostics: service ? { service, resolve } : null,
+      diagnostics: { service: diagnosticsService(), resolve },
     });
     let closing = false;
     const shutdown = async (signal: string) => {
@@ -100,7 +99,6 @@ export function serveCommand(program: Command): void {
       `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
         `Database: ${store.database.location}\n` +
         'Mail synchronization: not built yet. Liaison keeps profiles, mailboxes and email, and synchronizes no mailbox (README.md says what works)\n' +
-        (service ? '' : 'Test Connection and Test & Enable: not in this build (answered 503)\n') +
         (flags.resolve.length > 0 ? `Resolved without DNS (--resolve): ${flags.resolve.join(', ')}\n` : '') +
         (sandbox
           ? `Exchange sandbox: EWS ${sandbox.info.ews} (and ${sandbox.info.ews2}), control API ${sandbox.info.control}\n` +
