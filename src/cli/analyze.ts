@@ -194,11 +194,20 @@ async function targetFrom(flags: ExchangeFlags, io: AnalyzeIo): Promise<Exchange
   };
 }
 
+const MAX_PASSWORD_BYTES = 4096;
+
 async function readPassword(flags: ExchangeFlags, io: AnalyzeIo): Promise<string> {
   if (flags.passwordStdin) {
     if (io.stdin.isTTY) io.stderr.write(`Password for ${flags.username} (then Enter and Ctrl-D): `);
     const chunks: Buffer[] = [];
-    for await (const chunk of io.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    let size = 0;
+    for await (const chunk of io.stdin) {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      size += bytes.length;
+      // A password is a line, not a file: a mistaken pipe is stopped instead of read into memory whole.
+      if (size > MAX_PASSWORD_BYTES) throw new UsageError(`standard input holds more than ${MAX_PASSWORD_BYTES} bytes; --password-stdin reads one line, the password`);
+      chunks.push(bytes);
+    }
     const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
     if (password === '') throw new UsageError('--password-stdin was given, but standard input held no password');
     return password;
