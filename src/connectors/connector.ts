@@ -44,6 +44,8 @@ export interface FetchedMessage {
   mime: Buffer;
   internetMessageId?: string;
   receivedAt?: string;
+  /** The server's conversation id (EWS ConversationId), when it keeps one: the last correlation step. */
+  conversationId?: string;
 }
 
 export interface OutgoingMessage {
@@ -81,11 +83,63 @@ export interface MailboxSession {
   waitForChange(folders: readonly WellKnownFolder[], timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
 }
 
+/**
+ * What an error means for the engine, as the connector that threw it reads it. The engine's failure policy
+ * (domain/failure-policy.ts) decides what to do from `kind`; it never looks inside a protocol's errors.
+ */
+export type FailureKind =
+  /** The server asks to slow down (ErrorServerBusy, 503 with Retry-After): not a failure of the mailbox. */
+  | 'throttled'
+  /** Worth retrying as it is: a timeout, a dropped connection, a 5xx, a server that is starting. */
+  | 'transient'
+  /** Only an administrator can fix it: bad credentials, impersonation denied, mailbox gone, TLS refused. */
+  | 'permanent'
+  /** The cursor the server was given is no longer valid: start the folder again from scratch. */
+  | 'invalid-cursor'
+  /** The outcome of a send is unknown (the connection dropped after the request left): look before resending. */
+  | 'uncertain';
+
+export interface ClassifiedError {
+  kind: FailureKind;
+  /** A stable code for alerts and metrics, e.g. "ews.ErrorServerBusy", "http.401", "transport.timeout". */
+  code: string;
+  /** One sentence an administrator understands. */
+  message: string;
+  /** The server's own answer, verbatim, when there is one. */
+  serverResponse: string | null;
+  /** What to do about it, for permanent errors above all. */
+  fix: string | null;
+  /** The server's back-off hint (BackOffMilliseconds, Retry-After) in ms, when it gave one. */
+  backOffMs: number | null;
+}
+
+/** Push: a connector that can be told of new mail tells the engine, which then runs a cycle at once. */
+export interface ChangeFeed {
+  /** The mailboxes to watch from now on (the whole set; those left out are no longer watched). */
+  watch(addresses: readonly string[]): void;
+  /** Stops every subscription and connection. */
+  close(): Promise<void>;
+}
+
+export interface ChangeFeedEvents {
+  /** Something changed in a watched folder of this mailbox. */
+  onChange(address: string): void;
+  /**
+   * A subscription failed (it is re-created by the feed itself, with back-off); for logs and metrics. A
+   * mailbox's own failure is found and reported by its next cycle, not here.
+   */
+  onError?(address: string | null, error: ClassifiedError): void;
+}
+
 export interface Connector {
   /** The profile server type this connector speaks. */
   readonly serverType: string;
   /** Opens a mailbox, finding its server if needed (and telling `onLocationChanged` when it moved). */
   open(address: string): Promise<MailboxSession>;
+  /** What an error thrown by this connector (or its sessions) means. Never throws; unknown errors are transient. */
+  classify(error: unknown): ClassifiedError;
+  /** Push notifications for the Inbox of many mailboxes; absent when the server type has none (then: polling). */
+  changeFeed?(folders: readonly WellKnownFolder[], events: ChangeFeedEvents): ChangeFeed;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@
  * old server, a redirect). The host is told (onLocationChanged) so it can store the new location and raise an
  * information alert.
  */
-import type { ChangePage, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import type { ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
 import { discoverEwsUrl, type DiscoverOptions } from './autodiscover/index.js';
 import { EwsClient } from './client.js';
 import { EwsMailboxSession } from './mailbox.js';
@@ -102,6 +102,11 @@ export class EwsConnector implements Connector {
   async open(address: string): Promise<MailboxSession> {
     const location = await this.locate(address);
     return new RelocatingSession(this, address, location);
+  }
+
+  /** PLACEHOLDER until the EWS classification lands (issue 8, connector work): everything is transient. */
+  classify(error: unknown): ClassifiedError {
+    return { kind: 'transient', code: 'unclassified', message: (error as Error)?.message ?? String(error), serverResponse: null, fix: null, backOffMs: null };
   }
 
   async close(): Promise<void> {
