@@ -94,7 +94,9 @@ export async function parseIncoming(input: IngestInput, now: () => Date = () => 
   const mimeId = normalizeMessageId(parsed.messageId);
   const internetMessageId = mimeId ?? listedId ?? derivedMessageId(input.mime);
   const conversationId = input.conversationId || threadIndexConversation(headers.get('thread-index'));
-  const sentAt = isoDate(parsed.date);
+  // mailparser puts the time of parsing in place of a Date header it cannot read; a sent time must be the sender's.
+  const dateHeader = headers.get('date');
+  const sentAt = dateHeader === undefined ? null : isoDate(new Date(dateHeader.replace(/\s*\([^)]*\)\s*$/, '')));
   const html = typeof parsed.html === 'string' ? parsed.html : null;
   const email: ParsedEmail = {
     internetMessageId,
