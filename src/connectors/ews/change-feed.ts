@@ -27,6 +27,9 @@ export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 200;
 
 export const AFFINITY_COOKIE = 'X-BackEndOverrideCookie';
 
+/** Subscribe calls of one group in flight at once (well below EWSMaxConcurrency's 27). */
+const SUBSCRIBES_AT_ONCE = 4;
+
 export interface ChangeFeedOptions {
   /** Subscriptions per group and connection (at most 200). */
   maxPerConnection: number;
@@ -247,10 +250,14 @@ class Group {
   private async run(): Promise<void> {
     while (!this.stopped && this.members.size > 0) {
       this.dirty = false;
-      for (const member of this.ordered()) {
-        if (this.stopped) return;
-        if (member.subscriptionId === null && member.retryAt <= Date.now()) await this.subscribe(member);
-      }
+      const due = this.ordered().filter((m) => m.subscriptionId === null && m.retryAt <= Date.now());
+      // One at a time until the group has its cookie (the anchor's answer sets it), then a few at once.
+      while (due.length > 0 && this.cookie === null && !this.stopped) await this.subscribe(due.shift()!);
+      await Promise.all(
+        Array.from({ length: Math.min(SUBSCRIBES_AT_ONCE, due.length) }, async () => {
+          for (let member = due.shift(); member && !this.stopped; member = due.shift()) await this.subscribe(member);
+        }),
+      );
       if (this.stopped) return;
       const ready = [...this.members.values()].filter((m) => m.subscriptionId !== null);
       if (ready.length === 0) {

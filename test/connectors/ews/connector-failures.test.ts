@@ -148,10 +148,19 @@ describe('EWS connector failures against the sandbox', () => {
     await alice.listChanges('inbox', null, 1);
   });
 
-  test('a mailbox that does not exist is permanent', async () => {
+  test('a mailbox that does not exist, or was removed, is permanent', async () => {
     const ghost = await connector.open('ghost@contoso.test');
     const missing = connector.classify(await rejection(ghost.listChanges('inbox', null, 10)));
     assert.deepEqual([missing.kind, missing.code], ['permanent', 'ews.ErrorNonExistentMailbox']);
+
+    assert.equal((await s.control('POST', '/mailboxes', { address: 'leaver@contoso.test' })).status, 201);
+    const leaver = await connector.open('leaver@contoso.test');
+    await leaver.listChanges('inbox', null, 10);
+    assert.equal((await s.control('DELETE', '/mailboxes/leaver@contoso.test')).status, 204);
+    const gone = connector.classify(await rejection(leaver.listChanges('inbox', null, 10)));
+    assert.deepEqual([gone.kind, gone.code], ['permanent', 'ews.ErrorNonExistentMailbox']);
+    assert.match(gone.fix ?? '', /primary SMTP address/);
+    assert.equal((await s.control('DELETE', '/mailboxes/leaver@contoso.test')).status, 404);
   });
 
   test('every request the connector sent validates against the schemas', () => {
