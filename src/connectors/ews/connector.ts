@@ -7,6 +7,7 @@
  */
 import type { ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
 import { discoverEwsUrl, type DiscoverOptions } from './autodiscover/index.js';
+import { classifyEwsError } from './classify.js';
 import { EwsClient } from './client.js';
 import { EwsMailboxSession } from './mailbox.js';
 import { EwsFaultError, EwsHttpError, EwsResponseError } from './soap/errors.js';
@@ -47,6 +48,9 @@ function describe(error: unknown): string {
   if (error instanceof TransportError) return error.kind === 'refused' ? 'connection refused' : error.kind;
   return (error as Error).message;
 }
+
+/** The mailbox and server each error of a session came from (errors are not changed, so instanceof checks hold). */
+const errorOrigins = new WeakMap<object, { mailbox: string; host: string }>();
 
 export class EwsConnector implements Connector {
   readonly serverType = 'exchange';
@@ -104,9 +108,22 @@ export class EwsConnector implements Connector {
     return new RelocatingSession(this, address, location);
   }
 
-  /** PLACEHOLDER until the EWS classification lands (issue 8, connector work): everything is transient. */
+  /** What an error means for the engine; the fix texts name the service account, and the mailbox and server the call was for. */
   classify(error: unknown): ClassifiedError {
-    return { kind: 'transient', code: 'unclassified', message: (error as Error)?.message ?? String(error), serverResponse: null, fix: null, backOffMs: null };
+    const where = typeof error === 'object' && error !== null ? errorOrigins.get(error) : undefined;
+    return classifyEwsError(error, { username: this.options.credentials.username, method: this.options.credentials.method, ...(where ?? {}) });
+  }
+
+  /** Remembers which mailbox and server an error came from, for classify's texts. */
+  noteOrigin(error: unknown, mailbox: string, url: string): void {
+    if (typeof error !== 'object' || error === null || errorOrigins.has(error)) return;
+    let host = url;
+    try {
+      host = new URL(url).host;
+    } catch {
+      // Keep the URL as it was given.
+    }
+    errorOrigins.set(error, { mailbox, host });
   }
 
   async close(): Promise<void> {
@@ -136,7 +153,7 @@ class RelocatingSession implements MailboxSession {
 
   private async run<T>(call: (session: EwsMailboxSession) => Promise<T>): Promise<T> {
     try {
-      return await call(this.inner);
+      return await this.attempt(call);
     } catch (error) {
       if (!this.connector.autodiscover || !meansMailboxMoved(error)) throw error;
       const found = await this.connector.locate(this.address, true, `${new URL(this.location.url).host} answered ${describe(error)}`);
@@ -144,7 +161,16 @@ class RelocatingSession implements MailboxSession {
       if (found.url === this.location.url) throw error;
       this.location = found;
       this.inner = new EwsMailboxSession(this.address, this.connector.clientFor(found.url));
-      return call(this.inner);
+      return this.attempt(call);
+    }
+  }
+
+  private async attempt<T>(call: (session: EwsMailboxSession) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.inner);
+    } catch (error) {
+      this.connector.noteOrigin(error, this.address, this.location.url);
+      throw error;
     }
   }
 
