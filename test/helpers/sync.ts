@@ -261,6 +261,18 @@ export async function deliver(sandbox: TestSandbox, into: readonly string[], mes
   }
 }
 
+/** Delivers many messages, a few at a time (each as `deliver`); order between them is not kept. */
+export async function deliverAll(sandbox: TestSandbox, deliveries: ReadonlyArray<{ into: readonly string[]; message: Delivery }>, concurrency = 8): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < deliveries.length) {
+      const d = deliveries[next++]!;
+      await deliver(sandbox, d.into, d.message);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
+
 /** Delivers raw bytes as a message into a mailbox. */
 export async function deliverRaw(sandbox: TestSandbox, address: string, mime: Buffer): Promise<{ itemId: string }> {
   const answer = await sandbox.control<{ itemId: string }>('POST', `/mailboxes/${encodeURIComponent(address)}/messages`, { mimeBase64: mime.toString('base64') });

@@ -13,6 +13,7 @@ import {
   activityCounts,
   addFault,
   deliver,
+  deliverAll,
   type Delivery,
   describeCounts,
   messageId,
@@ -86,11 +87,11 @@ describe('incoming email against the sandbox', () => {
       });
     }
     assert.equal(plan.length, 200);
-    const half = plan.slice(0, 100);
-    for (const p of half) await deliver(s, p.into, p.message);
+    await deliverAll(s, plan.slice(0, 100));
     w.startEngine();
-    // The other half arrives while the engine runs.
-    for (const p of plan.slice(100)) await deliver(s, p.into, p.message);
+    // The other half arrives while the engine runs (the replies after what they answer).
+    await deliverAll(s, plan.slice(100, 180));
+    await deliverAll(s, plan.slice(180));
 
     // An email sent from the CRM, about an account; the replies to it correlate by In-Reply-To and by token alone.
     const regarding = { type: 'account' as const, id: accounts[0]!.id };
@@ -190,7 +191,7 @@ describe('incoming email against the sandbox', () => {
   test('a restart in the middle of a sync tracks nothing twice and misses nothing', async () => {
     const w = await world({ mailboxes: 2 });
     const first = Array.from({ length: 300 }, (_, i) => ({ box: w.mailboxes[i % 2]!, id: messageId(`restart${i}`), subject: `Restart ${i}` }));
-    for (const m of first) await deliver(s, [m.box.address], { from: 'jane.doe@fabrikam.test', to: [m.box.address], subject: m.subject, messageId: m.id });
+    await deliverAll(s, first.map((m) => ({ into: [m.box.address], message: { from: 'jane.doe@fabrikam.test', to: [m.box.address], subject: m.subject, messageId: m.id } })));
     const ids = first.map((m) => m.id);
     // At the first tracked message the sandbox starts cutting every fetch and the engine is stopped: its cycle in
     // hand cannot finish, whatever its batch size, so the second engine starts from a sync half done.

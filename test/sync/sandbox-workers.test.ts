@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { start, type Running } from '../helpers/cli.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { POSTGRES_URL, postgres } from '../helpers/stores.js';
-import { activityCounts, addFault, deliver, describeCounts, messageId, openWorld, waitUntil, type World } from '../helpers/sync.js';
+import { activityCounts, addFault, deliverAll, describeCounts, messageId, openWorld, waitUntil, type World } from '../helpers/sync.js';
 
 const LEASE_SECONDS = 3;
 
@@ -48,15 +48,14 @@ describe('two workers on PostgreSQL', postgres.suite, () => {
   }
 
   const deliverRound = async (round: string, perMailbox: number) => {
-    const ids: string[] = [];
-    for (const [i, box] of w.mailboxes.entries()) {
-      for (let j = 0; j < perMailbox; j++) {
-        const id = messageId(`${round}-${i}-${j}`);
-        ids.push(id);
-        await deliver(s, [box.address], { from: 'jane.doe@fabrikam.test', to: [box.address], subject: `${round} ${i}.${j}`, messageId: id });
-      }
-    }
-    return ids;
+    const deliveries = w.mailboxes.flatMap((box, i) =>
+      Array.from({ length: perMailbox }, (_, j) => ({
+        into: [box.address],
+        message: { from: 'jane.doe@fabrikam.test', to: [box.address], subject: `${round} ${i}.${j}`, messageId: messageId(`${round}-${i}-${j}`) },
+      })),
+    );
+    await deliverAll(s, deliveries);
+    return deliveries.map((d) => d.message.messageId);
   };
 
   const allTracked = (ids: string[], what: string) =>
