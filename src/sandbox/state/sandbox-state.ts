@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { Mailbox } from './mailbox.js';
 import { composeMime, type ComposeInput, readMime } from './mime.js';
-import type { Account, Address, AutodiscoverRedirect, DistributionList, Folder, Item, MailboxData, ServerName } from './model.js';
+import type { Account, Address, AutodiscoverRedirect, CorruptItemCode, DistributionList, Folder, Item, MailboxData, ServerName } from './model.js';
 
 export interface OutboundMessage {
   at: string;
@@ -195,10 +195,10 @@ export class SandboxState {
   // ---- mail ----
 
   /** Puts a MIME message into a mailbox's folder, as delivered mail (unread). */
-  async deliver(mailbox: Mailbox, mime: Buffer, folder?: Folder, received = new Date()): Promise<Item> {
+  async deliver(mailbox: Mailbox, mime: Buffer, folder?: Folder, received = new Date(), corrupt?: CorruptItemCode): Promise<Item> {
     const target = folder ?? mailbox.distinguishedFolder('inbox')!;
     const props = await readMime(mime, received);
-    return mailbox.addItem(target, this.putMime(mime), props, true);
+    return mailbox.addItem(target, this.putMime(mime), props, true, corrupt);
   }
 
   async compose(input: ComposeInput, keepBcc = false): Promise<Buffer> {
