@@ -95,7 +95,7 @@ describe('failures against the sandbox', () => {
       assert.ok(alert, `an error alert explains the refusal: ${JSON.stringify(alerts)}`);
       assert.match(alert.fix ?? '', /password/i, 'the fix says to correct the service account password in the profile');
       assert.match(alert.fix ?? '', /Test & Enable/i, 'and that Test & Enable brings the mailbox back');
-      const cycles = w.events.filter((e) => e.type === 'cycle' && e.mailboxId === box!.id && e.status === 'failure');
+      const cycles = w.events.filter((e) => e.type === 'cycle' && e.mailboxId === box!.id && e.direction === 'incoming' && e.status === 'failure');
       assert.equal(cycles.length, 1, 'a permanent error disables at once, without ten failed cycles first');
     } finally {
       await s.control('PATCH', `/accounts/${encodeURIComponent(username)}`, { password: s.password });

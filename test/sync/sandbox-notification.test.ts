@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { notifyOwners } from '../../src/sync/owner-notification.js';
+import { notifyOwners } from '../../src/sync/owner-notifications.js';
 import type { Store } from '../../src/store/store.js';
 import type { CycleRecord } from '../../src/sync/ports.js';
 import { createEnabledMailboxes, setOrganization, syncStoreOf } from '../helpers/sync.js';
