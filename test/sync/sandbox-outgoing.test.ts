@@ -42,8 +42,10 @@ describe('outgoing email against the sandbox', () => {
       assert.ok(!left.some((f) => f.id === injected.id), 'the send went through the fault');
     }
     // The recipient's copy is tracked by the recipient's own mailbox: linked to the sent activity, not a second one.
-    await waitUntil('the recipient mailbox to see the email', () =>
-      w.events.some((e) => e.type === 'tracked' && e.mailboxId === recipient!.id && e.activityId === draft.id) ? true : undefined,
+    await waitUntil(
+      'the recipient mailbox to track the email',
+      async () => ((await w.store.activities.get(draft.id)).mailboxIds.includes(recipient!.id) ? true : undefined),
+      { describe: async () => `the sent activity belongs to ${JSON.stringify((await w.store.activities.get(draft.id)).mailboxIds)}` },
     );
     // A second send would come on a later outgoing cycle: let a few run before counting.
     const cycles = () => w.events.filter((e) => e.type === 'cycle' && e.mailboxId === sender!.id && e.direction === 'outgoing').length;
