@@ -202,7 +202,7 @@ describe('incoming email against the sandbox', () => {
         if (event.type === 'tracked' && !stopping) stopping = engine.stop();
       },
     });
-    await waitUntil('the first engine to track a message', () => stopping ?? undefined, { timeoutMs: 30_000 });
+    await waitUntil('the first engine to track a message', () => stopping !== null, { timeoutMs: 30_000 });
     await stopping;
     const atStop = await activityCounts(w.store, ids);
     assert.ok(atStop.size > 0 && atStop.size < ids.length, `the stop came in the middle of the sync (${atStop.size}/${ids.length} tracked)`);
