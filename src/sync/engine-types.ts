@@ -12,7 +12,17 @@ export type EngineEvent =
       durationMs: number;
       counts: { tracked: number; linked: number; filtered: number; failed: number; sent: number };
     }
-  | { type: 'tracked'; mailboxId: string; address: string; activityId: string; subject: string; from: string; linked: boolean }
+  | {
+      type: 'tracked';
+      mailboxId: string;
+      address: string;
+      activityId: string;
+      subject: string;
+      from: string;
+      linked: boolean;
+      /** When the server received the message: arrival-to-activity latency is measured from it. */
+      receivedAt?: string;
+    }
   | { type: 'sent'; mailboxId: string; address: string; activityId: string; subject: string; to: string[] }
   | { type: 'failure'; mailboxId: string | null; address: string | null; code: string; message: string }
   | { type: 'lease-lost'; mailboxId: string };

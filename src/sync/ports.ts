@@ -131,6 +131,11 @@ export interface CommitResult {
   created: string[];
   /** Activities that existed (another mailbox tracked the same Message-ID) and are now linked to this one too. */
   linked: string[];
+  /**
+   * Which activity each tracked outcome became, by Internet Message-ID (what the engine's `tracked` events
+   * name). Optional for backward compatibility; without it the engine names only what it can tell for sure.
+   */
+  activities?: Array<{ internetMessageId: string; activityId: string; linked: boolean }>;
 }
 
 /** A message that failed earlier and is due for another try. */
@@ -176,6 +181,9 @@ export interface CycleRecord {
 }
 
 export interface SyncStore {
+  /** What the incoming pipeline looks up (the same store, read-only). */
+  readonly lookups: PipelineLookups;
+
   /**
    * Leases up to `limit` mailboxes that are enabled, have a profile, are due (next due time passed or never
    * set), and whose lease is free or expired. PostgreSQL: FOR UPDATE SKIP LOCKED, so workers never wait on
@@ -229,8 +237,12 @@ export interface SyncStore {
   recordCycle(lease: Lease, record: CycleRecord, now: Date): Promise<void>;
   raiseAlert(alert: AlertInput): Promise<void>;
 
-  /** Per profile with Email Notifications on: mailboxes processed in the last hour and those that failed. */
-  failureCounts(since: Date): Promise<Array<{ profileId: string; ownerId: string; processed: number; failed: number }>>;
+  /**
+   * Per profile with Email Notifications on: mailboxes processed in the last hour and those that failed, with
+   * the owner's email address (the notification goes there; optional for backward compatibility, but without it
+   * no email can be sent, only the alert raised).
+   */
+  failureCounts(since: Date): Promise<Array<{ profileId: string; ownerId: string; processed: number; failed: number; ownerAddress?: string | null }>>;
   /**
    * Claims the right to notify a profile's owner: true for exactly one caller per hour across all workers
    * (a conditional update of the profile's last notification time).

@@ -5,8 +5,10 @@
  * old server, a redirect). The host is told (onLocationChanged) so it can store the new location and raise an
  * information alert.
  */
-import type { ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import type { ChangeFeedEvents, ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
 import { discoverEwsUrl, type DiscoverOptions } from './autodiscover/index.js';
+import { type ChangeFeedOptions, EwsChangeFeed } from './change-feed.js';
+import { classifyEwsError } from './classify.js';
 import { EwsClient } from './client.js';
 import { EwsMailboxSession } from './mailbox.js';
 import { EwsFaultError, EwsHttpError, EwsResponseError } from './soap/errors.js';
@@ -24,6 +26,8 @@ export interface EwsConnectorOptions extends LocationEvents {
   /** A remembered request version to start from. */
   version?: ExchangeVersion;
   onVersion?: (version: ExchangeVersion) => void;
+  /** Grouping and retry settings of changeFeed (tests shorten the back-off). */
+  changeFeed?: Partial<ChangeFeedOptions>;
   /** For tests: DNS SRV and the http probe of Autodiscover. */
   discover?: Partial<Pick<DiscoverOptions, 'resolveSrv' | 'httpRedirectProbe' | 'srvLookup'>>;
   now?: () => Date;
@@ -48,12 +52,16 @@ function describe(error: unknown): string {
   return (error as Error).message;
 }
 
+/** The mailbox and server each error of a session came from (errors are not changed, so instanceof checks hold). */
+const errorOrigins = new WeakMap<object, { mailbox: string; host: string }>();
+
 export class EwsConnector implements Connector {
   readonly serverType = 'exchange';
   private readonly transport: HttpTransport;
   private readonly ownsTransport: boolean;
   private readonly clients = new Map<string, EwsClient>();
   private version: ExchangeVersion | undefined;
+  private readonly feeds = new Set<EwsChangeFeed>();
 
   constructor(private readonly options: EwsConnectorOptions) {
     if (!options.autodiscover && !options.url) throw new Error('an Exchange profile without Autodiscover needs its EWS URL');
@@ -94,7 +102,7 @@ export class EwsConnector implements Connector {
       signal: AbortSignal.timeout(this.options.autodiscoverDeadlineMs ?? 200_000),
       ...(this.options.discover ?? {}),
     });
-    const location = { url: found.ewsUrl, foundAt: now.toISOString() };
+    const location: MailboxLocation = { url: found.ewsUrl, foundAt: now.toISOString(), ...(found.groupingInformation ? { groupingInformation: found.groupingInformation } : {}) };
     if (!previous || previous.url !== location.url) await this.options.onLocationChanged?.(address, location, previous, reason);
     return location;
   }
@@ -104,12 +112,47 @@ export class EwsConnector implements Connector {
     return new RelocatingSession(this, address, location);
   }
 
-  /** PLACEHOLDER until the EWS classification lands (issue 8, connector work): everything is transient. */
+  /** What an error means for the engine; the fix texts name the service account, and the mailbox and server the call was for. */
   classify(error: unknown): ClassifiedError {
-    return { kind: 'transient', code: 'unclassified', message: (error as Error)?.message ?? String(error), serverResponse: null, fix: null, backOffMs: null };
+    const where = typeof error === 'object' && error !== null ? errorOrigins.get(error) : undefined;
+    return classifyEwsError(error, { username: this.options.credentials.username, method: this.options.credentials.method, ...(where ?? {}) });
+  }
+
+  /** Remembers which mailbox and server an error came from, for classify's texts. */
+  noteOrigin(error: unknown, mailbox: string, url: string): void {
+    if (typeof error !== 'object' || error === null || errorOrigins.has(error)) return;
+    let host = url;
+    try {
+      host = new URL(url).host;
+    } catch {
+      // Keep the URL as it was given.
+    }
+    errorOrigins.set(error, { mailbox, host });
+  }
+
+  /**
+   * Push for the Inbox (or other folders) of many mailboxes: streaming subscriptions grouped per Mailbox server
+   * with notification affinity, one connection per group (change-feed.ts). Closed with the connector.
+   */
+  changeFeed(folders: readonly WellKnownFolder[], events: ChangeFeedEvents): EwsChangeFeed {
+    const feed = new EwsChangeFeed(
+      {
+        locate: (address, force, reason) => this.locate(address, force, reason),
+        clientFor: (url) => this.clientFor(url),
+        classify: (error) => this.classify(error),
+        meansMailboxMoved: (error) => this.options.autodiscover && meansMailboxMoved(error),
+        closed: (closed) => this.feeds.delete(closed),
+      },
+      folders,
+      events,
+      this.options.changeFeed,
+    );
+    this.feeds.add(feed);
+    return feed;
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.feeds].map((feed) => feed.close()));
     if (this.ownsTransport) await this.transport.close();
   }
 
@@ -136,7 +179,7 @@ class RelocatingSession implements MailboxSession {
 
   private async run<T>(call: (session: EwsMailboxSession) => Promise<T>): Promise<T> {
     try {
-      return await call(this.inner);
+      return await this.attempt(call);
     } catch (error) {
       if (!this.connector.autodiscover || !meansMailboxMoved(error)) throw error;
       const found = await this.connector.locate(this.address, true, `${new URL(this.location.url).host} answered ${describe(error)}`);
@@ -144,7 +187,16 @@ class RelocatingSession implements MailboxSession {
       if (found.url === this.location.url) throw error;
       this.location = found;
       this.inner = new EwsMailboxSession(this.address, this.connector.clientFor(found.url));
-      return call(this.inner);
+      return this.attempt(call);
+    }
+  }
+
+  private async attempt<T>(call: (session: EwsMailboxSession) => Promise<T>): Promise<T> {
+    try {
+      return await call(this.inner);
+    } catch (error) {
+      this.connector.noteOrigin(error, this.address, this.location.url);
+      throw error;
     }
   }
 

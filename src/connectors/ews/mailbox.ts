@@ -16,6 +16,7 @@ import { SyncFolderItems } from './operations/sync-folder-items.js';
 import type { SubscriptionEventType } from './operations/notifications.js';
 import { Subscribe } from './operations/subscribe.js';
 import { Unsubscribe } from './operations/unsubscribe.js';
+import { EwsSendUncertainError, leavesSendUncertain } from './send-errors.js';
 import { EwsProtocolError, EwsResponseError } from './soap/errors.js';
 
 const DISTINGUISHED: Record<WellKnownFolder, DistinguishedFolderName> = {
@@ -136,7 +137,12 @@ export class EwsMailboxSession implements MailboxSession {
       const batch = serverIds.slice(i, i + GET_ITEM_BATCH);
       const items = await this.client.call(
         GetItem,
-        { itemIds: batch.map((id) => ({ id })), baseShape: 'IdOnly', includeMimeContent: true, properties: ['message:InternetMessageId', 'item:DateTimeReceived'] },
+        {
+          itemIds: batch.map((id) => ({ id })),
+          baseShape: 'IdOnly',
+          includeMimeContent: true,
+          properties: ['message:InternetMessageId', 'item:DateTimeReceived', 'item:ConversationId'],
+        },
         { mailbox: this.address },
       );
       batch.forEach((serverId, index) => {
@@ -148,6 +154,7 @@ export class EwsMailboxSession implements MailboxSession {
           const message: FetchedMessage = { serverId, mime: item.mimeContent };
           if (item.internetMessageId) message.internetMessageId = item.internetMessageId;
           if (item.dateTimeReceived) message.receivedAt = item.dateTimeReceived;
+          if (item.conversationId) message.conversationId = item.conversationId.id;
           out.push(message);
         }
       });
@@ -155,7 +162,21 @@ export class EwsMailboxSession implements MailboxSession {
     return out;
   }
 
+  /**
+   * CreateItem with the message's MIME. A connection that breaks or times out once the request has left leaves
+   * the outcome unknown: that is thrown as EwsSendUncertainError, so that the engine looks in Sent Items before
+   * it sends again instead of sending twice.
+   */
   async send(message: OutgoingMessage): Promise<void> {
+    try {
+      await this.create(message);
+    } catch (error) {
+      if (leavesSendUncertain(error)) throw new EwsSendUncertainError(this.address, error);
+      throw error;
+    }
+  }
+
+  private async create(message: OutgoingMessage): Promise<void> {
     await this.client.call(
       CreateItem,
       {

@@ -290,7 +290,7 @@ function mapError(error: unknown, call: CallContext, timeoutMs: number): Transpo
   const { target } = call;
   const where = `${target.host}:${target.port}`;
   if (error instanceof TransportError) return error;
-  if (error instanceof TlsVerificationError) return transportError('tls', error.message, target, { tls: error.failure, cause: error });
+  if (error instanceof TlsVerificationError) return transportError('tls', error.message, target, { tls: error.failure, cause: error, notSent: true });
   if (error instanceof ConnectError) {
     const kind: TransportErrorKind =
       error.code === 'CONNECT_TIMEOUT'
@@ -304,7 +304,8 @@ function mapError(error: unknown, call: CallContext, timeoutMs: number): Transpo
               : /^ERR_SSL|^EPROTO|^ERR_TLS/.test(error.code)
                 ? 'tls'
                 : 'other';
-    return transportError(kind, error.message, target, { cause: error, ...(kind === 'tls' ? { tls: { code: error.code } } : {}) });
+    // The connection never opened: nothing of the request reached the server.
+    return transportError(kind, error.message, target, { cause: error, notSent: true, ...(kind === 'tls' ? { tls: { code: error.code } } : {}) });
   }
   if (call.timedOut) return transportError('timeout', `No complete answer from ${where} within ${timeoutMs} ms.`, target, { cause: error });
   if (call.callerSignal?.aborted) return transportError('aborted', `The request to ${where} was cancelled.`, target, { cause: error });
@@ -527,14 +528,14 @@ export function createHttpTransport(options: TransportOptions = {}): HttpTranspo
   }
 
   async function start(request: HttpRequest, streaming: boolean): Promise<{ answer: RawAnswer; call: CallContext; connection: Connection; finish: (reusable: boolean) => void; started: number }> {
-    if (closed) throw new TransportError('aborted', 'The transport is closed.', { url: request.url });
+    if (closed) throw new TransportError('aborted', 'The transport is closed.', { url: request.url, notSent: true });
     const t = target(request);
     const credentials = request.credentials ?? null;
     let release: () => void;
     try {
       release = await limiter.acquire(request.concurrencyKey ?? null, request.signal);
     } catch (error) {
-      throw transportError('aborted', `The request to ${t.host}:${t.port} was cancelled while waiting for a free slot.`, t, { cause: error });
+      throw transportError('aborted', `The request to ${t.host}:${t.port} was cancelled while waiting for a free slot.`, t, { cause: error, notSent: true });
     }
     // The total timeout runs from here, not from the wait in the queue; a stream's only up to its headers.
     const call = new CallContext(t, limits.timeoutMs, request.signal);
@@ -621,7 +622,7 @@ export function createHttpTransport(options: TransportOptions = {}): HttpTranspo
 
     async close() {
       closed = true;
-      limiter.rejectAll(new TransportError('aborted', 'The transport is closed.', { url: '' }));
+      limiter.rejectAll(new TransportError('aborted', 'The transport is closed.', { url: '', notSent: true }));
       await Promise.all([...pools.values()].map((p) => p.destroy()));
       pools.clear();
     },

@@ -65,6 +65,8 @@ export class TransportError extends Error {
       /** For kind 'tls': why verification failed, with names and dates. */
       tls?: { code: string; issuer?: string; subject?: string; names?: string[]; validFrom?: string; validTo?: string };
       cause?: unknown;
+      /** True when the request certainly never reached the server (it waited for a slot, the transport was closed). */
+      notSent?: boolean;
     },
   ) {
     super(message);

@@ -1,0 +1,142 @@
+/**
+ * The outgoing half of a mailbox's cycle: emails in pending send go out through the sender's mailbox, with a
+ * copy in Sent Items. Never twice: an email found in `sending` (an earlier attempt may have reached the server)
+ * and an attempt whose outcome is unknown are looked for in Sent Items, by their Message-ID, before anything
+ * else is done with them.
+ */
+import type { ClassifiedError } from '../connectors/connector.js';
+import type { AlertInput } from '../domain/alert.js';
+import { checkLease, type CycleContext } from './cycle-context.js';
+import type { OutgoingEmail } from './ports.js';
+
+/** Emails claimed per cycle; the rest wait for the next. */
+export const OUTGOING_PER_CYCLE = 20;
+/** Attempts of one email before it is failed for good. */
+export const MAX_SEND_ATTEMPTS = 3;
+
+export interface OutgoingCounts {
+  sent: number;
+  failed: number;
+}
+
+/** Thrown to end the outgoing half when the server asks to slow down or cannot be asked at all. */
+export class OutgoingStopped extends Error {
+  constructor(readonly error: unknown) {
+    super('outgoing synchronization stopped');
+    this.name = 'OutgoingStopped';
+  }
+}
+
+export async function runOutgoing(context: CycleContext): Promise<OutgoingCounts> {
+  const counts: OutgoingCounts = { sent: 0, failed: 0 };
+  checkLease(context);
+  const emails = await context.sync.claimOutgoing(context.lease, OUTGOING_PER_CYCLE);
+  for (let index = 0; index < emails.length; index += 1) {
+    const email = emails[index]!;
+    try {
+      await sendOne(context, email, counts);
+    } catch (error) {
+      if (context.signal.aborted) throw context.signal.reason;
+      // The server is busy or unreachable: the rest go back to pending send untried. (An email that may have
+      // reached the server stays in sending and is looked for first next time.)
+      for (const rest of emails.slice(index + 1)) {
+        await context.sync.markSendFailed(context.lease, rest.activityId, 'not attempted: the server asked to slow down or could not be reached', false, null);
+      }
+      throw error instanceof OutgoingStopped ? error.error : error;
+    }
+  }
+  return counts;
+}
+
+async function sendOne(context: CycleContext, email: OutgoingEmail, counts: OutgoingCounts): Promise<void> {
+  const { sync, lease, session } = context;
+  if (email.uncertain && (await alreadySent(context, email))) {
+    await markSent(context, email, counts);
+    return;
+  }
+  checkLease(context);
+  const mime = await context.steps.buildOutgoingMime(email, context.organization);
+  try {
+    await session.send({ mime, saveCopy: true });
+  } catch (error) {
+    const classified = context.connector.classify(error);
+    if (classified.kind === 'uncertain') {
+      // The request may have been carried out: only Sent Items can tell. If it cannot be asked now, the email
+      // stays in sending and the next cycle looks first.
+      if (await alreadySent(context, email)) {
+        await markSent(context, email, counts);
+        return;
+      }
+      await failed(context, email, classified, counts);
+      return;
+    }
+    if (classified.kind === 'throttled' || isServerWide(classified)) {
+      await sync.markSendFailed(lease, email.activityId, describe(classified), false, null);
+      throw new OutgoingStopped(error);
+    }
+    await failed(context, email, classified, counts);
+    return;
+  }
+  await markSent(context, email, counts);
+}
+
+/** EWS answers to a send that are about the mailbox or the account, not about this email. */
+const MAILBOX_WIDE_CODES = new Set(['ews.ErrorImpersonateUserDenied', 'ews.ErrorImpersonationFailed', 'ews.ErrorNonExistentMailbox', 'ews.ErrorAccessDenied', 'ews.ErrorMailboxMoveInProgress', 'ews.ErrorMailboxStoreUnavailable']);
+
+/**
+ * Errors that are about the server, the account or the mailbox, not this email (a changed password, a server
+ * that is down): the email goes back to pending send untouched by the verdict, and the cycle fails with the
+ * error, so the failure policy (not the email's attempt count) deals with it.
+ */
+function isServerWide(error: ClassifiedError): boolean {
+  return /^(transport|http|autodiscover)\./.test(error.code) || MAILBOX_WIDE_CODES.has(error.code);
+}
+
+async function alreadySent(context: CycleContext, email: OutgoingEmail): Promise<boolean> {
+  checkLease(context);
+  try {
+    return await context.session.findSent(email.messageId);
+  } catch (error) {
+    throw new OutgoingStopped(error);
+  }
+}
+
+async function markSent(context: CycleContext, email: OutgoingEmail, counts: OutgoingCounts): Promise<void> {
+  checkLease(context);
+  await context.sync.markSent(context.lease, email.activityId, context.now().toISOString());
+  counts.sent += 1;
+  context.emit({
+    type: 'sent',
+    mailboxId: context.mailbox.id,
+    address: context.mailbox.address,
+    activityId: email.activityId,
+    subject: email.subject,
+    to: email.to.map((t) => t.address),
+  });
+}
+
+/** A failed attempt: back to pending send while attempts remain (transient), failed for good otherwise. */
+async function failed(context: CycleContext, email: OutgoingEmail, error: ClassifiedError, counts: OutgoingCounts): Promise<void> {
+  const final = error.kind === 'permanent' || email.deliveryAttempts >= MAX_SEND_ATTEMPTS;
+  const reason = describe(error);
+  const alert: AlertInput | null = final
+    ? {
+        level: 'error',
+        scope: 'email',
+        profileId: context.profile.id,
+        mailboxId: context.mailbox.id,
+        activityId: email.activityId,
+        code: error.code,
+        message: `The email "${email.subject}" from ${context.mailbox.address} could not be sent${error.kind === 'permanent' ? '' : ` after ${email.deliveryAttempts} attempts`}: ${error.message}`,
+        serverResponse: error.serverResponse,
+        fix: error.fix ?? 'Correct the cause named above, then send the email again from the CRM.',
+      }
+    : null;
+  checkLease(context);
+  await context.sync.markSendFailed(context.lease, email.activityId, reason, final, alert);
+  if (final) counts.failed += 1;
+}
+
+function describe(error: ClassifiedError): string {
+  return `${error.code}: ${error.message}`;
+}
