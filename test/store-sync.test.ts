@@ -474,4 +474,29 @@ describe('sync store leases across workers on postgres', DATABASES.find((k) => k
     assert.deepEqual([...claimed, ...rest.map((g) => g.lease.mailboxId)].sort(), [...ids].sort(), 'every due mailbox was granted once');
     for (const g of grants.flat()) assert.equal(g.lease.token, 1);
   });
+
+  test('two mailboxes committing the same email at the same moment make one activity, linked to both', async () => {
+    const store = t.store;
+    const profile = (await store.profiles.list({})).items[0]!;
+    const mailboxes: string[] = [];
+    for (const name of ['race-a', 'race-b']) {
+      const user = await store.users.create({ name, email: `${name}@contoso.test` });
+      await store.mailboxes.update(user.mailboxId!, { profileId: profile.id, approvalStatus: 'approved', enabled: true });
+      mailboxes.push(user.mailboxId!);
+    }
+    const later2 = new Date('2026-03-02T00:00:00.000Z');
+    const leases = (await store.sync.claimDue('racer', 100, 60_000, later2)).filter((g) => mailboxes.includes(g.lease.mailboxId)).map((g) => g.lease);
+    assert.equal(leases.length, 2);
+    const other = await t.reopen();
+    const email = incoming('<race@fabrikam.test>');
+    const results = await Promise.all([
+      store.sync.commitIncoming(leases[0]!, { folder: 'inbox', cursor: 'r', outcomes: [tracked('r-a', email)] }),
+      other.sync.commitIncoming(leases[1]!, { folder: 'inbox', cursor: 'r', outcomes: [tracked('r-b', email)] }),
+    ]);
+    const created = results.flatMap((r) => r.created);
+    const linked = results.flatMap((r) => r.linked);
+    assert.equal(created.length, 1);
+    assert.deepEqual(linked, created);
+    assert.deepEqual((await store.activities.get(created[0]!)).mailboxIds.sort(), [...mailboxes].sort());
+  });
 });
