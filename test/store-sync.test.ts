@@ -220,6 +220,19 @@ for (const kind of DATABASES) {
       await store.sync.release(leaseB, new Date('2100-01-01T00:00:00.000Z'));
     });
 
+    test('the created activities are listed in the order of the batch', async () => {
+      const { mailboxId } = await syncedMailbox();
+      const lease = await leaseOf(mailboxId);
+      const result = await store.sync.commitIncoming(lease, {
+        folder: 'inbox',
+        cursor: null,
+        outcomes: [tracked('o-1', incoming('<zz@order.test>')), tracked('o-2', incoming('<aa@order.test>')), tracked('o-3', incoming('<mm@order.test>'))],
+      });
+      const ids = await Promise.all(result.created.map(async (id) => (await store.activities.get(id)).messageId));
+      assert.deepEqual(ids, ['<zz@order.test>', '<aa@order.test>', '<mm@order.test>']);
+      await store.sync.release(lease, new Date('2100-01-01T00:00:00.000Z'));
+    });
+
     test('a stale lease commits nothing: its whole batch is refused', async () => {
       const { mailboxId } = await syncedMailbox();
       const stale = await leaseOf(mailboxId, 'w1');
