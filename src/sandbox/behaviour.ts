@@ -44,7 +44,11 @@ export const DEFAULT_SETTINGS: SandboxSettings = {
   proxyBetweenServers: true,
 };
 
-export const FAULT_KINDS = ['http503', 'serverBusy', 'concurrentSyncCalls', 'slow', 'drop', 'malformed'] as const;
+/**
+ * `drop` cuts the connection before the request is carried out; `dropAfter` carries it out (a CreateItem sends
+ * and saves to Sent Items) and then cuts the connection before the answer: the client cannot tell which happened.
+ */
+export const FAULT_KINDS = ['http503', 'serverBusy', 'concurrentSyncCalls', 'slow', 'drop', 'dropAfter', 'malformed'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {

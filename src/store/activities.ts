@@ -16,6 +16,7 @@ import {
 } from '../domain/activity.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
+import { messageIdList } from '../domain/message-id.js';
 import { cleanAddresses, recordsByAddress } from './addresses.js';
 import { type Db, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage } from './common.js';
 import { explainConflict } from './errors.js';
@@ -38,7 +39,10 @@ export interface AttachmentInfo {
 
 export interface Activity {
   id: string;
+  /** The mailbox the email was sent from or first received in. */
   mailboxId: string | null;
+  /** Every mailbox of the organization the email belongs to: the first, and each other that received it. */
+  mailboxIds: string[];
   ownerId: string | null;
   direction: Direction;
   status: ActivityStatus;
@@ -47,8 +51,15 @@ export interface Activity {
   bodyHtml: string | null;
   messageId: string | null;
   inReplyTo: string | null;
+  /** The References Message-IDs, oldest first. */
+  references: string[];
+  conversationId: string | null;
   trackingToken: string | null;
   regarding: { type: RegardingType; id: string } | null;
+  /** What Liaison noted while tracking it (attachments left out and why), one line each. */
+  notes: string[];
+  /** Why sending failed (the last attempt); null when it did not. */
+  failureReason: string | null;
   deliveryAttempts: number;
   sentAt: string | null;
   receivedAt: string | null;
@@ -93,6 +104,14 @@ export interface DraftInput {
   attachments?: NewAttachment[] | undefined;
 }
 
+export interface DraftCreateInput extends DraftInput {
+  /**
+   * The email this draft answers: its Message-ID becomes In-Reply-To, its References and Message-ID the
+   * References, and its regarding record the draft's when the draft names none.
+   */
+  inReplyToActivityId?: string | undefined;
+}
+
 export interface ActivityFilter extends PageRequest {
   mailboxId?: string | undefined;
   direction?: Direction | undefined;
@@ -112,9 +131,13 @@ const SUMMARY_COLUMNS = [
   'subject',
   'message_id',
   'in_reply_to',
+  'message_references',
+  'conversation_id',
   'tracking_token',
   'regarding_type',
   'regarding_id',
+  'notes',
+  'failure_reason',
   'delivery_attempts',
   'sent_at',
   'received_at',
@@ -131,7 +154,7 @@ export class ActivityRepository {
   ) {}
 
   /** Creates an outgoing draft sent from the given mailbox, its parties resolved to CRM records. */
-  async createDraft(mailboxId: string, ownerId: string, input: DraftInput, actor?: Actor): Promise<Activity> {
+  async createDraft(mailboxId: string, ownerId: string, input: DraftCreateInput, actor?: Actor): Promise<Activity> {
     const draft = checkDraft(input);
     const totals = attachmentTotalsProblem({ count: 0, bytes: 0 }, (draft.attachments ?? []).map((a) => a.content.length));
     if (totals) throw new ValidationError([{ field: 'attachments', message: totals }]);
@@ -146,6 +169,8 @@ export class ActivityRepository {
         throw new ForbiddenError('You may send only from your own mailbox or a queue you own');
       }
       const sender = mailbox.emailAddress;
+      const answered = input.inReplyToActivityId === undefined ? null : await answeredEmail(trx, input.inReplyToActivityId, actor);
+      const regarding = draft.regarding ?? answered?.regarding ?? null;
       if (draft.regarding) await assertRegardingExists(trx, draft.regarding);
       await trx
         .insertInto('email_activities')
@@ -159,10 +184,14 @@ export class ActivityRepository {
           body_text: draft.bodyText ?? null,
           body_html: draft.bodyHtml ?? null,
           message_id: null,
-          in_reply_to: null,
+          in_reply_to: answered?.messageId ?? null,
+          message_references: answered ? referencesText(answered.references) : null,
+          conversation_id: answered?.conversationId ?? null,
           tracking_token: null,
-          regarding_type: draft.regarding?.type ?? null,
-          regarding_id: draft.regarding?.id ?? null,
+          regarding_type: regarding?.type ?? null,
+          regarding_id: regarding?.id ?? null,
+          notes: null,
+          failure_reason: null,
           delivery_attempts: 0,
           sent_at: null,
           received_at: null,
@@ -296,6 +325,7 @@ export class ActivityRepository {
   private async assemble(rows: SummaryRow[] | EmailActivitiesTable[]): Promise<Array<Omit<Activity, 'bodyText' | 'bodyHtml'>>> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.id);
+    const links = await this.db.selectFrom('activity_mailboxes').select(['activity_id', 'mailbox_id']).where('activity_id', 'in', ids).orderBy('created_at').execute();
     const parties = await this.db.selectFrom('activity_parties').selectAll().where('activity_id', 'in', ids).orderBy('position').execute();
     const attachments = await this.db
       .selectFrom('attachments')
@@ -309,14 +339,19 @@ export class ActivityRepository {
       return {
         id: row.id,
         mailboxId: row.mailbox_id,
+        mailboxIds: [...new Set([...(row.mailbox_id ? [row.mailbox_id] : []), ...links.filter((l) => l.activity_id === row.id).map((l) => l.mailbox_id)])],
         ownerId: row.owner_id,
         direction: row.direction as Direction,
         status: row.status as ActivityStatus,
         subject: row.subject,
         messageId: row.message_id,
         inReplyTo: row.in_reply_to,
+        references: messageIdList(row.message_references),
+        conversationId: row.conversation_id,
         trackingToken: row.tracking_token,
         regarding: row.regarding_type && row.regarding_id ? { type: row.regarding_type as RegardingType, id: row.regarding_id } : null,
+        notes: readNotes(row.notes),
+        failureReason: row.failure_reason,
         deliveryAttempts: row.delivery_attempts,
         sentAt: row.sent_at,
         receivedAt: row.received_at,
@@ -335,13 +370,15 @@ export class ActivityRepository {
 }
 
 /**
- * Activities a user may see: those of the mailboxes they own now (their own, their queues'), and, for the few
- * with no mailbox, those they own. Who created an email gives no right over it once the mailbox has another owner.
+ * Activities a user may see: those of the mailboxes they own now (their own, their queues'), the one it was
+ * sent from or first received in or any other that received it too, and, for the few with no mailbox, those they
+ * own. Who created an email gives no right over it once the mailbox has another owner.
  */
 function visibleTo(db: Db, userId: string) {
   return (eb: ExpressionBuilder<Schema, 'email_activities'>) =>
     eb.or([
       eb('email_activities.mailbox_id', 'in', mailboxesOwnedBy(db, userId)),
+      eb('email_activities.id', 'in', db.selectFrom('activity_mailboxes').select('activity_mailboxes.activity_id').where('activity_mailboxes.mailbox_id', 'in', mailboxesOwnedBy(db, userId))),
       eb.and([eb('email_activities.mailbox_id', 'is', null), eb('email_activities.owner_id', '=', userId)]),
     ]);
 }
@@ -409,7 +446,7 @@ async function assertRegardingExists(db: Db, regarding: { type: RegardingType; i
   if (!row) throw new ValidationError([{ field: 'regarding', message: `no ${regarding.type} has id ${regarding.id}` }]);
 }
 
-async function writeParties(db: Db, activityId: string, byRole: Partial<Record<PartyRole, string[]>>): Promise<void> {
+export async function writeParties(db: Db, activityId: string, byRole: Partial<Record<PartyRole, string[]>>): Promise<void> {
   const all = Object.values(byRole).flat();
   const matches = await lockedRecords(db, await recordsByAddress(db, all));
   const rows: ActivityPartiesTable[] = [];
@@ -468,4 +505,47 @@ async function writeAttachments(db: Db, activityId: string, attachments: NewAtta
       })
       .execute();
   }
+}
+
+/** References as stored: the header's form, space-separated; null for none. */
+export function referencesText(ids: readonly string[]): string | null {
+  return ids.length === 0 ? null : ids.join(' ');
+}
+
+function readNotes(text: string | null): string[] {
+  if (text === null) return [];
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.map(String) : [String(value)];
+  } catch {
+    // Written by the store as JSON only; text that no longer reads is still shown, not dropped.
+    return [text];
+  }
+}
+
+/** What a reply takes from the email it answers; the answered email must be one the actor may see. */
+async function answeredEmail(
+  db: Db,
+  id: string,
+  actor: Actor | undefined,
+): Promise<{ messageId: string | null; references: string[]; conversationId: string | null; regarding: { type: RegardingType; id: string } | null }> {
+  try {
+    await reachable(db, id, actor);
+  } catch (error) {
+    if (error instanceof NotFoundError) throw new ValidationError([{ field: 'inReplyToActivityId', message: `no email activity has id ${id}` }]);
+    throw error;
+  }
+  const row = await db
+    .selectFrom('email_activities')
+    .select(['message_id', 'message_references', 'conversation_id', 'regarding_type', 'regarding_id'])
+    .where('id', '=', id)
+    .executeTakeFirstOrThrow();
+  const references = messageIdList(row.message_references);
+  if (row.message_id && !references.includes(row.message_id)) references.push(row.message_id);
+  return {
+    messageId: row.message_id,
+    references,
+    conversationId: row.conversation_id,
+    regarding: row.regarding_type && row.regarding_id ? { type: row.regarding_type as RegardingType, id: row.regarding_id } : null,
+  };
 }

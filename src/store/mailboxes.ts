@@ -31,6 +31,14 @@ export interface Mailbox extends MailboxState {
   /** The EWS URL Autodiscover found for this mailbox, and when; null until found. */
   ewsUrl: string | null;
   ewsUrlFoundAt: string | null;
+  /** When a sync cycle last succeeded; null until one did. */
+  lastSuccessAt: string | null;
+  /** Failed cycles in a row (a success resets it). */
+  consecutiveFailures: number;
+  /** When the next cycle is due; null: as soon as a worker is free. */
+  nextDueAt: string | null;
+  /** The last cycle's error, or null when it succeeded. */
+  lastError: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -105,8 +113,65 @@ export function newMailboxRow(owner: { userId: string } | { queueId: string }): 
     last_test_at: null,
     ews_url: null,
     ews_url_found_at: null,
+    lease_owner: null,
+    lease_token: 0,
+    lease_expires_at: null,
+    next_due_at: null,
+    consecutive_failures: 0,
+    last_success_at: null,
+    last_error: null,
+    last_cycle_at: null,
+    last_failure_at: null,
     created_at: at,
     updated_at: at,
+  };
+}
+
+/** Mailboxes with their name, owner and address (a user's own, or the queue's). */
+export function selectMailboxes(db: Db) {
+  return db
+    .selectFrom('mailboxes as m')
+    .leftJoin('users as u', 'u.id', 'm.user_id')
+    .leftJoin('queues as q', 'q.id', 'm.queue_id')
+    .leftJoin('email_addresses as ea', (join) =>
+      join
+        .on('ea.position', '=', 1)
+        .on((eb) =>
+          eb.or([
+            eb.and([eb('ea.record_type', '=', 'user'), eb('ea.record_id', '=', eb.ref('m.user_id'))]),
+            eb.and([eb('ea.record_type', '=', 'queue'), eb('ea.record_id', '=', eb.ref('m.queue_id'))]),
+          ]),
+        ),
+    )
+    .selectAll('m')
+    .select((eb) => [
+      eb.fn.coalesce('u.name', 'q.name').as('name'),
+      eb.fn.coalesce('q.owner_id', 'm.user_id').as('owner_id'),
+      'ea.address as email_address',
+    ]);
+}
+
+export function toMailbox(row: MailboxesTable & { name: string | null; owner_id: string | null; email_address: string | null }): Mailbox {
+  return {
+    id: row.id,
+    name: row.name ?? '',
+    emailAddress: row.email_address ?? '',
+    type: row.user_id ? 'user' : 'queue',
+    userId: row.user_id,
+    queueId: row.queue_id,
+    ownerId: row.owner_id ?? '',
+    ...mailboxStateOf(row),
+    processEmailFrom: row.process_email_from,
+    lastSyncAt: row.last_sync_at,
+    lastTestAt: row.last_test_at,
+    ewsUrl: row.ews_url,
+    ewsUrlFoundAt: row.ews_url_found_at,
+    lastSuccessAt: row.last_success_at,
+    consecutiveFailures: row.consecutive_failures,
+    nextDueAt: row.next_due_at,
+    lastError: row.last_error,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
   };
 }
 
@@ -117,58 +182,15 @@ export interface MailboxUpdate extends MailboxChange {
 export class MailboxRepository {
   constructor(private readonly db: Kysely<Schema>) {}
 
-  private select(db: Db = this.db) {
-    return db
-      .selectFrom('mailboxes as m')
-      .leftJoin('users as u', 'u.id', 'm.user_id')
-      .leftJoin('queues as q', 'q.id', 'm.queue_id')
-      .leftJoin('email_addresses as ea', (join) =>
-        join
-          .on('ea.position', '=', 1)
-          .on((eb) =>
-            eb.or([
-              eb.and([eb('ea.record_type', '=', 'user'), eb('ea.record_id', '=', eb.ref('m.user_id'))]),
-              eb.and([eb('ea.record_type', '=', 'queue'), eb('ea.record_id', '=', eb.ref('m.queue_id'))]),
-            ]),
-          ),
-      )
-      .selectAll('m')
-      .select((eb) => [
-        eb.fn.coalesce('u.name', 'q.name').as('name'),
-        eb.fn.coalesce('q.owner_id', 'm.user_id').as('owner_id'),
-        'ea.address as email_address',
-      ]);
-  }
-
-  private toMailbox(row: MailboxesTable & { name: string | null; owner_id: string | null; email_address: string | null }): Mailbox {
-    return {
-      id: row.id,
-      name: row.name ?? '',
-      emailAddress: row.email_address ?? '',
-      type: row.user_id ? 'user' : 'queue',
-      userId: row.user_id,
-      queueId: row.queue_id,
-      ownerId: row.owner_id ?? '',
-      ...mailboxStateOf(row),
-      processEmailFrom: row.process_email_from,
-      lastSyncAt: row.last_sync_at,
-      lastTestAt: row.last_test_at,
-      ewsUrl: row.ews_url,
-      ewsUrlFoundAt: row.ews_url_found_at,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
-  }
-
   async get(id: string, db: Db = this.db): Promise<Mailbox> {
-    const row = await this.select(db).where('m.id', '=', id).executeTakeFirst();
+    const row = await selectMailboxes(db).where('m.id', '=', id).executeTakeFirst();
     if (!row) throw new NotFoundError('mailbox', id);
-    return this.toMailbox(row);
+    return toMailbox(row);
   }
 
   async list(filter: MailboxFilter): Promise<Page<Mailbox>> {
     const limit = pageLimit(filter);
-    let query = this.select().orderBy('m.id').limit(limit + 1);
+    let query = selectMailboxes(this.db).orderBy('m.id').limit(limit + 1);
     if (filter.after) query = query.where('m.id', '>', filter.after);
     if (filter.profileId === 'none') query = query.where('m.profile_id', 'is', null);
     else if (filter.profileId) query = query.where('m.profile_id', '=', filter.profileId);
@@ -184,7 +206,7 @@ export class MailboxRepository {
       query = query.where((eb) => eb.or([eb('m.incoming_status', '=', status), eb('m.outgoing_status', '=', status)]));
     }
     const rows = await query.execute();
-    return toPage(rows, limit, (row) => this.toMailbox(row));
+    return toPage(rows, limit, (row) => toMailbox(row));
   }
 
   async update(id: string, update: MailboxUpdate): Promise<Mailbox> {
@@ -259,7 +281,8 @@ export class MailboxRepository {
 
   /**
    * Records how Test & Enable went. A pass enables the mailbox, sets the status of each direction it
-   * synchronizes to success and caches the EWS URL the test used; a failure disables it and sets those statuses
+   * synchronizes to success, caches the EWS URL the test used, resets the consecutive failures and makes the
+   * mailbox due now; a failure disables it and sets those statuses
    * to failure. Either way `lastTestAt` is now.
    *
    * The test ran for a while without a lock: what it tested must still be the mailbox, so the row is locked
@@ -286,6 +309,8 @@ export class MailboxRepository {
           incoming_status: current.incomingMethod === 'server-side-sync' ? status : current.incomingStatus,
           outgoing_status: current.outgoingMethod === 'server-side-sync' ? status : current.outgoingStatus,
           last_test_at: at,
+          // A mailbox that passed starts afresh: no failures counted against it, and due at once.
+          ...(outcome.passed ? { consecutive_failures: 0, next_due_at: at, last_error: null } : {}),
           ...(outcome.passed && outcome.ewsUrl ? { ews_url: outcome.ewsUrl, ews_url_found_at: current.ewsUrl === outcome.ewsUrl ? current.ewsUrlFoundAt : at } : {}),
           updated_at: at,
         })

@@ -3,6 +3,7 @@ import type { Database } from './database.js';
 import { foundation } from './migrations/0001-foundation.js';
 import { tokenPrefix } from './migrations/0002-token-prefix.js';
 import { connectionTests } from './migrations/0003-connection-tests.js';
+import { sync } from './migrations/0004-sync.js';
 
 /** Every migration, in order. Names sort; never rename or edit one that has shipped, add a new one. */
 function migrations(database: Database): Record<string, Migration> {
@@ -10,6 +11,7 @@ function migrations(database: Database): Record<string, Migration> {
     '0001-foundation': foundation(database.dialect),
     '0002-token-prefix': tokenPrefix(),
     '0003-connection-tests': connectionTests(),
+    '0004-sync': sync(),
   };
 }
 

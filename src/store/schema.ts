@@ -9,6 +9,8 @@ export interface UsersTable {
   id: string;
   name: string;
   is_admin: Flag;
+  /** Which incoming email of the user's mailbox is tracked (sync/ports.ts IncomingFilterOption). */
+  incoming_filter: string;
   created_at: string;
   updated_at: string;
 }
@@ -29,6 +31,8 @@ export interface QueuesTable {
   id: string;
   name: string;
   owner_id: string;
+  /** Which incoming email of the queue's mailbox is tracked (sync/ports.ts IncomingFilterOption). */
+  incoming_filter: string;
   created_at: string;
   updated_at: string;
 }
@@ -87,6 +91,8 @@ export interface EmailServerProfilesTable {
   owner_id: string;
   /** The last Test Connection result (diagnostics/types.ts ConnectionTestResult) as JSON; null until one ran. */
   last_test_result: string | null;
+  /** When the owner was last emailed about failing mailboxes: at most once an hour. */
+  owner_notified_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -108,6 +114,18 @@ export interface MailboxesTable {
   /** The EWS URL Autodiscover found for the mailbox, and when; null until found (or with Autodiscover off). */
   ews_url: string | null;
   ews_url_found_at: string | null;
+  /** The worker holding the mailbox, and until when; null when free. */
+  lease_owner: string | null;
+  /** The fencing token: grows by one at every grant, and every leased write checks it. */
+  lease_token: number;
+  lease_expires_at: string | null;
+  /** When the next cycle is due; null: now. */
+  next_due_at: string | null;
+  consecutive_failures: number;
+  last_success_at: string | null;
+  last_error: string | null;
+  last_cycle_at: string | null;
+  last_failure_at: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -126,6 +144,14 @@ export interface EmailActivitiesTable {
   tracking_token: string | null;
   regarding_type: string | null;
   regarding_id: string | null;
+  /** EWS ConversationId or Thread-Index's conversation part. */
+  conversation_id: string | null;
+  /** The References Message-IDs, space-separated as in the header; null for none. */
+  message_references: string | null;
+  /** JSON array of lines (why attachments were left out); null for none. */
+  notes: string | null;
+  /** Why the last attempt to send failed. */
+  failure_reason: string | null;
   delivery_attempts: number;
   sent_at: string | null;
   received_at: string | null;
@@ -168,6 +194,41 @@ export interface AlertsTable {
   created_at: string;
 }
 
+/** Every mailbox an email reached (the first one is also the activity's mailbox_id). */
+export interface ActivityMailboxesTable {
+  activity_id: string;
+  mailbox_id: string;
+  created_at: string;
+}
+
+export interface SyncStatesTable {
+  mailbox_id: string;
+  folder: string;
+  cursor: string;
+  updated_at: string;
+}
+
+export type OutcomeKind = 'tracked' | 'filtered' | 'failed' | 'undeliverable';
+
+export interface MessageOutcomesTable {
+  id: string;
+  mailbox_id: string;
+  folder: string;
+  server_id: string;
+  internet_message_id: string | null;
+  outcome: OutcomeKind;
+  /** The filter rule that left a filtered message out. */
+  rule: string | null;
+  activity_id: string | null;
+  error_code: string | null;
+  error_message: string | null;
+  server_response: string | null;
+  /** Failed attempts so far. */
+  attempts: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -186,4 +247,7 @@ export interface Schema {
   attachments: AttachmentsTable;
   alerts: AlertsTable;
   settings: SettingsTable;
+  activity_mailboxes: ActivityMailboxesTable;
+  sync_states: SyncStatesTable;
+  message_outcomes: MessageOutcomesTable;
 }

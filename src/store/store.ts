@@ -6,10 +6,12 @@ import { ActivityRepository } from './activities.js';
 import { AlertRepository } from './alerts.js';
 import { type Database, type DatabaseOptions, openDatabase, ping } from './database.js';
 import { MailboxRepository } from './mailboxes.js';
+import { OrganizationRepository } from './organization.js';
 import { migrateToLatest, type MigrationReport } from './migrate.js';
 import { ProfileRepository } from './profiles.js';
 import { CrmRecordRepository } from './records.js';
 import { type KeySource, loadSecretKey, SecretBox, SecretKeyError } from './secrets.js';
+import { SyncRepository } from './sync.js';
 import { QueueRepository, TokenRepository, UserRepository } from './users.js';
 
 export interface StoreOptions extends DatabaseOptions {
@@ -30,6 +32,9 @@ export class Store {
   readonly mailboxes: MailboxRepository;
   readonly activities: ActivityRepository;
   readonly alerts: AlertRepository;
+  readonly organization: OrganizationRepository;
+  /** What the sync engine keeps (sync/ports.ts SyncStore), with the incoming pipeline's look-ups. */
+  readonly sync: SyncRepository;
 
   private constructor(
     readonly database: Database,
@@ -46,6 +51,8 @@ export class Store {
     this.mailboxes = new MailboxRepository(db);
     this.activities = new ActivityRepository(db, this.mailboxes);
     this.alerts = new AlertRepository(db);
+    this.organization = new OrganizationRepository(db);
+    this.sync = new SyncRepository(db, this.profiles);
   }
 
   static async open(options: StoreOptions): Promise<Store> {

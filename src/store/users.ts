@@ -8,13 +8,28 @@ import { type Db, flag, isForeignKeyViolation, isSet, isUniqueViolation, keyShar
 import { explainConflict } from './errors.js';
 import { newMailboxRow, mailboxStateOf, mailboxStateColumns } from './mailboxes.js';
 import type { Kysely } from 'kysely';
+import type { IncomingFilterOption } from '../sync/ports.js';
 import type { Schema } from './schema.js';
+
+/** Which incoming email of a mailbox is tracked; the CRM's defaults: responses to CRM email for users, all for queues. */
+export const INCOMING_FILTER_OPTIONS = ['all', 'responses-to-crm-email', 'from-crm-records', 'from-email-enabled-records', 'none'] as const satisfies readonly IncomingFilterOption[];
+export const DEFAULT_INCOMING_FILTER = { user: 'responses-to-crm-email', queue: 'all' } as const satisfies Record<'user' | 'queue', IncomingFilterOption>;
+
+function cleanFilter(value: string | undefined): IncomingFilterOption | undefined {
+  if (value === undefined) return undefined;
+  if (!(INCOMING_FILTER_OPTIONS as readonly string[]).includes(value)) {
+    throw new ValidationError([{ field: 'incomingFilter', message: `must be one of ${INCOMING_FILTER_OPTIONS.join(', ')}` }]);
+  }
+  return value as IncomingFilterOption;
+}
 
 export interface User {
   id: string;
   name: string;
   email: string;
   isAdmin: boolean;
+  /** Which incoming email of the user's mailbox is tracked. */
+  incomingFilter: IncomingFilterOption;
   mailboxId: string | null;
   createdAt: string;
   updatedAt: string;
@@ -25,6 +40,8 @@ export interface Queue {
   name: string;
   email: string;
   ownerId: string;
+  /** Which incoming email of the queue's mailbox is tracked. */
+  incomingFilter: IncomingFilterOption;
   mailboxId: string | null;
   createdAt: string;
   updatedAt: string;
@@ -34,12 +51,14 @@ export interface UserInput {
   name?: string | undefined;
   email?: string | undefined;
   isAdmin?: boolean | undefined;
+  incomingFilter?: IncomingFilterOption | undefined;
 }
 
 export interface QueueInput {
   name?: string | undefined;
   email?: string | undefined;
   ownerId?: string | undefined;
+  incomingFilter?: IncomingFilterOption | undefined;
 }
 
 function cleanName(name: string | undefined, required: boolean): string | undefined {
@@ -103,11 +122,12 @@ export class UserRepository {
   async create(input: UserInput): Promise<User> {
     const name = cleanName(input.name, true)!;
     const email = cleanEmail(input.email, true)!;
+    const incomingFilter = cleanFilter(input.incomingFilter) ?? DEFAULT_INCOMING_FILTER.user;
     const id = newId();
     const at = now();
     await this.db.transaction().execute(async (trx) => {
       await assertMailboxAddressFree(trx, email);
-      await trx.insertInto('users').values({ id, name, is_admin: flag(input.isAdmin ?? false), created_at: at, updated_at: at }).execute();
+      await trx.insertInto('users').values({ id, name, is_admin: flag(input.isAdmin ?? false), incoming_filter: incomingFilter, created_at: at, updated_at: at }).execute();
       await setAddresses(trx, 'user', id, [email]);
       await trx.insertInto('mailboxes').values(newMailboxRow({ userId: id })).execute();
     }).catch(rethrowAddressConflict(email)).catch(explainConflict(`user ${email} was not created`));
@@ -143,6 +163,7 @@ export class UserRepository {
   async update(id: string, input: UserInput): Promise<User> {
     const name = cleanName(input.name, false);
     const email = cleanEmail(input.email, false);
+    const incomingFilter = cleanFilter(input.incomingFilter);
     await this.db.transaction().execute(async (trx) => {
       const exists = await updateLock(trx, trx.selectFrom('users').select(['id', 'is_admin']).where('id', '=', id)).executeTakeFirst();
       if (!exists) throw new NotFoundError('user', id);
@@ -152,6 +173,7 @@ export class UserRepository {
         .set({
           ...(name !== undefined ? { name } : {}),
           ...(input.isAdmin !== undefined ? { is_admin: flag(input.isAdmin) } : {}),
+          ...(incomingFilter !== undefined ? { incoming_filter: incomingFilter } : {}),
           updated_at: now(),
         })
         .where('id', '=', id)
@@ -209,7 +231,7 @@ export class UserRepository {
     const rows = await this.db
       .selectFrom('users')
       .leftJoin('mailboxes', 'mailboxes.user_id', 'users.id')
-      .select(['users.id', 'users.name', 'users.is_admin', 'users.created_at', 'users.updated_at', 'mailboxes.id as mailbox_id'])
+      .select(['users.id', 'users.name', 'users.is_admin', 'users.incoming_filter', 'users.created_at', 'users.updated_at', 'mailboxes.id as mailbox_id'])
       .where('users.id', 'in', ids)
       .orderBy('users.id')
       .execute();
@@ -219,6 +241,7 @@ export class UserRepository {
       name: row.name,
       email: emails.get(row.id)?.[0] ?? '',
       isAdmin: isSet(row.is_admin),
+      incomingFilter: row.incoming_filter as IncomingFilterOption,
       mailboxId: row.mailbox_id,
       createdAt: row.created_at,
       updatedAt: row.updated_at,
@@ -233,12 +256,13 @@ export class QueueRepository {
     const name = cleanName(input.name, true)!;
     const email = cleanEmail(input.email, true)!;
     if (!input.ownerId) throw new ValidationError([{ field: 'ownerId', message: 'is required' }]);
+    const incomingFilter = cleanFilter(input.incomingFilter) ?? DEFAULT_INCOMING_FILTER.queue;
     const id = newId();
     const at = now();
     await this.db.transaction().execute(async (trx) => {
       await assertUserExists(trx, 'ownerId', input.ownerId!);
       await assertMailboxAddressFree(trx, email);
-      await trx.insertInto('queues').values({ id, name, owner_id: input.ownerId!, created_at: at, updated_at: at }).execute();
+      await trx.insertInto('queues').values({ id, name, owner_id: input.ownerId!, incoming_filter: incomingFilter, created_at: at, updated_at: at }).execute();
       await setAddresses(trx, 'queue', id, [email]);
       await trx.insertInto('mailboxes').values(newMailboxRow({ queueId: id })).execute();
     }).catch(rethrowAddressConflict(email)).catch(explainConflict(`queue "${name}" was not created`));
@@ -263,6 +287,7 @@ export class QueueRepository {
   async update(id: string, input: QueueInput): Promise<Queue> {
     const name = cleanName(input.name, false);
     const email = cleanEmail(input.email, false);
+    const incomingFilter = cleanFilter(input.incomingFilter);
     await this.db.transaction().execute(async (trx) => {
       const exists = await updateLock(trx, trx.selectFrom('queues').select('id').where('id', '=', id)).executeTakeFirst();
       if (!exists) throw new NotFoundError('queue', id);
@@ -272,6 +297,7 @@ export class QueueRepository {
         .set({
           ...(name !== undefined ? { name } : {}),
           ...(input.ownerId !== undefined ? { owner_id: input.ownerId } : {}),
+          ...(incomingFilter !== undefined ? { incoming_filter: incomingFilter } : {}),
           updated_at: now(),
         })
         .where('id', '=', id)
@@ -295,7 +321,7 @@ export class QueueRepository {
     const rows = await this.db
       .selectFrom('queues')
       .leftJoin('mailboxes', 'mailboxes.queue_id', 'queues.id')
-      .select(['queues.id', 'queues.name', 'queues.owner_id', 'queues.created_at', 'queues.updated_at', 'mailboxes.id as mailbox_id'])
+      .select(['queues.id', 'queues.name', 'queues.owner_id', 'queues.incoming_filter', 'queues.created_at', 'queues.updated_at', 'mailboxes.id as mailbox_id'])
       .where('queues.id', 'in', ids)
       .orderBy('queues.id')
       .execute();
@@ -305,6 +331,7 @@ export class QueueRepository {
       name: row.name,
       email: emails.get(row.id)?.[0] ?? '',
       ownerId: row.owner_id,
+      incomingFilter: row.incoming_filter as IncomingFilterOption,
       mailboxId: row.mailbox_id,
       createdAt: row.created_at,
       updatedAt: row.updated_at,

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FAULT_KINDS, type FaultInput, type SandboxSettings } from '../behaviour.js';
 import type { SandboxRuntime } from '../runtime.js';
 import type { Mailbox } from '../state/mailbox.js';
-import { type Address, type Folder, SERVER_NAMES, type ServerName } from '../state/model.js';
+import { type Address, CORRUPT_ITEM_CODES, type CorruptItemCode, type Folder, SERVER_NAMES, type ServerName } from '../state/model.js';
 import { SandboxStateError } from '../state/sandbox-state.js';
 
 type Json = Record<string, unknown>;
@@ -112,7 +112,16 @@ function describeItems(mailbox: Mailbox, folder: Folder) {
     categories: i.props.categories,
     from: i.props.from?.address ?? null,
     receivedAt: i.props.dateTimeReceived,
+    ...(i.corrupt ? { corrupt: i.corrupt } : {}),
   }));
+}
+
+/** `corrupt`: true (ErrorItemCorrupt) or the per-item error GetItem is to answer for the message's content. */
+function corruptCode(value: unknown): CorruptItemCode | undefined {
+  if (value === undefined || value === false || value === null) return undefined;
+  if (value === true) return 'ErrorItemCorrupt';
+  if (typeof value === 'string' && (CORRUPT_ITEM_CODES as readonly string[]).includes(value)) return value as CorruptItemCode;
+  return bad(`"corrupt" must be true, false or one of ${CORRUPT_ITEM_CODES.join(', ')}`);
 }
 
 async function deliver(runtime: SandboxRuntime, mailbox: Mailbox, body: Json) {
@@ -146,8 +155,15 @@ async function deliver(runtime: SandboxRuntime, mailbox: Mailbox, body: Json) {
     });
   }
   if (mime.length === 0) bad('the message is empty');
-  const item = await runtime.state.deliver(mailbox, mime, folder, received);
-  return { itemId: item.id, internetMessageId: item.props.internetMessageId, subject: item.props.subject, folder: folderPath(mailbox, folder) };
+  const corrupt = corruptCode(body.corrupt);
+  const item = await runtime.state.deliver(mailbox, mime, folder, received, corrupt);
+  return {
+    itemId: item.id,
+    internetMessageId: item.props.internetMessageId,
+    subject: item.props.subject,
+    folder: folderPath(mailbox, folder),
+    ...(corrupt ? { corrupt } : {}),
+  };
 }
 
 const SETTING_KEYS: Array<keyof SandboxSettings> = [
@@ -258,6 +274,11 @@ export async function handleControl(runtime: SandboxRuntime, info: () => Json, r
       }
       case 'GET /mailboxes/:':
         return reply(200, describeMailbox(runtime, mailboxOr404(runtime, parts[1]!)));
+      case 'DELETE /mailboxes/:': {
+        const removed = state.removeMailbox(parts[1]!);
+        runtime.subscriptions.drop({ mailbox: removed.address });
+        return reply(204, null);
+      }
       case 'POST /mailboxes/:/move': {
         const mailbox = mailboxOr404(runtime, parts[1]!);
         mailbox.server = server(str(body, 'server', true))!;
@@ -306,6 +327,25 @@ export async function handleControl(runtime: SandboxRuntime, info: () => Json, r
         state.changed();
         return reply(204, null);
       }
+      case 'GET /subscriptions':
+        return reply(200, {
+          subscriptions: runtime.subscriptions.list().map((sub) => ({
+            id: sub.id,
+            kind: sub.kind,
+            owner: sub.owner,
+            mailbox: sub.mailbox.address,
+            server: sub.server,
+            connections: sub.sinks.size,
+          })),
+          connections: runtime.subscriptions.openConnections().map((c) => ({
+            owner: c.owner,
+            server: c.server,
+            anchor: c.anchor,
+            mailboxes: c.subscriptions.map((sub) => sub.mailbox.address),
+          })),
+        });
+      case 'DELETE /subscriptions':
+        return reply(200, runtime.subscriptions.drop({ mailbox: str(body, 'mailbox') ?? url.searchParams.get('mailbox'), server: server(str(body, 'server') ?? url.searchParams.get('server') ?? undefined) ?? null }));
       case 'GET /settings':
         return reply(200, runtime.settings);
       case 'PATCH /settings':

@@ -230,7 +230,8 @@ export async function handleEws(
     }
 
     const rule = runtime.faults.take({ operation: request.operation, mailbox: mailbox?.address ?? null, host: record.host });
-    if (rule) {
+    const dropAfter = rule?.kind === 'dropAfter';
+    if (rule && !dropAfter) {
       const backOff = rule.backOffMilliseconds ?? runtime.settings.backOffMilliseconds;
       if (rule.kind === 'serverBusy') throw busyFault(runtime, backOff, 'MaxConcurrency', runtime.settings.concurrencyLimit);
       if (rule.kind === 'concurrentSyncCalls') {
@@ -256,11 +257,20 @@ export async function handleEws(
       requestVersion: request.version,
     };
     if (streaming) {
+      // A streaming connection has no single answer to withhold: dropAfter opens it and cuts it after its first document.
+      if (dropAfter) setTimeout(() => res.socket?.destroy(), 50).unref();
       await streamEvents(runtime, context, request.body, req, res, backend, (document) => record.response.push(document));
       record.status = res.statusCode;
       return;
     }
     const answer = await operation!.handle(context, request.body);
+    if (dropAfter) {
+      // Done, but the answer never leaves: the connection is cut the way a failing proxy or network does.
+      record.status = 0;
+      record.response.push('');
+      res.socket?.destroy();
+      return;
+    }
     finish(200, envelope(answer));
   } catch (error) {
     if (error instanceof EwsFault) {

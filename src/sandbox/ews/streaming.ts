@@ -115,12 +115,15 @@ export async function streamEvents(
     return { subscription, sink };
   });
 
+  const anchor = (req.headers['x-anchormailbox'] as string | undefined)?.trim() || null;
+  const unregister = runtime.subscriptions.addStream({ owner, server, subscriptions: valid, anchor, cut: () => res.socket?.destroy() });
   await new Promise<void>((resolve) => {
     const heartbeat = setInterval(() => write(keepAlive()), runtime.settings.streamingKeepAliveSeconds * 1000);
     let done = false;
     const finish = (closedByServer: boolean) => {
       if (done) return;
       done = true;
+      unregister();
       clearInterval(heartbeat);
       clearTimeout(deadline);
       for (const { subscription, sink } of sinks) {

@@ -51,8 +51,25 @@ export function isWellFormedSubscriptionId(id: string): boolean {
 /** Streaming subscriptions not read by any connection expire after this long (Exchange keeps them ~30 min). */
 const STREAMING_IDLE_MINUTES = 30;
 
+/** One open GetStreamingEvents connection: whose it is, what it carries, and how to cut it. */
+export interface OpenStream {
+  owner: string;
+  server: ServerName;
+  subscriptions: readonly Subscription[];
+  /** The X-AnchorMailbox the connection was opened with, for tests that look at grouping. */
+  anchor: string | null;
+  /** Cuts the connection as a failing server does (no closing document). */
+  cut(): void;
+}
+
+export interface DropFilter {
+  mailbox?: string | null;
+  server?: ServerName | null;
+}
+
 export class Subscriptions {
   private readonly byId = new Map<string, Subscription>();
+  private readonly streams = new Set<OpenStream>();
 
   watermark(subscription: Subscription, counter: number): string {
     return Buffer.from(`${subscription.id}|${counter}`).toString('base64');
@@ -121,11 +138,42 @@ export class Subscriptions {
     this.byId.clear();
   }
 
-  /** Counts the streaming connections an account holds open, for HangingConnectionLimit. */
+  /** Counts the streaming connections an account holds open, for HangingConnectionLimit (one per connection, whatever it carries). */
   openStreams(owner: string): number {
     let count = 0;
-    for (const subscription of this.byId.values()) if (subscription.owner === owner.toLowerCase()) count += subscription.sinks.size;
+    for (const stream of this.streams) if (stream.owner === owner.toLowerCase()) count += 1;
     return count;
+  }
+
+  /** Registers an open streaming connection; the returned function unregisters it. */
+  addStream(stream: OpenStream): () => void {
+    const entry = { ...stream, owner: stream.owner.toLowerCase() };
+    this.streams.add(entry);
+    return () => this.streams.delete(entry);
+  }
+
+  /** The open streaming connections, for the control API. */
+  openConnections(): OpenStream[] {
+    return [...this.streams];
+  }
+
+  /** Every live subscription, for the control API. */
+  list(): Subscription[] {
+    return [...this.byId.values()];
+  }
+
+  /**
+   * Loses the matching subscriptions as a server does when its EWS application pool recycles: they are gone
+   * (ErrorSubscriptionNotFound from then on) and the streaming connections that carried them are cut.
+   */
+  drop(filter: DropFilter = {}): { subscriptions: number; connections: number } {
+    const mailbox = filter.mailbox?.toLowerCase() ?? null;
+    const matches = (s: Subscription) => (mailbox === null || s.mailbox.owns(mailbox)) && (!filter.server || s.server === filter.server);
+    const dropped = [...this.byId.values()].filter(matches);
+    for (const subscription of dropped) this.remove(subscription);
+    const cut = [...this.streams].filter((stream) => stream.subscriptions.some((s) => dropped.includes(s)));
+    for (const stream of cut) stream.cut();
+    return { subscriptions: dropped.length, connections: cut.length };
   }
 }
 

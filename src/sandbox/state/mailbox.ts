@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { encodeChangeKey, encodeId } from './ids.js';
-import { type ChangeEntry, type ChangeKind, type Folder, type Item, type MailboxData, messageDefaults, type MessageProps, type ServerName } from './model.js';
+import { type ChangeEntry, type ChangeKind, type CorruptItemCode, type Folder, type Item, type MailboxData, messageDefaults, type MessageProps, type ServerName } from './model.js';
 
 export type EventType = 'NewMailEvent' | 'CreatedEvent' | 'DeletedEvent' | 'ModifiedEvent' | 'MovedEvent' | 'CopiedEvent';
 
@@ -337,10 +337,10 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
   }
 
   /** Stores a message in a folder. `delivered` marks mail that arrived (NewMailEvent), not a saved draft. */
-  addItem(folder: Folder, mimeRef: string, props: MessageProps, delivered: boolean): Item {
+  addItem(folder: Folder, mimeRef: string, props: MessageProps, delivered: boolean, corrupt?: CorruptItemCode): Item {
     const id = this.nextId('item');
     const seq = this.logItem(folder, id, 'create');
-    const item: Item = { id, folderId: folder.id, version: 1, mimeRef, props, createdSeq: seq, changeSeq: seq, deletedSeq: null };
+    const item: Item = { id, folderId: folder.id, version: 1, mimeRef, props, createdSeq: seq, changeSeq: seq, deletedSeq: null, ...(corrupt ? { corrupt } : {}) };
     this.items.set(id, item);
     folder.itemIds.push(id);
     this.fire({ type: 'CreatedEvent', itemId: id, parentFolderId: folder.id });

@@ -124,7 +124,21 @@ export interface Item {
   /** The change sequence of its last change: the change number of its change key. */
   changeSeq?: number;
   deletedSeq: number | null;
+  /**
+   * Set for a message whose content the store cannot read (delivered with `corrupt` through the control API):
+   * GetItem answers this per-item error when it asks for the MIME content or the body.
+   */
+  corrupt?: CorruptItemCode;
 }
+
+/**
+ * ErrorItemCorrupt: "the state of the object is corrupted and cannot be retrieved. When you are retrieving an
+ * item, only certain elements will be in this state, such as Body and MimeContent" (responsecode.md).
+ * ErrorMimeContentConversionFailed ("MIME content conversion failed."): what Exchange answers a GetItem with
+ * IncludeMimeContent for a message it cannot turn into MIME (exchangelib issue #266).
+ */
+export const CORRUPT_ITEM_CODES = ['ErrorItemCorrupt', 'ErrorMimeContentConversionFailed'] as const;
+export type CorruptItemCode = (typeof CORRUPT_ITEM_CODES)[number];
 
 export type ChangeKind = 'create' | 'update' | 'read' | 'delete';
 

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { Mailbox } from './mailbox.js';
 import { composeMime, type ComposeInput, readMime } from './mime.js';
-import type { Account, Address, AutodiscoverRedirect, DistributionList, Folder, Item, MailboxData, ServerName } from './model.js';
+import type { Account, Address, AutodiscoverRedirect, CorruptItemCode, DistributionList, Folder, Item, MailboxData, ServerName } from './model.js';
 
 export interface OutboundMessage {
   at: string;
@@ -192,13 +192,27 @@ export class SandboxState {
     return mailbox;
   }
 
+  /**
+   * Removes a mailbox (as when its user leaves and it is deleted): from then on it is ErrorNonExistentMailbox to
+   * EWS and InvalidUser to Autodiscover. Accounts that signed in as it keep signing in, without a mailbox.
+   */
+  removeMailbox(address: string): Mailbox {
+    const mailbox = this.mailbox(address);
+    if (!mailbox) throw new SandboxStateError(404, `no mailbox ${address}`);
+    this.mailboxes.delete(mailbox.address.toLowerCase());
+    mailbox.removeAllListeners('change');
+    for (const account of this.accounts.values()) if (account.mailbox && mailbox.owns(account.mailbox)) account.mailbox = null;
+    this.changed();
+    return mailbox;
+  }
+
   // ---- mail ----
 
   /** Puts a MIME message into a mailbox's folder, as delivered mail (unread). */
-  async deliver(mailbox: Mailbox, mime: Buffer, folder?: Folder, received = new Date()): Promise<Item> {
+  async deliver(mailbox: Mailbox, mime: Buffer, folder?: Folder, received = new Date(), corrupt?: CorruptItemCode): Promise<Item> {
     const target = folder ?? mailbox.distinguishedFolder('inbox')!;
     const props = await readMime(mime, received);
-    return mailbox.addItem(target, this.putMime(mime), props, true);
+    return mailbox.addItem(target, this.putMime(mime), props, true, corrupt);
   }
 
   async compose(input: ComposeInput, keepBcc = false): Promise<Buffer> {
