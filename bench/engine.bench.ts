@@ -226,7 +226,7 @@ class EngineRun {
   tracked = 0;
   readonly failures: string[] = [];
   private readonly waiting = new Map<string, (at: number) => void>();
-  private lastCycleAt = performance.now();
+  private readonly cycled = new Set<string>();
 
   constructor(setting: Setting, push: boolean) {
     this.engine = createSyncEngine({
@@ -245,8 +245,8 @@ class EngineRun {
       this.waiting.get(event.subject)?.(performance.now());
     } else if (event.type === 'failure') {
       if (this.failures.length < 20) this.failures.push(`${event.address ?? '-'} ${event.code}: ${event.message}`);
-    } else if (event.type === 'cycle') {
-      this.lastCycleAt = performance.now();
+    } else if (event.type === 'cycle' && event.direction === 'incoming') {
+      this.cycled.add(event.mailboxId);
     }
   }
 
@@ -273,9 +273,13 @@ class EngineRun {
     }
   }
 
-  /** Waits until no cycle has ended for `quietMs` (the initial cycles are over). */
-  async quiet(quietMs: number, deadlineMs: number): Promise<void> {
-    await this.until(() => performance.now() - this.lastCycleAt > quietMs, deadlineMs, 'waiting for the engine to go idle');
+  /**
+   * Waits until every mailbox has ended an incoming cycle since this run started (the first cycles are over),
+   * then `settleMs` more. Polling cycles never stop, so "no cycle for a while" would never come.
+   */
+  async settled(mailboxes: number, settleMs: number, deadlineMs: number): Promise<void> {
+    await this.until(() => this.cycled.size >= mailboxes, deadlineMs, `waiting for a first cycle of each of ${mailboxes} mailboxes`);
+    await sleep(settleMs);
   }
 }
 
@@ -369,7 +373,7 @@ async function runSize(mailboxes: number, full: boolean): Promise<SizeResult> {
     }
     const heapBefore = heapNow();
     const requestsBefore = ewsRequests;
-    let started = performance.now();
+    const started = performance.now();
     let run = new EngineRun(setting, true);
     run.engine.start();
     try {
@@ -378,11 +382,11 @@ async function runSize(mailboxes: number, full: boolean): Promise<SizeResult> {
         result.engine = { messages: run.tracked, seconds: (performance.now() - started) / 1000, requests: ewsRequests - requestsBefore };
         log(`  engine: ${run.tracked} tracked in ${result.engine.seconds.toFixed(2)} s`);
       }
-      await run.quiet(3_000, 30 * 60_000);
+      await run.settled(mailboxes, 2_000, 30 * 60_000);
       if (full) {
         result.pushLatency = await latency(setting, run, 'push');
         log(`  push latency p50 ${result.pushLatency.p50.toFixed(0)} ms, p99 ${result.pushLatency.p99.toFixed(0)} ms`);
-        await run.quiet(3_000, 60_000);
+        await sleep(2_000);
       }
       result.pushIdle = await idle(mailboxes, heapBefore);
       log(`  idle with push: ${result.pushIdle.requestsPerMailboxHour.toFixed(1)} requests per mailbox-hour`);
@@ -390,15 +394,14 @@ async function runSize(mailboxes: number, full: boolean): Promise<SizeResult> {
       result.failures.push(...run.failures);
       await run.engine.stop();
     }
-    started = performance.now();
     run = new EngineRun(setting, false);
     run.engine.start();
     try {
-      await run.quiet(3_000, 30 * 60_000);
+      await run.settled(mailboxes, 2_000, 30 * 60_000);
       if (full) {
         result.pollLatency = await latency(setting, run, 'poll');
         log(`  polling latency p50 ${result.pollLatency.p50.toFixed(0)} ms, p99 ${result.pollLatency.p99.toFixed(0)} ms`);
-        await run.quiet(3_000, 60_000);
+        await sleep(2_000);
       }
       result.pollIdle = await idle(mailboxes, heapBefore);
       log(`  idle, polling only: ${result.pollIdle.requestsPerMailboxHour.toFixed(1)} requests per mailbox-hour`);
