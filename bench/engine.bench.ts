@@ -430,7 +430,7 @@ function report(results: SizeResult[], command: string): string {
   const lines = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench` (bench/engine.bench.ts): the sync engine against the sandbox, on one machine.',
+    'Written by `npm run bench` (its second half, `npm run bench:engine`: bench/engine.bench.ts): the sync engine against the sandbox, on one machine.',
     'The numbers below are the last run\'s; run it again to measure yours.',
     '',
     `- command: \`${command}\``,
@@ -489,7 +489,7 @@ function report(results: SizeResult[], command: string): string {
   return lines.join('\n');
 }
 
-const command = `BENCH_MAILBOXES=${FULL_SIZES.join(',')} BENCH_IDLE_MAILBOXES=${IDLE_SIZES.join(',')} BENCH_MESSAGES=${MESSAGES} BENCH_LATENCY_SAMPLES=${LATENCY_SAMPLES} BENCH_IDLE_SECONDS=${IDLE_SECONDS} npm run bench`;
+const command = `BENCH_MAILBOXES=${FULL_SIZES.join(',')} BENCH_IDLE_MAILBOXES=${IDLE_SIZES.join(',')} BENCH_MESSAGES=${MESSAGES} BENCH_LATENCY_SAMPLES=${LATENCY_SAMPLES} BENCH_IDLE_SECONDS=${IDLE_SECONDS} npm run bench:engine`;
 const results: SizeResult[] = [];
 // Written after every size, so a long run that is stopped keeps what it measured.
 for (const [n, full] of [...FULL_SIZES.map((n) => [n, true] as const), ...IDLE_SIZES.map((n) => [n, false] as const)]) {
