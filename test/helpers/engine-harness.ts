@@ -22,7 +22,7 @@ export async function newSandboxMailbox(s: TestSandbox, local = 'engine'): Promi
   return address;
 }
 
-export async function deliver(s: TestSandbox, to: string, message: { subject: string; from?: string; messageId?: string; receivedAt?: string; body?: string }): Promise<void> {
+export async function deliver(s: TestSandbox, to: string, message: { subject: string; from?: string; messageId?: string; receivedAt?: string; body?: string; corrupt?: boolean }): Promise<void> {
   const answer = await s.control('POST', `/mailboxes/${encodeURIComponent(to)}/messages`, {
     from: message.from ?? `sender@fabrikam.test`,
     to: [to],
@@ -30,6 +30,7 @@ export async function deliver(s: TestSandbox, to: string, message: { subject: st
     body: message.body ?? `Body of ${message.subject}`,
     ...(message.messageId ? { messageId: message.messageId } : {}),
     ...(message.receivedAt ? { receivedAt: message.receivedAt } : {}),
+    ...(message.corrupt ? { corrupt: true } : {}),
   });
   if (answer.status >= 300) throw new Error(`could not deliver to ${to}: ${JSON.stringify(answer.json)}`);
 }

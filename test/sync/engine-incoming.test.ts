@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { BEFORE_PROCESS_EMAIL_FROM } from '../../src/domain/schedule.js';
-import { deliver, MemorySyncStore, newSandboxMailbox, runEngine, sandboxProfile, waitFor } from '../helpers/engine-harness.js';
+import { MAX_MESSAGE_ATTEMPTS } from '../../src/sync/incoming.js';
+import { deliver, folderItems, MemorySyncStore, newSandboxMailbox, runEngine, sandboxProfile, waitFor } from '../helpers/engine-harness.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
 let s: TestSandbox;
@@ -72,6 +73,46 @@ describe('engine: incoming email against the sandbox', () => {
     const getItem = s.records.filter((r) => r.operation === 'GetItem').at(-1)!;
     assert.equal((getItem.request.match(/<t:ItemId /g) ?? []).length, 1);
   });
+
+  for (const move of [true, false]) {
+    test(`a message that cannot be read never stops the others, and after ${MAX_MESSAGE_ATTEMPTS} cycles ${move ? 'lands in Undeliverable' : 'stays failed'} with one alert`, async () => {
+      const sync = new MemorySyncStore();
+      const profile = sync.addProfile(sandboxProfile(s, { moveFailedToUndeliverable: move }), { password: s.password });
+      const address = await newSandboxMailbox(s);
+      const mailbox = sync.addMailbox(address, profile.id);
+      await deliver(s, address, { subject: 'Good one' });
+      await deliver(s, address, { subject: 'Broken one', corrupt: true, messageId: '<broken@fabrikam.test>' });
+      await deliver(s, address, { subject: 'Good two' });
+      const run = runEngine(s, sync);
+      await waitFor('the good ones tracked', () => trackedCount(sync, mailbox.id) === 2);
+      const settled = () => {
+        const broken = [...sync.outcomesOf(mailbox.id).values()].find((o) => o.internetMessageId === '<broken@fabrikam.test>');
+        return move ? broken?.kind === 'undeliverable' : (broken?.attempts ?? 0) >= MAX_MESSAGE_ATTEMPTS;
+      };
+      await waitFor('the broken one given up on', settled);
+      // A few more cycles: nothing more happens to it.
+      const cyclesNow = run.events.filter((e) => e.type === 'cycle').length;
+      await waitFor('further cycles', () => run.events.filter((e) => e.type === 'cycle').length >= cyclesNow + 4);
+      await run.stop();
+
+      const alerts = sync.alerts.filter((a) => a.scope === 'email');
+      assert.equal(alerts.length, 1, 'one alert on the email');
+      assert.equal(alerts[0]!.code, move ? 'incoming.undeliverable' : 'incoming.failed');
+      assert.match(alerts[0]!.message, /<broken@fabrikam\.test>/);
+      const undeliverable = await folderItems(s, address, 'Inbox/Undeliverable').catch(() => []);
+      const inbox = await folderItems(s, address, 'inbox');
+      if (move) {
+        assert.deepEqual(undeliverable.map((i) => i.subject), ['Broken one']);
+        assert.ok(!inbox.some((i) => i.subject === 'Broken one'));
+      } else {
+        assert.ok(inbox.some((i) => i.subject === 'Broken one'));
+        assert.equal(undeliverable.length, 0);
+      }
+      const m = sync.mailboxes.get(mailbox.id)!;
+      assert.equal(m.incomingStatus, 'success', 'a bad message is not a failure of the mailbox');
+      assert.equal(m.enabled, true);
+    });
+  }
 
   test('throttling (ErrorServerBusy with BackOffMilliseconds) slows the mailbox without failing it', async () => {
     const sync = new MemorySyncStore();
