@@ -126,8 +126,14 @@ for (const kind of DATABASES) {
       await store.sync.wake([mailbox.emailAddress.toUpperCase()], later(200_000));
       const woken = await store.sync.claimDue('w1', 10, 60_000, later(200_000));
       assert.ok(woken.some((g) => g.lease.mailboxId === mailboxId), 'wake made it due');
-      for (const g of woken) await store.sync.release(g.lease, new Date('2100-01-01T00:00:00.000Z'));
+      // Woken while held: its release keeps it due from the wake on, not from the next poll.
+      const held = woken.find((g) => g.lease.mailboxId === mailboxId)!;
+      await store.sync.wake([mailbox.emailAddress], later(201_000));
+      await store.sync.release(held.lease, later(900_000));
+      assert.equal((await store.mailboxes.get(mailboxId)).nextDueAt, later(201_000).toISOString());
+      for (const g of woken) if (g !== held) await store.sync.release(g.lease, new Date('2100-01-01T00:00:00.000Z'));
       for (const g of early) await store.sync.release(g.lease, new Date('2100-01-01T00:00:00.000Z'));
+      await store.sync.release((await leaseOf(mailboxId, 'w1', later(202_000))), new Date('2100-01-01T00:00:00.000Z'));
     });
 
     test('commitIncoming records the activity, its parties and attachments, the outcomes and the cursor; committing again writes nothing twice', async () => {

@@ -133,7 +133,8 @@ export class SyncRepository implements SyncStore {
       if (ids.length === 0) return [];
       await trx
         .updateTable('mailboxes')
-        .set({ lease_owner: workerId, lease_token: sql<number>`lease_token + 1`, lease_expires_at: expiresAt })
+        // next_due_at is cleared while the mailbox is held: a wake during the cycle sets it, and release keeps it.
+        .set({ lease_owner: workerId, lease_token: sql<number>`lease_token + 1`, lease_expires_at: expiresAt, next_due_at: null })
         .where('id', 'in', ids)
         .execute();
       const rows = await selectMailboxes(trx).where('m.id', 'in', ids).orderBy('m.id').execute();
@@ -158,10 +159,16 @@ export class SyncRepository implements SyncStore {
   }
 
   async release(lease: Lease, nextDueAt: Date): Promise<void> {
-    // The token stays: it only ever grows, so a later grant is always larger than any earlier one.
+    // The token stays: it only ever grows, so a later grant is always larger than any earlier one. New mail
+    // announced while the cycle ran (wake) keeps the mailbox due at once, not at the next poll.
+    const due = nextDueAt.toISOString();
     await this.db
       .updateTable('mailboxes')
-      .set({ lease_owner: null, lease_expires_at: null, next_due_at: nextDueAt.toISOString() })
+      .set({
+        lease_owner: null,
+        lease_expires_at: null,
+        next_due_at: sql<string>`case when next_due_at is not null and next_due_at < ${due} then next_due_at else ${due} end`,
+      })
       .where('id', '=', lease.mailboxId)
       .where('lease_token', '=', lease.token)
       .where('lease_owner', '=', lease.workerId)
@@ -178,7 +185,13 @@ export class SyncRepository implements SyncStore {
         .updateTable('mailboxes')
         .set({ next_due_at: nowIso })
         .where((eb) => eb.or([eb('user_id', 'in', holders('user')), eb('queue_id', 'in', holders('queue'))]))
-        .where('next_due_at', '>', nowIso)
+        .where((eb) =>
+          eb.or([
+            eb('next_due_at', '>', nowIso),
+            // Held by a cycle that may have listed already: remembered for its release.
+            eb.and([eb('next_due_at', 'is', null), eb('lease_owner', 'is not', null)]),
+          ]),
+        )
         .execute();
     }
   }
