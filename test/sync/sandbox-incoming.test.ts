@@ -11,7 +11,6 @@ import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import {
   activitiesByMessageId,
   activityCounts,
-  addFault,
   deliver,
   deliverAll,
   type Delivery,
