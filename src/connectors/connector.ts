@@ -9,6 +9,11 @@
 export interface MailboxLocation {
   url: string;
   foundAt: string;
+  /**
+   * Autodiscover's GroupingInformation, when the server gives it: mailboxes with the same URL and grouping share a
+   * Mailbox server, so their push subscriptions share one connection. Keep it with the location when storing it.
+   */
+  groupingInformation?: string;
 }
 
 /** A folder the connector reads from or writes to. */

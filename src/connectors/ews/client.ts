@@ -28,7 +28,21 @@ export interface EwsClientOptions {
 export interface EwsCallOptions {
   /** Impersonate this mailbox (ExchangeImpersonation PrimarySmtpAddress) and route to it (X-AnchorMailbox). */
   mailbox?: string;
+  /** X-AnchorMailbox when it is not the impersonated mailbox (a group's first mailbox, for notification affinity). */
+  anchorMailbox?: string;
+  /** Further HTTP headers (X-PreferServerAffinity, the affinity Cookie). */
+  headers?: Record<string, string>;
+  /** Told the answer's HTTP headers (lower-cased; repeated ones kept apart), e.g. to read Set-Cookie. */
+  onHeaders?: (headerLists: Record<string, string[]>) => void;
   signal?: AbortSignal;
+}
+
+/** The HTTP headers of a call: SOAP's, then X-AnchorMailbox, then the caller's own. */
+export function callHeaders(options: EwsCallOptions): Record<string, string> {
+  const headers: Record<string, string> = { 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' };
+  const anchor = options.anchorMailbox ?? options.mailbox;
+  if (anchor) headers['x-anchormailbox'] = anchor;
+  return { ...headers, ...(options.headers ?? {}) };
 }
 
 const VERSION_FAULTS = new Set(['ErrorInvalidServerVersion', 'ErrorIncorrectSchemaVersion']);
@@ -87,6 +101,7 @@ export class EwsClient {
       version: this.currentVersion,
       ...request,
       ...(options.mailbox ? { mailbox: options.mailbox } : {}),
+      headers: callHeaders(options),
       ...(options.signal ? { signal: options.signal } : {}),
     });
   }
@@ -122,17 +137,16 @@ export class EwsClient {
 
   private async send<Req, Res>(operation: EwsOperation<Req, Res>, request: Req, version: ExchangeVersion, options: EwsCallOptions) {
     const body = buildEnvelope({ version, impersonate: options.mailbox, body: operation.build(request, { version }) });
-    const headers: Record<string, string> = { 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' };
-    if (options.mailbox) headers['x-anchormailbox'] = options.mailbox;
     const http = await this.transport.request({
       method: 'POST',
       url: this.url,
-      headers,
+      headers: callHeaders(options),
       body,
       credentials: this.credentials,
       concurrencyKey: options.mailbox ?? this.credentials.username,
       ...(options.signal ? { signal: options.signal } : {}),
     });
+    options.onHeaders?.(http.headerLists);
     return readAnswer(http, operation.name, this.xmlLimits);
   }
 

@@ -5,8 +5,9 @@
  * old server, a redirect). The host is told (onLocationChanged) so it can store the new location and raise an
  * information alert.
  */
-import type { ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import type { ChangeFeedEvents, ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
 import { discoverEwsUrl, type DiscoverOptions } from './autodiscover/index.js';
+import { type ChangeFeedOptions, EwsChangeFeed } from './change-feed.js';
 import { classifyEwsError } from './classify.js';
 import { EwsClient } from './client.js';
 import { EwsMailboxSession } from './mailbox.js';
@@ -25,6 +26,8 @@ export interface EwsConnectorOptions extends LocationEvents {
   /** A remembered request version to start from. */
   version?: ExchangeVersion;
   onVersion?: (version: ExchangeVersion) => void;
+  /** Grouping and retry settings of changeFeed (tests shorten the back-off). */
+  changeFeed?: Partial<ChangeFeedOptions>;
   /** For tests: DNS SRV and the http probe of Autodiscover. */
   discover?: Partial<Pick<DiscoverOptions, 'resolveSrv' | 'httpRedirectProbe' | 'srvLookup'>>;
   now?: () => Date;
@@ -58,6 +61,7 @@ export class EwsConnector implements Connector {
   private readonly ownsTransport: boolean;
   private readonly clients = new Map<string, EwsClient>();
   private version: ExchangeVersion | undefined;
+  private readonly feeds = new Set<EwsChangeFeed>();
 
   constructor(private readonly options: EwsConnectorOptions) {
     if (!options.autodiscover && !options.url) throw new Error('an Exchange profile without Autodiscover needs its EWS URL');
@@ -98,7 +102,7 @@ export class EwsConnector implements Connector {
       signal: AbortSignal.timeout(this.options.autodiscoverDeadlineMs ?? 200_000),
       ...(this.options.discover ?? {}),
     });
-    const location = { url: found.ewsUrl, foundAt: now.toISOString() };
+    const location: MailboxLocation = { url: found.ewsUrl, foundAt: now.toISOString(), ...(found.groupingInformation ? { groupingInformation: found.groupingInformation } : {}) };
     if (!previous || previous.url !== location.url) await this.options.onLocationChanged?.(address, location, previous, reason);
     return location;
   }
@@ -126,7 +130,29 @@ export class EwsConnector implements Connector {
     errorOrigins.set(error, { mailbox, host });
   }
 
+  /**
+   * Push for the Inbox (or other folders) of many mailboxes: streaming subscriptions grouped per Mailbox server
+   * with notification affinity, one connection per group (change-feed.ts). Closed with the connector.
+   */
+  changeFeed(folders: readonly WellKnownFolder[], events: ChangeFeedEvents): EwsChangeFeed {
+    const feed = new EwsChangeFeed(
+      {
+        locate: (address, force, reason) => this.locate(address, force, reason),
+        clientFor: (url) => this.clientFor(url),
+        classify: (error) => this.classify(error),
+        meansMailboxMoved: (error) => this.options.autodiscover && meansMailboxMoved(error),
+        closed: (closed) => this.feeds.delete(closed),
+      },
+      folders,
+      events,
+      this.options.changeFeed,
+    );
+    this.feeds.add(feed);
+    return feed;
+  }
+
   async close(): Promise<void> {
+    await Promise.allSettled([...this.feeds].map((feed) => feed.close()));
     if (this.ownsTransport) await this.transport.close();
   }
 

@@ -180,6 +180,8 @@ export interface StreamingEventsOptions {
 
 export interface StreamingEvents extends AsyncIterable<StreamingItem> {
   readonly status: number;
+  /** The answer's headers, repeated ones kept apart (Set-Cookie). */
+  readonly headerLists: Record<string, string[]>;
   /** Ends the connection; the iteration ends without an error. */
   cancel(): void;
   readonly cancelled: boolean;
@@ -251,6 +253,7 @@ export async function openStreamingEvents(options: StreamingEventsOptions): Prom
 
   return {
     status: answer.status,
+    headerLists: answer.headerLists,
     get cancelled() {
       return cancelled;
     },
@@ -273,6 +276,8 @@ export interface StreamEventsOptions extends GetStreamingEventsRequest {
   credentials: Credentials;
   /** The impersonated mailbox (ExchangeImpersonation and X-AnchorMailbox), as for the Subscribe call. */
   mailbox?: string;
+  /** The HTTP headers, when the caller writes them (the client: X-AnchorMailbox of a group, affinity headers). */
+  headers?: Record<string, string>;
   version: ExchangeVersion;
   signal?: AbortSignal;
   maxDocumentBytes?: number;
@@ -282,8 +287,8 @@ export interface StreamEventsOptions extends GetStreamingEventsRequest {
 /** The request of a GetStreamingEvents call, as the EWS client writes its calls (envelope, impersonation, anchor). */
 export function streamingEventsRequest(options: StreamEventsOptions): HttpRequest {
   const body = buildEnvelope({ version: options.version, impersonate: options.mailbox, body: GetStreamingEvents.build(options, { version: options.version }) });
-  const headers: Record<string, string> = { 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' };
-  if (options.mailbox) headers['x-anchormailbox'] = options.mailbox;
+  const headers: Record<string, string> = options.headers ?? { 'content-type': 'text/xml; charset=utf-8', accept: 'text/xml' };
+  if (!options.headers && options.mailbox) headers['x-anchormailbox'] = options.mailbox;
   return {
     method: 'POST',
     url: options.url,

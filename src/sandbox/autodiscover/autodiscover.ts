@@ -9,6 +9,7 @@ import { NS } from '../../xml/namespaces.js';
 import { el, XML_DECLARATION, type Xml, type XmlChild } from '../../xml/write.js';
 import type { SandboxRuntime } from '../runtime.js';
 import type { Mailbox } from '../state/mailbox.js';
+import { SERVER_NAMES } from '../state/model.js';
 
 export interface AutodiscoverAnswer {
   status: number;
@@ -115,6 +116,8 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
       el('SSL', null, 'On'),
       el('AuthPackage', null, runtime.settings.basicAuth ? 'Basic' : 'Ntlm'),
       serviceUrls,
+      // groupinginformation-pox.md: only in the Protocol of Type EXPR.
+      el('GroupingInformation', null, groupingInformation(runtime, mailbox)),
     ),
     el('Protocol', null, el('Type', null, 'WEB'), el('Internal', null, el('OWAUrl', { AuthenticationMethod: 'Basic, Fba' }, `${base}/owa/`))),
   );
@@ -155,6 +158,15 @@ function soapFault(code: string, message: string): string {
   );
 }
 
+/**
+ * GroupingInformation: the same for the mailboxes of one Mailbox server, so that a client groups their
+ * notification subscriptions (with the EWS URL) as ms-docs how-to-maintain-affinity-… tells it to. Exchange's
+ * value is opaque (the documentation's example is "CONTOSO-1"); the sandbox writes one like it per server.
+ */
+function groupingInformation(runtime: SandboxRuntime, mailbox: Mailbox): string {
+  return `${runtime.domain.split('.')[0]!.toUpperCase()}-${SERVER_NAMES.indexOf(mailbox.server) + 1}`;
+}
+
 /** The user settings the sandbox can answer, by name. */
 function settingValue(runtime: SandboxRuntime, mailbox: Mailbox, name: string): string | null {
   const host = runtime.serverHost(mailbox.server);
@@ -174,6 +186,8 @@ function settingValue(runtime: SandboxRuntime, mailbox: Mailbox, name: string): 
       return 'Exchange2007, Exchange2007_SP1, Exchange2010, Exchange2010_SP1, Exchange2010_SP2, Exchange2013, Exchange2013_SP1, Exchange2015, Exchange2016';
     case 'CasVersion':
       return '15.01.2507.057';
+    case 'GroupingInformation':
+      return groupingInformation(runtime, mailbox);
     case 'InternalMailboxServer':
     case 'ExternalMailboxServer':
       return host;

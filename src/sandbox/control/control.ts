@@ -274,6 +274,11 @@ export async function handleControl(runtime: SandboxRuntime, info: () => Json, r
       }
       case 'GET /mailboxes/:':
         return reply(200, describeMailbox(runtime, mailboxOr404(runtime, parts[1]!)));
+      case 'DELETE /mailboxes/:': {
+        const removed = state.removeMailbox(parts[1]!);
+        runtime.subscriptions.drop({ mailbox: removed.address });
+        return reply(204, null);
+      }
       case 'POST /mailboxes/:/move': {
         const mailbox = mailboxOr404(runtime, parts[1]!);
         mailbox.server = server(str(body, 'server', true))!;

@@ -192,6 +192,20 @@ export class SandboxState {
     return mailbox;
   }
 
+  /**
+   * Removes a mailbox (as when its user leaves and it is deleted): from then on it is ErrorNonExistentMailbox to
+   * EWS and InvalidUser to Autodiscover. Accounts that signed in as it keep signing in, without a mailbox.
+   */
+  removeMailbox(address: string): Mailbox {
+    const mailbox = this.mailbox(address);
+    if (!mailbox) throw new SandboxStateError(404, `no mailbox ${address}`);
+    this.mailboxes.delete(mailbox.address.toLowerCase());
+    mailbox.removeAllListeners('change');
+    for (const account of this.accounts.values()) if (account.mailbox && mailbox.owns(account.mailbox)) account.mailbox = null;
+    this.changed();
+    return mailbox;
+  }
+
   // ---- mail ----
 
   /** Puts a MIME message into a mailbox's folder, as delivered mail (unread). */

@@ -76,7 +76,7 @@ function checkSoapRequest(body: string, url: string, address: string): void {
   assert.equal(find(doc, 'RequestedServerVersion')!.text, 'Exchange2013');
   assert.equal(find(doc, 'Mailbox')!.text, address);
   const settings = find(doc, 'RequestedSettings')!.children.map((c) => c.text);
-  assert.deepEqual(settings, ['InternalEwsUrl', 'ExternalEwsUrl', 'UserDisplayName', 'AutoDiscoverSMTPAddress', 'EwsSupportedSchemas', 'CasVersion']);
+  assert.deepEqual(settings, ['InternalEwsUrl', 'ExternalEwsUrl', 'UserDisplayName', 'AutoDiscoverSMTPAddress', 'EwsSupportedSchemas', 'CasVersion', 'GroupingInformation']);
 }
 
 function checkPoxRequest(body: string, address: string): void {

@@ -23,6 +23,8 @@ export interface AutodiscoverSettings {
   /** SOAP EwsSupportedSchemas, split (`Exchange2007`, …, `Exchange2016`). */
   ewsSupportedSchemas?: string[];
   casVersion?: string;
+  /** The value that, with the EWS URL, groups mailboxes for notification affinity (SOAP setting, POX EXPR element). */
+  groupingInformation?: string;
   /** Every setting the answer carried, name -> text. */
   settings: Record<string, string>;
   /** SOAP UserSettingErrors: settings the server did not give, with its code and text. */

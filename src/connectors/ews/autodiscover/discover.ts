@@ -82,6 +82,8 @@ export interface AutodiscoverResult {
   ewsSupportedSchemas?: string[];
   internalEwsUrl?: string;
   externalEwsUrl?: string;
+  /** GroupingInformation: with the EWS URL, which mailboxes share a Mailbox server for notification affinity. */
+  groupingInformation?: string;
   /** Every URL tried and what it answered, the successful one last. */
   attempts: AutodiscoverAttempt[];
 }
@@ -347,6 +349,7 @@ export async function discoverEwsUrl(email: string, options: DiscoverOptions): P
       ...(s.ewsSupportedSchemas ? { ewsSupportedSchemas: s.ewsSupportedSchemas } : {}),
       ...(s.internalEwsUrl ? { internalEwsUrl: s.internalEwsUrl } : {}),
       ...(s.externalEwsUrl ? { externalEwsUrl: s.externalEwsUrl } : {}),
+      ...(s.groupingInformation ? { groupingInformation: s.groupingInformation } : {}),
       attempts,
     };
   };

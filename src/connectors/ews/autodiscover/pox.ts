@@ -101,6 +101,7 @@ export function readPoxResponse(text: string | Buffer): AutodiscoverAnswer {
   const answer: AutodiscoverSettings = { kind: 'settings', ewsUrl: expr ?? exch ?? null, settings, settingErrors: [] };
   if (expr) answer.externalEwsUrl = expr;
   if (exch) answer.internalEwsUrl = exch;
+  if (settings['EXPR.GroupingInformation']) answer.groupingInformation = settings['EXPR.GroupingInformation'];
   const smtp = textOf(named(user, 'AutoDiscoverSMTPAddress'));
   if (smtp) answer.smtpAddress = smtp;
   const displayName = textOf(named(user, 'DisplayName'));

@@ -26,8 +26,12 @@ export const SOAP_ACTION = `${NS.autodiscoverSoap}/Autodiscover/GetUserSettings`
  */
 export const AUTODISCOVER_REQUESTED_VERSION = 'Exchange2013';
 
-/** What Liaison asks for: the two EWS URLs, who the mailbox is, and what the server speaks. */
-export const REQUESTED_SETTINGS = ['InternalEwsUrl', 'ExternalEwsUrl', 'UserDisplayName', 'AutoDiscoverSMTPAddress', 'EwsSupportedSchemas', 'CasVersion'] as const;
+/**
+ * What Liaison asks for: the two EWS URLs, who the mailbox is, what the server speaks, and GroupingInformation,
+ * which with the EWS URL groups mailboxes whose notification subscriptions share a Mailbox server (ms-docs
+ * how-to-maintain-affinity-…; Exchange 2013 SP1 and later give it, older servers answer an InvalidSetting error).
+ */
+export const REQUESTED_SETTINGS = ['InternalEwsUrl', 'ExternalEwsUrl', 'UserDisplayName', 'AutoDiscoverSMTPAddress', 'EwsSupportedSchemas', 'CasVersion', 'GroupingInformation'] as const;
 
 export function buildGetUserSettingsRequest(address: string, url: string, settings: readonly string[] = REQUESTED_SETTINGS): string {
   return (
@@ -166,6 +170,7 @@ export function readGetUserSettingsResponse(text: string | Buffer): Autodiscover
   if (settings.AutoDiscoverSMTPAddress) answer.smtpAddress = settings.AutoDiscoverSMTPAddress;
   if (settings.UserDisplayName) answer.displayName = settings.UserDisplayName;
   if (settings.CasVersion) answer.casVersion = settings.CasVersion;
+  if (settings.GroupingInformation) answer.groupingInformation = settings.GroupingInformation;
   if (settings.EwsSupportedSchemas) {
     answer.ewsSupportedSchemas = settings.EwsSupportedSchemas.split(',')
       .map((s) => s.trim())
