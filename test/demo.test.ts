@@ -37,6 +37,8 @@ async function snapshot(store: Store) {
     accounts: (await all((a) => store.records.list('account', page(a)))).map((r) => `${r.id} ${r.emailAddresses.join(',')}`).sort(),
     leads: (await all((a) => store.records.list('lead', page(a)))).length,
     alerts: (await all((a) => store.alerts.list(page(a)))).map((x) => x.id).sort(),
+    organization: await store.organization.get(),
+    filters: (await all((a) => store.users.list(page(a)))).map((u) => `${u.email} ${u.incomingFilter}`).sort(),
   };
 }
 
@@ -107,6 +109,16 @@ describe('the demo of serve --sandbox', () => {
         assert.equal(sales?.ownerId, first.administrator.id);
       });
 
+      test("the demo users track mail from CRM records, and the queue's mailbox sends system notifications", async () => {
+        for (const address of addresses.filter((a) => !a.startsWith('sales'))) {
+          assert.equal((await t.store.users.findByEmail(address))?.incomingFilter, 'from-crm-records', address);
+        }
+        const sales = first.mailboxes.find((m) => m.address.startsWith('sales'))!;
+        assert.deepEqual(first.notificationMailbox, { id: sales.mailboxId, address: 'sales@contoso.test', set: true });
+        assert.equal((await t.store.organization.get()).systemNotificationMailboxId, sales.mailboxId);
+        assert.deepEqual(first.notes, []);
+      });
+
       test("the demo mail's senders resolve to CRM records", async () => {
         const senders = new Map([
           ['jane.doe@fabrikam.test', 'contact'],
@@ -170,14 +182,19 @@ describe('the demo of serve --sandbox', () => {
     });
     after(() => t?.cleanup());
 
-    test('no token is shown, the demo users are plain users, and the profile follows a sandbox whose password changed', async () => {
+    test('no token is shown, the demo users are plain users, an existing user keeps their filter, and the profile follows a sandbox whose password changed', async () => {
       const admin = await t.store.users.create({ email: 'admin@example.com', name: 'Admin', isAdmin: true });
+      const bob = await t.store.users.create({ email: 'bob@contoso.test', name: 'Bob' });
       const setup = await setupDemo(t.store, s.info, context);
       assert.deepEqual(
         { id: setup.administrator.id, token: setup.administrator.token, created: setup.administrator.created },
         { id: admin.id, token: null, created: false },
       );
       assert.equal((await t.store.users.findByEmail('alice@contoso.test'))?.isAdmin, false);
+      // Bob existed with a user's default filter: kept, and said to hide the demo mail.
+      assert.equal((await t.store.users.get(bob.id)).incomingFilter, 'responses-to-crm-email');
+      assert.equal(setup.notes.length, 1, setup.notes.join('\n'));
+      assert.match(setup.notes[0]!, new RegExp(`^bob@contoso\\.test's incoming filter is "responses-to-crm-email".*PATCH /api/v1/users/${bob.id}`));
       assert.equal((await t.store.profiles.get(setup.profile.id)).ownerId, admin.id);
 
       const username = s.info.serviceAccount!.username;
@@ -249,6 +266,7 @@ describe('describeDemo', () => {
       profile: { id: 'p1', name: DEMO_PROFILE_NAME, created: true, updated: false },
       mailboxes: [{ address: 'alice@contoso.test', kind: 'user', mailboxId: 'm1', created: true, outcome: 'enabled', problem: null }],
       records: [],
+      notificationMailbox: { id: 'm1', address: 'sales@contoso.test', set: true },
       notes: [],
     };
     let text = '';

@@ -17,7 +17,9 @@ import { APPROVAL_STATUSES, SYNC_METHODS, SYNC_STATUSES } from '../domain/mailbo
 import { AUTHENTICATION_METHODS, PROFILE_LIMITS, SERVER_TYPES } from '../domain/profile.js';
 import { STEP_TITLES } from '../diagnostics/types.js';
 import { PAGE_LIMIT } from '../store/common.js';
+import { ORGANIZATION_LIMITS } from '../store/organization.js';
 import { MAX_RECORD_ADDRESSES } from '../store/records.js';
+import { DEFAULT_INCOMING_FILTER, INCOMING_FILTER_OPTIONS } from '../store/users.js';
 
 /** A string restricted to a list of values (plain JSON Schema enum, readable errors). */
 export function StringEnum<T extends readonly string[]>(values: T, options: { description?: string } = {}) {
@@ -71,18 +73,25 @@ export const errorResponses = {
 
 // ---- users and queues ----
 
+const incomingFilterDescription =
+  'Which incoming email of the mailbox is tracked: all; responses-to-crm-email (replies to email sent from the CRM); ' +
+  'from-crm-records (from a contact, account or lead); from-email-enabled-records (from any record with an address, users and queues too); none';
+const IncomingFilter = (defaultFor: 'user' | 'queue') =>
+  StringEnum(INCOMING_FILTER_OPTIONS, { description: `${incomingFilterDescription}. Default for a ${defaultFor}: ${DEFAULT_INCOMING_FILTER[defaultFor]}` });
+
 export const User = Type.Object({
   id: Id,
   name: Type.String(),
   email: Type.String(),
   isAdmin: Type.Boolean(),
+  incomingFilter: IncomingFilter('user'),
   mailboxId: Nullable(Id),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
 
 export const UserCreate = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 200 }), email: Email, isAdmin: Type.Optional(Type.Boolean()) },
+  { name: Type.String({ minLength: 1, maxLength: 200 }), email: Email, isAdmin: Type.Optional(Type.Boolean()), incomingFilter: Type.Optional(IncomingFilter('user')) },
   { additionalProperties: false },
 );
 export const UserUpdate = Type.Partial(UserCreate, { additionalProperties: false });
@@ -107,6 +116,7 @@ export const Queue = Type.Object({
   name: Type.String(),
   email: Type.String(),
   ownerId: Id,
+  incomingFilter: IncomingFilter('queue'),
   mailboxId: Nullable(Id),
   createdAt: DateTime,
   updatedAt: DateTime,
@@ -116,6 +126,7 @@ export const QueueCreate = Type.Object(
     name: Type.String({ minLength: 1, maxLength: 200 }),
     email: Email,
     ownerId: Type.Optional(Id),
+    incomingFilter: Type.Optional(IncomingFilter('queue')),
   },
   { additionalProperties: false },
 );
@@ -320,6 +331,10 @@ export const Mailbox = Type.Object({
   lastTestAt: Nullable(DateTime),
   ewsUrl: Nullable(Type.String({ description: 'The EWS URL Autodiscover found for the mailbox; null until found' })),
   ewsUrlFoundAt: Nullable(DateTime),
+  lastSuccessAt: Nullable(Type.String({ format: 'date-time', description: 'When a sync cycle last succeeded; null until one did' })),
+  consecutiveFailures: Type.Integer({ minimum: 0, description: 'Failed sync cycles in a row; a success (or a passing Test & Enable) resets it' }),
+  nextDueAt: Nullable(Type.String({ format: 'date-time', description: 'When the next sync cycle is due; null: as soon as a worker is free' })),
+  lastError: Nullable(Type.String({ description: "The last sync cycle's error; null when it succeeded" })),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
@@ -414,15 +429,20 @@ export const Regarding = Type.Object({ type: StringEnum(REGARDING_TYPES), id: Id
 
 const activityFields = {
   id: Id,
-  mailboxId: Nullable(Id),
+  mailboxId: Nullable(Type.String({ format: 'uuid', description: 'The mailbox the email was sent from or first received in' })),
+  mailboxIds: Type.Array(Id, { description: 'Every mailbox the email belongs to: the first, and every other mailbox of the organization that received it' }),
   ownerId: Nullable(Id),
   direction: StringEnum(DIRECTIONS),
   status: StringEnum(ACTIVITY_STATUSES),
   subject: Type.String(),
   messageId: Nullable(Type.String()),
   inReplyTo: Nullable(Type.String()),
+  references: Type.Array(Type.String(), { description: 'The Message-IDs of the References header, oldest first' }),
+  conversationId: Nullable(Type.String({ description: "The server's conversation id (EWS ConversationId, or Thread-Index's conversation part)" })),
   trackingToken: Nullable(Type.String()),
   regarding: Nullable(Type.Object({ type: StringEnum(REGARDING_TYPES), id: Id })),
+  notes: Type.Array(Type.String(), { description: 'What Liaison noted while tracking the email (attachments left out, and why), one line each' }),
+  failureReason: Nullable(Type.String({ description: 'Why the last attempt to send it failed; null when none did' })),
   deliveryAttempts: Type.Integer(),
   sentAt: Nullable(DateTime),
   receivedAt: Nullable(DateTime),
@@ -496,7 +516,16 @@ const draftFields = {
 };
 
 export const ActivityCreate = Type.Object(
-  { mailboxId: Type.Optional(Type.Intersect([Id], { description: 'The sending mailbox; defaults to the caller’s own' })), ...draftFields },
+  {
+    mailboxId: Type.Optional(Type.Intersect([Id], { description: 'The sending mailbox; defaults to the caller’s own' })),
+    inReplyToActivityId: Type.Optional(
+      Type.Intersect([Id], {
+        description:
+          'The email this one answers: its Message-ID becomes In-Reply-To, its References and Message-ID the References, and its regarding record this one’s unless regarding is given',
+      }),
+    ),
+    ...draftFields,
+  },
   { additionalProperties: false },
 );
 export const ActivityUpdate = Type.Object(draftFields, { additionalProperties: false });
@@ -521,4 +550,29 @@ export const AlertQuery = Type.Object(
     scope: Type.Optional(StringEnum(ALERT_SCOPES)),
   },
   { additionalProperties: false },
+);
+
+// ---- organization ----
+
+export const Organization = Type.Object({
+  useTrackingToken: Type.Boolean({ description: 'Put a tracking token in the subject of email sent from the CRM, and correlate replies by it' }),
+  trackingTokenPrefix: Type.String({ description: 'The token\'s prefix, e.g. CRM:' }),
+  trackingTokenDigits: Type.Integer({ description: 'Digits of the token\'s number, zero-padded' }),
+  maxAttachmentBytes: Type.Integer({ description: 'Attachments over this size are left out of tracked email, with a note on it' }),
+  blockedAttachmentExtensions: Type.Array(Type.String(), { description: 'File extensions (lower case, no dot) left out of tracked email' }),
+  systemNotificationMailboxId: Nullable(
+    Type.String({ format: 'uuid', description: 'The mailbox system notifications (the profile owner\'s failure email) are sent from; null: none are sent' }),
+  ),
+});
+
+export const OrganizationUpdate = Type.Object(
+  {
+    useTrackingToken: Type.Optional(Type.Boolean()),
+    trackingTokenPrefix: Type.Optional(Type.String({ minLength: 1, maxLength: ORGANIZATION_LIMITS.prefixMaxLength })),
+    trackingTokenDigits: Type.Optional(Type.Integer({ minimum: ORGANIZATION_LIMITS.digits.min, maximum: ORGANIZATION_LIMITS.digits.max })),
+    maxAttachmentBytes: Type.Optional(Type.Integer({ minimum: ORGANIZATION_LIMITS.maxAttachmentBytes.min, maximum: ORGANIZATION_LIMITS.maxAttachmentBytes.max })),
+    blockedAttachmentExtensions: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 33 }), { maxItems: ORGANIZATION_LIMITS.blockedExtensions })),
+    systemNotificationMailboxId: Type.Optional(Nullable(Id)),
+  },
+  { additionalProperties: false, minProperties: 1 },
 );

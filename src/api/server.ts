@@ -14,6 +14,7 @@ import { registerMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activities.js';
 import { alertRoutes } from './routes/alerts.js';
 import { mailboxRoutes } from './routes/mailboxes.js';
+import { organizationRoutes } from './routes/organization.js';
 import { profileRoutes } from './routes/profiles.js';
 import { recordRoutes } from './routes/records.js';
 import { userRoutes } from './routes/users.js';
@@ -121,6 +122,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(mailboxRoutes(store, options.diagnostics ?? null));
       await api.register(activityRoutes(store));
       await api.register(alertRoutes(store));
+      await api.register(organizationRoutes(store));
     },
     { prefix: API_PREFIX },
   );

@@ -14,6 +14,7 @@ import type { CrmRecordType } from '../store/records.js';
 import type { Store } from '../store/store.js';
 import type { Queue, User } from '../store/users.js';
 import type { EngineEvent } from '../sync/engine-types.js';
+import type { IncomingFilterOption } from '../sync/ports.js';
 
 /** What the demo needs of the sandbox: what `startSandbox` reports once it listens with `--seed demo`. */
 export interface DemoSandboxInfo {
@@ -27,6 +28,12 @@ export interface DemoSandboxInfo {
 }
 
 export const DEMO_PROFILE_NAME = 'Sandbox Exchange';
+
+/**
+ * The demo users' incoming filter: the demo mail comes from the CRM's contacts and accounts, so this tracks it,
+ * and shows the filter at work on mail from anyone else. (A user's default tracks only replies to CRM email.)
+ */
+export const DEMO_USER_FILTER = 'from-crm-records' satisfies IncomingFilterOption;
 
 /** Local parts of the sandbox's demo mailboxes that are shared mailboxes: a CRM queue each, not a user. */
 const DEMO_QUEUES = new Set(['sales']);
@@ -58,6 +65,8 @@ export interface DemoSetup {
   profile: { id: string; name: string; created: boolean; updated: boolean };
   mailboxes: DemoMailbox[];
   records: Array<{ type: CrmRecordType; id: string; name: string; address: string; created: boolean }>;
+  /** The organization's system notification mailbox (the owner's failure email comes from it), and whether this run named it. */
+  notificationMailbox: { id: string; address: string | null; set: boolean };
   /** What the demo could not set up, and what to do about it: one line each. */
   notes: string[];
 }
@@ -85,7 +94,20 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
   for (const address of userAddresses) {
     const found = await store.users.findByEmail(address);
     if (found) owners.set(address, { kind: 'user', record: found, created: administrator.created && found.id === administrator.id });
-    else owners.set(address, { kind: 'user', record: await store.users.create({ email: address, name: nameOf(address, names) }), created: true });
+    else {
+      const user = await store.users.create({ email: address, name: nameOf(address, names), incomingFilter: DEMO_USER_FILTER });
+      owners.set(address, { kind: 'user', record: user, created: true });
+    }
+  }
+  // Set when the demo creates a user; one that existed keeps the filter its administrator chose, said if it hides the demo mail.
+  for (const [address, owner] of owners) {
+    const filter = owner.record.incomingFilter;
+    if (filter === 'responses-to-crm-email' || filter === 'none') {
+      notes.push(
+        `${address}'s incoming filter is "${filter}", so the demo mail in its Inbox is not tracked; ` +
+          `PATCH /api/v1/${owner.kind === 'user' ? 'users' : 'queues'}/${owner.record.id} with {"incomingFilter":"${DEMO_USER_FILTER}"} to track it`,
+      );
+    }
   }
   for (const address of queueAddresses) {
     const found = await findQueue(store, address);
@@ -137,6 +159,17 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
     }
   }
 
+  // The queue's mailbox sends the owner's failure email, unless the organization already names one.
+  const named = (await store.organization.get()).systemNotificationMailboxId;
+  let notificationMailbox: DemoSetup['notificationMailbox'];
+  if (named) {
+    notificationMailbox = { id: named, address: [...mailboxes].find(([, m]) => m.id === named)?.[0] ?? null, set: false };
+  } else {
+    const address = queueAddresses[0] ?? addresses[0]!;
+    notificationMailbox = { id: mailboxes.get(address)!.id, address, set: true };
+    await store.organization.update({ systemNotificationMailboxId: notificationMailbox.id });
+  }
+
   const records = [];
   for (const wanted of DEMO_RECORDS) {
     const existing = (await store.records.list(wanted.type, { emailAddress: wanted.address, limit: 1 })).items[0];
@@ -149,6 +182,7 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
     profile: { id: profile.profile.id, name: profile.profile.name, created: profile.created, updated: profile.updated },
     mailboxes: addresses.map((a) => results.get(a)!),
     records,
+    notificationMailbox,
     notes,
   };
 }
@@ -185,7 +219,9 @@ async function ensureAdministrator(store: Store, address: string, names: Map<str
   const admin = (await store.users.list({ isAdmin: true, limit: 1 })).items[0];
   if (admin) return { id: admin.id, email: admin.email, created: false, promoted: false, token: null };
   const existing = await store.users.findByEmail(address);
-  const user = existing ? await store.users.update(existing.id, { isAdmin: true }) : await store.users.create({ email: address, name: nameOf(address, names), isAdmin: true });
+  const user = existing
+    ? await store.users.update(existing.id, { isAdmin: true })
+    : await store.users.create({ email: address, name: nameOf(address, names), isAdmin: true, incomingFilter: DEMO_USER_FILTER });
   const { token } = await store.tokens.issue(user.id, 'demo');
   return { id: user.id, email: user.email, created: !existing, promoted: existing !== null, token };
 }
@@ -264,6 +300,7 @@ export function describeDemo(setup: DemoSetup, base: string, out: Out): void {
       `${enabled.length} of ${setup.mailboxes.length} demo mailboxes enabled: ${enabled.map((m) => m.address).join(', ')}`,
     ...setup.mailboxes.filter((m) => m.problem !== null).map((m) => `  ${m.address}: ${m.outcome}: ${m.problem}`),
     `  CRM records the demo mail resolves to: ${setup.records.map((r) => `${r.type} ${r.name} <${r.address}>`).join(', ')}`,
+    ...(setup.notificationMailbox.set ? [`  System notifications (the owner's failure email) are sent from ${setup.notificationMailbox.address ?? `mailbox ${setup.notificationMailbox.id}`}`] : []),
     ...setup.notes.map((n) => `  ${n}`),
   ];
   if (setup.administrator.token) {

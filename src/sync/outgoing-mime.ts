@@ -13,12 +13,23 @@ type Address = OutgoingEmail['from'];
 
 const format = (a: Address) => ({ name: a.displayName ?? '', address: a.address });
 
+/** Exchange keeps at most 255 characters of a subject (EWS reference, Subject); a token past them would be cut off. */
+const SUBJECT_MAX_LENGTH = 255;
+
+/** The subject with the token at its end, the subject shortened (not the token) so that both fit. */
+function tokenSubject(subject: string, token: string, organization: OrganizationSettings): string {
+  const format = { prefix: organization.trackingTokenPrefix, digits: organization.trackingTokenDigits };
+  const full = subjectWithToken(format, subject, token);
+  const chars = [...full];
+  if (chars.length <= SUBJECT_MAX_LENGTH) return full;
+  const room = SUBJECT_MAX_LENGTH - [...token].length - 1;
+  return subjectWithToken(format, [...subject].slice(0, Math.max(0, room)).join('').trimEnd(), token);
+}
+
 export async function buildOutgoingMime(email: OutgoingEmail, organization: OrganizationSettings, options: { now?: Date } = {}): Promise<Buffer> {
   const messageId = normalizeMessageId(email.messageId);
   if (messageId === null) throw new Error(`email ${email.activityId} has no usable Message-ID (${JSON.stringify(email.messageId)}); it is generated and stored before the first attempt`);
-  const subject = email.trackingToken
-    ? subjectWithToken({ prefix: organization.trackingTokenPrefix, digits: organization.trackingTokenDigits }, email.subject, email.trackingToken)
-    : email.subject;
+  const subject = email.trackingToken ? tokenSubject(email.subject, email.trackingToken, organization) : email.subject;
   const composer = new MailComposer({
     messageId,
     date: options.now ?? new Date(),

@@ -65,9 +65,18 @@ export function userRoutes(store: Store): FastifyPluginAsyncTypebox {
     });
 
     app.patch('/users/:id', {
-      schema: { tags: ['users'], summary: 'Change a user', params: IdParams, body: UserUpdate, response: { 200: User, ...errorResponses } },
+      schema: {
+        tags: ['users'],
+        summary: 'Change a user',
+        description: 'Administrators change anything; a user may change their own incomingFilter (which of their incoming email is tracked) and nothing else.',
+        params: IdParams,
+        body: UserUpdate,
+        response: { 200: User, ...errorResponses },
+      },
     }, async (request) => {
-      requireAdmin(request, 'change users');
+      const me = currentUser(request);
+      const ownFilterOnly = me.id === request.params.id && Object.keys(request.body).every((key) => key === 'incomingFilter');
+      if (!ownFilterOnly) requireAdmin(request, 'change users');
       return store.users.update(request.params.id, request.body);
     });
 

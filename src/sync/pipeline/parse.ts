@@ -46,6 +46,32 @@ function headerMap(parsed: ParsedMail): Map<string, string> {
   return headers;
 }
 
+/**
+ * Extensions for parts that come without a file name: an attached message reads as one, and an executable sent
+ * nameless still meets the blocked-extension rule.
+ */
+const EXTENSION_BY_TYPE: Record<string, string> = {
+  'message/rfc822': 'eml',
+  'text/plain': 'txt',
+  'text/html': 'html',
+  'text/calendar': 'ics',
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/gif': 'gif',
+  'application/pdf': 'pdf',
+  'application/x-msdownload': 'exe',
+  'application/x-msdos-program': 'exe',
+  'application/x-msi': 'msi',
+  'application/javascript': 'js',
+  'text/javascript': 'js',
+};
+
+function attachmentName(fileName: string | undefined, contentType: string, index: number): string {
+  if (fileName && fileName.trim() !== '') return fileName;
+  const extension = EXTENSION_BY_TYPE[contentType.toLowerCase()];
+  return `attachment-${index + 1}${extension ? `.${extension}` : ''}`;
+}
+
 function isoDate(value: Date | undefined | null): string | null {
   return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : null;
 }
@@ -115,7 +141,7 @@ export async function parseIncoming(input: IngestInput, now: () => Date = () => 
     bodyText: parsed.text ?? null,
     bodyHtml: html,
     attachments: parsed.attachments.map((a, index) => ({
-      fileName: a.filename ?? `attachment-${index + 1}`,
+      fileName: attachmentName(a.filename, a.contentType, index),
       contentType: a.contentType,
       content: a.content,
     })),

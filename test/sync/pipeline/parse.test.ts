@@ -86,6 +86,35 @@ describe('parse', () => {
     assert.equal(email.attachments[1]!.content.toString(), 'small notes');
   });
 
+  test('a part without a file name is named by its type, so an executable still meets the blocked extensions', async () => {
+    const mime = [
+      'Subject: nameless',
+      'Message-ID: <nameless@x.test>',
+      'Content-Type: multipart/mixed; boundary="m"',
+      '',
+      '--m',
+      'Content-Type: text/plain',
+      '',
+      'see attached',
+      '--m',
+      'Content-Type: application/x-msdownload',
+      'Content-Disposition: attachment',
+      'Content-Transfer-Encoding: base64',
+      '',
+      Buffer.from('MZ....').toString('base64'),
+      '--m',
+      'Content-Type: application/octet-stream',
+      'Content-Disposition: attachment',
+      '',
+      'raw',
+      '--m--',
+      '',
+    ].join('\r\n');
+    const result = await parseIncoming({ serverId: 's', mime: Buffer.from(mime) });
+    assert.ok(result.ok);
+    assert.deepEqual(result.email.attachments.map((a) => a.fileName), ['attachment-1.exe', 'attachment-2']);
+  });
+
   test('a delivery report keeps its multipart/report content type for the detector', async () => {
     const email = await parsed('ndr-delivery-report.eml');
     assert.match(email.contentType, /^multipart\/report; report-type=delivery-status/);
