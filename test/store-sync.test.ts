@@ -477,7 +477,7 @@ describe('sync store leases across workers on postgres', DATABASES.find((k) => k
     const owner = await store.users.create({ name: 'Owner', email: 'owner@contoso.test', isAdmin: true });
     const profile = await store.profiles.create({ name: 'P', serverType: 'imap-smtp', incomingServer: 'imap.contoso.test', outgoingServer: 'smtp.contoso.test', ownerId: owner.id });
     const ids: string[] = [];
-    for (let i = 0; i < 24; i += 1) {
+    for (let i = 0; i < 12; i += 1) {
       const user = await store.users.create({ name: `U${i}`, email: `u${i}@contoso.test` });
       await store.mailboxes.update(user.mailboxId!, { profileId: profile.id, approvalStatus: 'approved', enabled: true });
       ids.push(user.mailboxId!);
