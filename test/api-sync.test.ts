@@ -138,6 +138,8 @@ for (const kind of DATABASES) {
       assert.deepEqual([activity.references, activity.conversationId, activity.notes, activity.failureReason], [['<earlier@fabrikam.test>'], 'AAQkAD-conv', email.notes, null]);
       const list = (await api.call('GET', '/api/v1/email-activities?direction=incoming', { token: api.userToken })).json();
       assert.ok(list.items.some((i: { id: string; mailboxIds: string[] }) => i.id === id && i.mailboxIds.length === 2));
+      const inUserMailbox = (await api.call('GET', `/api/v1/email-activities?mailboxId=${api.user.mailboxId}`, { token: api.userToken })).json();
+      assert.ok(inUserMailbox.items.some((i: { id: string }) => i.id === id), 'listed under the mailbox it was linked to');
 
       const reply = await api.call('POST', '/api/v1/email-activities', { token: api.userToken, body: { subject: 'Re: Hello both', to: ['carla@fabrikam.test'], inReplyToActivityId: id } });
       assert.equal(reply.statusCode, 201, reply.body);

@@ -115,9 +115,17 @@ describe('commands on PostgreSQL need an existing store', postgres.suite, () => 
 });
 
 describe('serve says what runs', () => {
-  test('the log claims no sync workers: the sync engine is not built yet', async () => {
+  test('serve runs one sync worker, and none with --no-workers', async () => {
     const data = tempDir();
     assert.equal((await liaison(['migrate', '--data', data])).code, 0);
+    const apiOnly = start(['serve', '--port', '0', '--data', data, '--no-workers']);
+    try {
+      await apiOnly.waitFor(/"msg":"store ready[^"]*"/);
+    } finally {
+      await apiOnly.stop();
+    }
+    assert.match(apiOnly.output(), /"syncWorkers":0,"workerId":null,"msg":"store ready; --no-workers: no mailbox is synchronized by this process"/);
+    assert.match(apiOnly.output(), /^Mail synchronization: off in this process \(--no-workers\)/m);
     const server = start(['serve', '--port', '0', '--data', data]);
     try {
       await server.waitFor(/"msg":"store ready[^"]*"/);
@@ -126,9 +134,9 @@ describe('serve says what runs', () => {
       await server.stop();
     }
     const output = server.output();
-    assert.doesNotMatch(output, /"workers":true/);
-    assert.match(output, /"syncWorkers":0,"msg":"store ready; mail synchronization is not built yet/);
-    assert.match(output, /^Mail synchronization: not built yet\. .*synchronizes no mailbox/m);
+    assert.match(output, /"syncWorkers":1,"workerId":"[^"]+","msg":"store ready; the sync engine runs in this process"/);
+    assert.match(output, /^Mail synchronization: on in this process/m);
+    assert.match(output, /finishing the mailbox cycles in hand and releasing their leases/);
     // Test Connection and Test & Enable are there exactly when the build has the diagnostics service.
     const promised = /^Test Connection and Test & Enable: not in this build \(answered 503\)$/m;
     if (diagnosticsService() === null) assert.match(output, promised);

@@ -276,6 +276,6 @@ describe('describeDemo', () => {
     text = '';
     describeDemo({ ...base, administrator: { ...base.administrator, token: null, created: false } }, 'http://127.0.0.1:8080', { write: (c: string) => (text += c) });
     assert.doesNotMatch(text, /lsn_/);
-    assert.match(text, /npx liaison user token --email alice@contoso\.test/);
+    assert.match(text, /npm run -s liaison -- user token --email alice@contoso\.test/);
   });
 });

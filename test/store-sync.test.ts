@@ -126,8 +126,14 @@ for (const kind of DATABASES) {
       await store.sync.wake([mailbox.emailAddress.toUpperCase()], later(200_000));
       const woken = await store.sync.claimDue('w1', 10, 60_000, later(200_000));
       assert.ok(woken.some((g) => g.lease.mailboxId === mailboxId), 'wake made it due');
-      for (const g of woken) await store.sync.release(g.lease, new Date('2100-01-01T00:00:00.000Z'));
+      // Woken while held: its release keeps it due from the wake on, not from the next poll.
+      const held = woken.find((g) => g.lease.mailboxId === mailboxId)!;
+      await store.sync.wake([mailbox.emailAddress], later(201_000));
+      await store.sync.release(held.lease, later(900_000));
+      assert.equal((await store.mailboxes.get(mailboxId)).nextDueAt, later(201_000).toISOString());
+      for (const g of woken) if (g !== held) await store.sync.release(g.lease, new Date('2100-01-01T00:00:00.000Z'));
       for (const g of early) await store.sync.release(g.lease, new Date('2100-01-01T00:00:00.000Z'));
+      await store.sync.release((await leaseOf(mailboxId, 'w1', later(202_000))), new Date('2100-01-01T00:00:00.000Z'));
     });
 
     test('commitIncoming records the activity, its parties and attachments, the outcomes and the cursor; committing again writes nothing twice', async () => {
@@ -218,6 +224,19 @@ for (const kind of DATABASES) {
       assert.equal((await store.sync.knownMessages(b.mailboxId, ['<shared@fabrikam.test>'])).size, 1);
       await store.sync.release(leaseA, new Date('2100-01-01T00:00:00.000Z'));
       await store.sync.release(leaseB, new Date('2100-01-01T00:00:00.000Z'));
+    });
+
+    test('the created activities are listed in the order of the batch', async () => {
+      const { mailboxId } = await syncedMailbox();
+      const lease = await leaseOf(mailboxId);
+      const result = await store.sync.commitIncoming(lease, {
+        folder: 'inbox',
+        cursor: null,
+        outcomes: [tracked('o-1', incoming('<zz@order.test>')), tracked('o-2', incoming('<aa@order.test>')), tracked('o-3', incoming('<mm@order.test>'))],
+      });
+      const ids = await Promise.all(result.created.map(async (id) => (await store.activities.get(id)).messageId));
+      assert.deepEqual(ids, ['<zz@order.test>', '<aa@order.test>', '<mm@order.test>']);
+      await store.sync.release(lease, new Date('2100-01-01T00:00:00.000Z'));
     });
 
     test('a stale lease commits nothing: its whole batch is refused', async () => {
@@ -458,7 +477,7 @@ describe('sync store leases across workers on postgres', DATABASES.find((k) => k
     const owner = await store.users.create({ name: 'Owner', email: 'owner@contoso.test', isAdmin: true });
     const profile = await store.profiles.create({ name: 'P', serverType: 'imap-smtp', incomingServer: 'imap.contoso.test', outgoingServer: 'smtp.contoso.test', ownerId: owner.id });
     const ids: string[] = [];
-    for (let i = 0; i < 24; i += 1) {
+    for (let i = 0; i < 12; i += 1) {
       const user = await store.users.create({ name: `U${i}`, email: `u${i}@contoso.test` });
       await store.mailboxes.update(user.mailboxId!, { profileId: profile.id, approvalStatus: 'approved', enabled: true });
       ids.push(user.mailboxId!);
@@ -473,5 +492,30 @@ describe('sync store leases across workers on postgres', DATABASES.find((k) => k
     const rest = await store.sync.claimDue('late', 100, 60_000, T0);
     assert.deepEqual([...claimed, ...rest.map((g) => g.lease.mailboxId)].sort(), [...ids].sort(), 'every due mailbox was granted once');
     for (const g of grants.flat()) assert.equal(g.lease.token, 1);
+  });
+
+  test('two mailboxes committing the same email at the same moment make one activity, linked to both', async () => {
+    const store = t.store;
+    const profile = (await store.profiles.list({})).items[0]!;
+    const mailboxes: string[] = [];
+    for (const name of ['race-a', 'race-b']) {
+      const user = await store.users.create({ name, email: `${name}@contoso.test` });
+      await store.mailboxes.update(user.mailboxId!, { profileId: profile.id, approvalStatus: 'approved', enabled: true });
+      mailboxes.push(user.mailboxId!);
+    }
+    const later2 = new Date('2026-03-02T00:00:00.000Z');
+    const leases = (await store.sync.claimDue('racer', 100, 60_000, later2)).filter((g) => mailboxes.includes(g.lease.mailboxId)).map((g) => g.lease);
+    assert.equal(leases.length, 2);
+    const other = await t.reopen();
+    const email = incoming('<race@fabrikam.test>');
+    const results = await Promise.all([
+      store.sync.commitIncoming(leases[0]!, { folder: 'inbox', cursor: 'r', outcomes: [tracked('r-a', email)] }),
+      other.sync.commitIncoming(leases[1]!, { folder: 'inbox', cursor: 'r', outcomes: [tracked('r-b', email)] }),
+    ]);
+    const created = results.flatMap((r) => r.created);
+    const linked = results.flatMap((r) => r.linked);
+    assert.equal(created.length, 1);
+    assert.deepEqual(linked, created);
+    assert.deepEqual((await store.activities.get(created[0]!)).mailboxIds.sort(), [...mailboxes].sort());
   });
 });

@@ -312,7 +312,7 @@ export function describeDemo(setup: DemoSetup, base: string, out: Out): void {
       `  curl -s ${base}/api/v1/email-activities -H "Authorization: Bearer $TOKEN"`,
     );
   } else {
-    lines.push(`Administrator: ${setup.administrator.email}; a new API token for them: npx liaison user token --email ${setup.administrator.email}`);
+    lines.push(`Administrator: ${setup.administrator.email}; a new API token for them: npm run -s liaison -- user token --email ${setup.administrator.email}`);
   }
   out.write(`${lines.join('\n')}\n`);
 }

@@ -12,6 +12,7 @@ import { addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js
 import { sandboxCommand } from './sandbox.js';
 import { serveCommand } from './serve.js';
 import { userCommands } from './users.js';
+import { workerCommand } from './worker.js';
 
 export function buildProgram(): Command {
   const program = new Command('liaison')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
 
   serveCommand(program);
+  workerCommand(program);
 
   const migrate = program.command('migrate').description('bring the database schema up to date (serve also does this on start)');
   addStoreOptions(migrate);

@@ -4,7 +4,10 @@ import { Option } from 'commander';
 import path from 'node:path';
 import { buildApi, LOG_REDACT } from '../api/server.js';
 import { Store } from '../store/store.js';
+import type { SyncEngine } from '../sync/engine-types.js';
+import { describeDemo, printEngineEvent, setupDemo } from './demo.js';
 import { diagnosticsService } from './diagnostics.js';
+import { describeEngineEvent, startEngine } from './engine-host.js';
 import { addResolveOption, addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
 import { addSandboxOptions, sandboxHttpPort, startSandboxFromFlags } from './sandbox.js';
 
@@ -27,9 +30,14 @@ export function serveCommand(program: Command): void {
     .description('run the Liaison service: the REST API on /api/v1, its documentation on /docs, /health and /metrics')
     .addOption(new Option('--host <host>', 'address to listen on').env('LIAISON_HOST').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'port to listen on').env('LIAISON_PORT').default(8080).argParser(parsePort))
-    .addOption(new Option('--no-workers', 'serve the API only: do not synchronize mailboxes in this process'))
+    .addOption(new Option('--no-workers', 'serve the API only: do not synchronize mailboxes in this process (run `liaison worker` processes instead)'))
     .addOption(new Option('--log-level <level>', 'log level').env('LIAISON_LOG_LEVEL').default('info').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace']))
-    .addOption(new Option('--sandbox', 'also run the Exchange sandbox (demo data, kept in <data>/sandbox), to have something to try against'));
+    .addOption(
+      new Option(
+        '--sandbox',
+        'also run the Exchange sandbox (demo data, kept in <data>/sandbox) with a demo profile and mailboxes set up and enabled, and print what is tracked and sent',
+      ),
+    );
   addStoreOptions(command);
   addResolveOption(command, 'LIAISON_RESOLVE');
   addSandboxOptions(command, 'sandbox');
@@ -60,11 +68,13 @@ export function serveCommand(program: Command): void {
       logger: { level: flags.logLevel, redact: LOG_REDACT },
       diagnostics: { service: diagnosticsService(), resolve },
     });
+    let engine: SyncEngine | null = null;
     let closing = false;
     const shutdown = async (signal: string) => {
       if (closing) return;
       closing = true;
-      app.log.info({ signal }, 'shutting down');
+      app.log.info({ signal }, 'shutting down: finishing the mailbox cycles in hand and releasing their leases');
+      await engine?.stop();
       await app.close();
       await sandbox?.close();
       await store.close();
@@ -87,18 +97,24 @@ export function serveCommand(program: Command): void {
     const base = `http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${port}`;
     if (store.keySource.created) app.log.info(`created the secret key: ${store.keySource.description}; back it up with the database`);
     if (store.keySource.looseFilePermissions) app.log.warn(`${store.keySource.description} can be read by other users; chmod 600 it`);
-    // The sync engine is not built yet: say so instead of claiming workers. --no-workers is accepted already for
-    // the deployments that will need it.
     if (resolve.length > 0) app.log.info({ resolve }, 'host names resolved as --resolve says, not by DNS');
-    app.log.info(
-      { database: store.database.location, dialect: store.database.dialect, syncWorkers: 0 },
-      `store ready; ${workers ? '' : '--no-workers given, but '}mail synchronization is not built yet: no mailbox is synchronized and no email is sent`,
-    );
+    let demo: Awaited<ReturnType<typeof setupDemo>> | null = null;
+    if (sandbox) {
+      try {
+        demo = await setupDemo(store, sandbox.info, { service: diagnosticsService(), resolve });
+      } catch (error) {
+        // The API and the sandbox still work; the terminal says why the demo is missing.
+        app.log.warn({ error: (error as Error).message }, 'the demo could not be set up');
+        process.stderr.write(`Demo not set up: ${(error as Error).message}\n`);
+      }
+    }
     const admins = await store.users.list({ isAdmin: true, limit: 1 });
     process.stderr.write(
       `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
         `Database: ${store.database.location}\n` +
-        'Mail synchronization: not built yet. Liaison keeps profiles, mailboxes and email, and synchronizes no mailbox (README.md says what works)\n' +
+        (workers
+          ? 'Mail synchronization: on in this process (enabled mailboxes are tracked and their email sent)\n'
+          : 'Mail synchronization: off in this process (--no-workers); run `liaison worker` against the same database\n') +
         (flags.resolve.length > 0 ? `Resolved without DNS (--resolve): ${flags.resolve.join(', ')}\n` : '') +
         (sandbox
           ? `Exchange sandbox: EWS ${sandbox.info.ews} (and ${sandbox.info.ews2}), control API ${sandbox.info.control}\n` +
@@ -109,6 +125,22 @@ export function serveCommand(program: Command): void {
         (admins.items.length === 0
           ? 'No administrator yet. Create one and note the token it prints:\n  npx liaison user create --email you@example.com --name "Your Name" --admin\n'
           : ''),
+    );
+    if (demo) describeDemo(demo, base, process.stderr);
+    if (workers) {
+      engine = startEngine(store, {
+        resolve,
+        onEvent: (event) => {
+          // The demo's terminal shows each tracked and sent email; the log keeps every event worth reading.
+          if (demo) printEngineEvent(event, process.stderr);
+          const line = describeEngineEvent(event);
+          if (line) app.log[event.type === 'failure' ? 'warn' : 'info']({ engine: event.type }, line);
+        },
+      });
+    }
+    app.log.info(
+      { database: store.database.location, dialect: store.database.dialect, syncWorkers: workers ? 1 : 0, workerId: engine?.workerId ?? null },
+      workers ? 'store ready; the sync engine runs in this process' : 'store ready; --no-workers: no mailbox is synchronized by this process',
     );
   });
 }

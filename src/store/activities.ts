@@ -299,7 +299,16 @@ export class ActivityRepository {
       .orderBy('id', 'desc')
       .limit(limit + 1);
     if (filter.after) query = query.where('id', '<', filter.after);
-    if (filter.mailboxId) query = query.where('mailbox_id', '=', filter.mailboxId);
+    if (filter.mailboxId) {
+      const mailboxId = filter.mailboxId;
+      // A mailbox's email includes what it received after another mailbox had tracked it (linked).
+      query = query.where((eb) =>
+        eb.or([
+          eb('mailbox_id', '=', mailboxId),
+          eb('id', 'in', this.db.selectFrom('activity_mailboxes').select('activity_mailboxes.activity_id').where('activity_mailboxes.mailbox_id', '=', mailboxId)),
+        ]),
+      );
+    }
     if (filter.direction) query = query.where('direction', '=', filter.direction);
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.regardingId) query = query.where('regarding_id', '=', filter.regardingId);

@@ -133,7 +133,8 @@ export class SyncRepository implements SyncStore {
       if (ids.length === 0) return [];
       await trx
         .updateTable('mailboxes')
-        .set({ lease_owner: workerId, lease_token: sql<number>`lease_token + 1`, lease_expires_at: expiresAt })
+        // next_due_at is cleared while the mailbox is held: a wake during the cycle sets it, and release keeps it.
+        .set({ lease_owner: workerId, lease_token: sql<number>`lease_token + 1`, lease_expires_at: expiresAt, next_due_at: null })
         .where('id', 'in', ids)
         .execute();
       const rows = await selectMailboxes(trx).where('m.id', 'in', ids).orderBy('m.id').execute();
@@ -158,10 +159,16 @@ export class SyncRepository implements SyncStore {
   }
 
   async release(lease: Lease, nextDueAt: Date): Promise<void> {
-    // The token stays: it only ever grows, so a later grant is always larger than any earlier one.
+    // The token stays: it only ever grows, so a later grant is always larger than any earlier one. New mail
+    // announced while the cycle ran (wake) keeps the mailbox due at once, not at the next poll.
+    const due = nextDueAt.toISOString();
     await this.db
       .updateTable('mailboxes')
-      .set({ lease_owner: null, lease_expires_at: null, next_due_at: nextDueAt.toISOString() })
+      .set({
+        lease_owner: null,
+        lease_expires_at: null,
+        next_due_at: sql<string>`case when next_due_at is not null and next_due_at < ${due} then next_due_at else ${due} end`,
+      })
       .where('id', '=', lease.mailboxId)
       .where('lease_token', '=', lease.token)
       .where('lease_owner', '=', lease.workerId)
@@ -178,7 +185,13 @@ export class SyncRepository implements SyncStore {
         .updateTable('mailboxes')
         .set({ next_due_at: nowIso })
         .where((eb) => eb.or([eb('user_id', 'in', holders('user')), eb('queue_id', 'in', holders('queue'))]))
-        .where('next_due_at', '>', nowIso)
+        .where((eb) =>
+          eb.or([
+            eb('next_due_at', '>', nowIso),
+            // Held by a cycle that may have listed already: remembered for its release.
+            eb.and([eb('next_due_at', 'is', null), eb('lease_owner', 'is not', null)]),
+          ]),
+        )
         .execute();
     }
   }
@@ -267,8 +280,18 @@ export class SyncRepository implements SyncStore {
         .executeTakeFirstOrThrow();
       const result: CommitResult = { created: [], linked: [] };
       const at = new Date().toISOString();
+      // In Message-ID order: two mailboxes committing overlapping batches take the activities' unique keys in
+      // the same order, so one waits for the other instead of both deadlocking.
+      // The result keeps the batch's order.
+      const ordered = [...batch.outcomes].sort((a, b) => compareText(messageIdOf(a), messageIdOf(b)));
+      const tracked = new Map<IncomingOutcome, { id: string; created: boolean }>();
+      for (const outcome of ordered) {
+        const activity = await recordOutcome(trx, lease.mailboxId, owner.owner_id, batch.folder, outcome, at);
+        if (activity) tracked.set(outcome, activity);
+      }
       for (const outcome of batch.outcomes) {
-        await recordOutcome(trx, lease.mailboxId, owner.owner_id, batch.folder, outcome, at, result);
+        const activity = tracked.get(outcome);
+        if (activity) (activity.created ? result.created : result.linked).push(activity.id);
       }
       if (batch.cursor !== null) {
         await trx
@@ -462,6 +485,12 @@ export class SyncRepository implements SyncStore {
   }
 }
 
+function messageIdOf(outcome: IncomingOutcome): string {
+  return (outcome.kind === 'tracked' ? outcome.activity.internetMessageId : outcome.internetMessageId) ?? '';
+}
+
+const compareText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** The next tracking token number: one counter in the settings table, incremented where it is read. */
 async function nextTokenNumber(db: Db): Promise<number> {
   await db.insertInto('settings').values({ key: TRACKING_TOKEN_COUNTER, value: '0' }).onConflict((oc) => oc.column('key').doNothing()).execute();
@@ -568,23 +597,22 @@ async function recordOutcome(
   folder: string,
   outcome: IncomingOutcome,
   at: string,
-  result: CommitResult,
-): Promise<void> {
+): Promise<{ id: string; created: boolean } | null> {
   const internetMessageId = outcome.kind === 'tracked' ? outcome.activity.internetMessageId : outcome.internetMessageId;
   const existing = await existingOutcomes(db, mailboxId, internetMessageId, outcome.serverId);
   // Settled already (a re-listing, a batch committed again after a lost answer): one outcome per message.
-  if (existing.some((r) => r.outcome !== 'failed')) return;
+  if (existing.some((r) => r.outcome !== 'failed')) return null;
   const failure = existing[0];
   if (existing.length > 1) await db.deleteFrom('message_outcomes').where('id', 'in', existing.slice(1).map((r) => r.id)).execute();
 
   let row: Omit<MessageOutcomesTable, 'id' | 'created_at'>;
+  let activity: { id: string; created: boolean } | null = null;
   const base = { mailbox_id: mailboxId, folder, server_id: outcome.serverId, internet_message_id: internetMessageId ?? failure?.internet_message_id ?? null, updated_at: at };
   const noError = { error_code: null, error_message: null, server_response: null };
   switch (outcome.kind) {
     case 'tracked': {
-      const { id, created } = await trackActivity(db, mailboxId, ownerId, outcome.activity, at);
-      (created ? result.created : result.linked).push(id);
-      row = { ...base, outcome: 'tracked', rule: null, activity_id: id, ...noError, attempts: failure?.attempts ?? 0 };
+      activity = await trackActivity(db, mailboxId, ownerId, outcome.activity, at);
+      row = { ...base, outcome: 'tracked', rule: null, activity_id: activity.id, ...noError, attempts: failure?.attempts ?? 0 };
       break;
     }
     case 'filtered':
@@ -618,6 +646,7 @@ async function recordOutcome(
   }
   if (failure) await db.updateTable('message_outcomes').set(row).where('id', '=', failure.id).execute();
   else await db.insertInto('message_outcomes').values({ ...row, id: newId(), created_at: at }).execute();
+  return activity;
 }
 
 /**

@@ -69,7 +69,7 @@ export async function runIncoming(context: CycleContext): Promise<IncomingCounts
     const outcomes = await processChanges(context, pipeline, page.changes, from);
     checkLease(context);
     const result = await sync.commitIncoming(lease, { folder: INBOX, outcomes, cursor: page.cursor });
-    report(context, outcomes, result, counts);
+    await report(context, outcomes, result, counts);
     cursor = page.cursor;
     if (page.complete) break;
   }
@@ -200,7 +200,7 @@ async function retryFailures(context: CycleContext, pipeline: PipelineContext, f
   }
   checkLease(context);
   const result = await context.sync.commitIncoming(context.lease, { folder: INBOX, outcomes: final, cursor: null });
-  report(context, final, result, counts);
+  await report(context, final, result, counts);
   for (const alert of alerts) await context.sync.raiseAlert(alert);
 }
 
@@ -223,7 +223,7 @@ function messageAlert(context: CycleContext, failure: PendingFailure, error: { c
 }
 
 /** Counts and tracked events of a committed batch. */
-function report(context: CycleContext, outcomes: readonly IncomingOutcome[], result: CommitResult, counts: IncomingCounts): void {
+async function report(context: CycleContext, outcomes: readonly IncomingOutcome[], result: CommitResult, counts: IncomingCounts): Promise<void> {
   counts.tracked += result.created.length;
   counts.linked += result.linked.length;
   for (const outcome of outcomes) {
@@ -231,8 +231,9 @@ function report(context: CycleContext, outcomes: readonly IncomingOutcome[], res
     else if (outcome.kind === 'failed' || outcome.kind === 'undeliverable') counts.failed += 1;
   }
   const tracked = outcomes.filter((o): o is Extract<IncomingOutcome, { kind: 'tracked' }> => o.kind === 'tracked');
+  if (tracked.length === 0) return;
   const byMessageId = new Map(tracked.map((o) => [o.activity.internetMessageId, o.activity]));
-  for (const entry of activitiesOf(result, tracked)) {
+  for (const entry of await activitiesOf(context, result, tracked)) {
     const activity = byMessageId.get(entry.internetMessageId);
     if (!activity) continue;
     const from = activity.parties.find((p) => p.role === 'from');
@@ -250,11 +251,19 @@ function report(context: CycleContext, outcomes: readonly IncomingOutcome[], res
 }
 
 /**
- * Which activity each tracked message became. The store says so in `activities`; without it, a batch with no
- * linked activity is read as created in the order of its tracked outcomes; otherwise nothing is guessed.
+ * Which activity each tracked message became: as the store says in `activities`, or else looked up by
+ * Message-ID (one indexed query for the batch), linked when the id is among the result's linked ones.
  */
-function activitiesOf(result: CommitResult, tracked: ReadonlyArray<Extract<IncomingOutcome, { kind: 'tracked' }>>): Array<{ internetMessageId: string; activityId: string; linked: boolean }> {
+async function activitiesOf(
+  context: CycleContext,
+  result: CommitResult,
+  tracked: ReadonlyArray<Extract<IncomingOutcome, { kind: 'tracked' }>>,
+): Promise<Array<{ internetMessageId: string; activityId: string; linked: boolean }>> {
   if (result.activities) return result.activities;
-  if (result.linked.length > 0 || result.created.length !== tracked.length) return [];
-  return tracked.map((o, i) => ({ internetMessageId: o.activity.internetMessageId, activityId: result.created[i]!, linked: false }));
+  const mine = new Set([...result.created, ...result.linked]);
+  const linked = new Set(result.linked);
+  const found = await context.sync.lookups.activitiesByMessageId(tracked.map((o) => o.activity.internetMessageId));
+  return [...found]
+    .filter(([, activity]) => mine.has(activity.activityId))
+    .map(([internetMessageId, activity]) => ({ internetMessageId, activityId: activity.activityId, linked: linked.has(activity.activityId) }));
 }

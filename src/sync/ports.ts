@@ -133,7 +133,7 @@ export interface CommitResult {
   linked: string[];
   /**
    * Which activity each tracked outcome became, by Internet Message-ID (what the engine's `tracked` events
-   * name). Optional for backward compatibility; without it the engine names only what it can tell for sure.
+   * name). Optional for backward compatibility; without it the engine looks the activities up by Message-ID.
    */
   activities?: Array<{ internetMessageId: string; activityId: string; linked: boolean }>;
 }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ExchangeRecord } from '../../src/sandbox/runtime.js';
+import { MAX_MESSAGE_ATTEMPTS } from '../../src/sync/incoming.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import {
   activityCounts,
@@ -68,6 +69,8 @@ describe('failures against the sandbox', () => {
       undeliverable.some((a) => a.message.includes('Cannot be read') || a.message.includes(badId)),
       'the alert names the message, by subject or Message-ID',
     );
+    const refusals = stamped.filter((x) => x.record.operation === 'GetItem' && x.record.response.some((r) => r.includes('ErrorMimeContentConversionFailed')));
+    assert.equal(refusals.length, MAX_MESSAGE_ATTEMPTS, `it was tried ${MAX_MESSAGE_ATTEMPTS} times before it was set aside, and not after`);
     const mailbox = await w.store.mailboxes.get(box!.id);
     assert.equal(mailbox.enabled, true, 'one bad message does not disable the mailbox');
   });

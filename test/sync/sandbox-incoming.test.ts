@@ -11,7 +11,6 @@ import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import {
   activitiesByMessageId,
   activityCounts,
-  addFault,
   deliver,
   deliverAll,
   type Delivery,
@@ -167,14 +166,6 @@ describe('incoming email against the sandbox', () => {
       const ids = p.into.map((address) => boxes.find((m) => m.address === address)!.id);
       assert.deepEqual([...activity.mailboxIds].sort(), [...ids].sort(), `${p.message.subject} belongs to the mailboxes that received it`);
     }
-    for (const p of plan.filter((x) => x.into.length === 2)) {
-      const activity = activities.get(p.message.messageId)!;
-      const reporters = new Set(w.events.flatMap((e) => (e.type === 'tracked' && e.activityId === activity.id ? [e.mailboxId] : [])));
-      const ids = p.into.map((address) => boxes.find((m) => m.address === address)!.id);
-      assert.deepEqual([...reporters].sort(), [...ids].sort(), `${p.message.subject} is linked to both mailboxes`);
-      const linked = w.events.filter((e) => e.type === 'tracked' && e.activityId === activity.id && e.linked).length;
-      assert.equal(linked, 1, `${p.message.subject}: created by one mailbox, linked by the other`);
-    }
     for (const reply of replies) {
       const activity = activities.get(reply.id)!;
       assert.equal(activity.inReplyTo, reply.answers, 'a reply keeps the Message-ID it answers');
@@ -186,6 +177,15 @@ describe('incoming email against the sandbox', () => {
     assert.equal(tokenReply.inReplyTo, null);
     assert.equal(tokenReply.trackingToken, sent.trackingToken);
     assert.deepEqual(tokenReply.regarding, regarding, 'a reply by tracking token alone inherits the regarding record of the CRM email');
+    // The engine's own report (what `liaison worker` prints and the bench measures) names the one activity too.
+    for (const p of plan.filter((x) => x.into.length === 2)) {
+      const activity = activities.get(p.message.messageId)!;
+      const reporters = new Set(w.events.flatMap((e) => (e.type === 'tracked' && e.activityId === activity.id ? [e.mailboxId] : [])));
+      const ids = p.into.map((address) => boxes.find((m) => m.address === address)!.id);
+      assert.deepEqual([...reporters].sort(), [...ids].sort(), `the engine reported ${p.message.subject} from both mailboxes`);
+      const linked = w.events.filter((e) => e.type === 'tracked' && e.activityId === activity.id && e.linked).length;
+      assert.equal(linked, 1, `${p.message.subject}: created by one mailbox, linked by the other`);
+    }
   });
 
   test('a restart in the middle of a sync tracks nothing twice and misses nothing', async () => {
