@@ -409,7 +409,7 @@ export class SyncRepository implements SyncStore {
     await this.alerts.raise(alert);
   }
 
-  async failureCounts(since: Date): Promise<Array<{ profileId: string; ownerId: string; processed: number; failed: number }>> {
+  async failureCounts(since: Date): Promise<Array<{ profileId: string; ownerId: string; processed: number; failed: number; ownerAddress: string | null }>> {
     const sinceIso = since.toISOString();
     const rows = await this.db
       .selectFrom('email_server_profiles as p')
@@ -424,7 +424,26 @@ export class SyncRepository implements SyncStore {
       .groupBy(['p.id', 'p.owner_id'])
       .orderBy('p.id')
       .execute();
-    return rows.map((r) => ({ profileId: r.id, ownerId: r.owner_id, processed: Number(r.processed), failed: Number(r.failed) }));
+    // The owner's own address (a user's first), where the notification goes: one indexed query for all owners.
+    const ownerIds = [...new Set(rows.map((r) => r.owner_id))];
+    const addresses = ownerIds.length === 0
+      ? []
+      : await this.db
+          .selectFrom('email_addresses')
+          .select(['record_id', 'address'])
+          .where('record_type', '=', 'user')
+          .where('record_id', 'in', ownerIds)
+          .orderBy('position')
+          .execute();
+    const ownerAddress = new Map<string, string>();
+    for (const a of addresses) if (!ownerAddress.has(a.record_id)) ownerAddress.set(a.record_id, a.address);
+    return rows.map((r) => ({
+      profileId: r.id,
+      ownerId: r.owner_id,
+      processed: Number(r.processed),
+      failed: Number(r.failed),
+      ownerAddress: ownerAddress.get(r.owner_id) ?? null,
+    }));
   }
 
   async claimOwnerNotification(profileId: string, at: Date): Promise<boolean> {
