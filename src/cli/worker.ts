@@ -34,6 +34,19 @@ export function workerCommand(program: Command): void {
     // A worker joins an existing deployment: a mistyped --data or --database-url is refused, not started empty.
     const store = await Store.open(storeOptionsFrom(flags, { mustExist: true }));
     const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+    // The handlers come first, so a signal that arrives while the engine starts still stops it cleanly.
+    let stopping: string | null = null;
+    let wakeStop: () => void = () => undefined;
+    const stopped = new Promise<void>((resolve) => {
+      wakeStop = resolve;
+    });
+    const onSignal = (signal: string) => {
+      if (stopping) return;
+      stopping = signal;
+      wakeStop();
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
     const engine = startEngine(store, {
       resolve: flags.resolve,
       concurrency: flags.concurrency,
@@ -46,22 +59,10 @@ export function workerCommand(program: Command): void {
     });
     log(`worker ${engine.workerId} started on ${store.database.location} (${store.database.dialect}); up to ${flags.concurrency} mailboxes at once, push ${flags.push ? 'on' : 'off'}`);
     if (store.database.dialect === 'sqlite') log('on SQLite one process does the work: run a single worker (or serve) per data folder');
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log(`${signal}: finishing the cycles in hand and releasing their leases`);
-        void engine
-          .stop()
-          .then(() => store.close())
-          .then(() => {
-            log('stopped');
-            resolve();
-          });
-      };
-      process.on('SIGTERM', () => stop('SIGTERM'));
-      process.on('SIGINT', () => stop('SIGINT'));
-    });
+    await stopped;
+    log(`${stopping}: finishing the cycles in hand and releasing their leases`);
+    await engine.stop();
+    await store.close();
+    log('stopped');
   });
 }

@@ -291,8 +291,8 @@ export class MemorySyncStore implements SyncStore {
   }
 
   async commitIncoming(lease: Lease, batch: IncomingBatch): Promise<CommitResult> {
-    this.held(lease);
     this.beforeCommit?.(batch);
+    this.held(lease);
     this.commits += 1;
     const map = this.messagesOf(lease.mailboxId);
     const result: Required<CommitResult> = { created: [], linked: [], activities: [] };
@@ -380,7 +380,7 @@ export class MemorySyncStore implements SyncStore {
     return [...this.profiles.values()]
       .filter(({ profile }) => profile.notifyOwnerOnFailure)
       .map(({ profile }) => {
-        const mine = [...this.mailboxes.values()].filter((m) => m.profileId === profile.id && m.lastSuccessAt !== null || (m.profileId === profile.id && m.consecutiveFailures > 0));
+        const mine = [...this.mailboxes.values()].filter((m) => m.profileId === profile.id && (m.lastSuccessAt !== null || m.consecutiveFailures > 0));
         return {
           profileId: profile.id,
           ownerId: profile.ownerId,
