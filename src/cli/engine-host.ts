@@ -1,50 +1,34 @@
 /**
  * The sync engine as `liaison serve` and `liaison worker` run it over a Store: the EWS connectors, the
- * --resolve entries, one log line per thing done, the metrics, and the owner's address for notifications
- * (looked up here because store.sync's failureCounts names only the owner's id).
+ * --resolve entries, one log line per thing done, and the metrics.
  */
 import { engineMetrics } from '../api/metrics.js';
 import { defaultConnectors } from '../connectors/index.js';
 import type { Store } from '../store/store.js';
 import { createSyncEngine } from '../sync/engine.js';
 import type { EngineEvent, SyncEngine } from '../sync/engine-types.js';
-import type { SyncStore } from '../sync/ports.js';
 
 export interface EngineHostOptions {
   resolve: readonly string[];
   concurrency?: number;
   push?: boolean;
   workerId?: string;
+  /** How long a lease lasts without renewal (a killed worker's mailboxes wait this long for another). */
+  leaseMs?: number;
   /** Each event, after the metrics saw it (serve --sandbox prints tracked email with it). */
   onEvent?: (event: EngineEvent) => void;
-}
-
-/** store.sync, with the owner's address added to the failure counts where the store leaves it out. */
-export function syncStoreOf(store: Store): SyncStore {
-  const sync = store.sync;
-  const withOwners: SyncStore = Object.create(sync) as SyncStore;
-  withOwners.failureCounts = async (since) => {
-    const rows = await sync.failureCounts(since);
-    return Promise.all(
-      rows.map(async (row) => {
-        if ((row as { ownerAddress?: string | null }).ownerAddress) return row;
-        const owner = await store.users.get(row.ownerId).catch(() => null);
-        return { ...row, ownerAddress: owner?.email ?? null };
-      }),
-    );
-  };
-  return withOwners;
 }
 
 export function startEngine(store: Store, options: EngineHostOptions): SyncEngine {
   const metrics = engineMetrics();
   const engine = createSyncEngine({
-    sync: syncStoreOf(store),
+    sync: store.sync,
     connectors: defaultConnectors(),
     resolve: options.resolve,
     ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
     ...(options.push !== undefined ? { push: options.push } : {}),
     ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
+    ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
     onEvent: (event) => {
       metrics.observe(event);
       options.onEvent?.(event);

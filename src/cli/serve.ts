@@ -123,7 +123,7 @@ export function serveCommand(program: Command): void {
             "  Liaison reaches the sandbox's host names without DNS, on its ports and on 443 and 80 (where Autodiscover looks)\n"
           : '') +
         (admins.items.length === 0
-          ? 'No administrator yet. Create one and note the token it prints:\n  npx liaison user create --email you@example.com --name "Your Name" --admin\n'
+          ? 'No administrator yet. Create one and note the token it prints:\n  npm run -s liaison -- user create --email you@example.com --name "Your Name" --admin\n'
           : ''),
     );
     if (demo) describeDemo(demo, base, process.stderr);

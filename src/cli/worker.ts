@@ -13,6 +13,13 @@ interface WorkerFlags extends StoreFlags {
   concurrency: number;
   push: boolean;
   workerId?: string;
+  leaseSeconds: number;
+}
+
+function parseLeaseSeconds(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 2 || n > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 2 to 3600');
+  return n;
 }
 
 function parseConcurrency(value: string): number {
@@ -27,6 +34,12 @@ export function workerCommand(program: Command): void {
     .description('run only the sync engine: claim due mailboxes, track incoming email, send outgoing email (no API)')
     .addOption(new Option('--concurrency <n>', 'mailboxes this worker cycles at once').env('LIAISON_WORKER_CONCURRENCY').default(16).argParser(parseConcurrency))
     .addOption(new Option('--no-push', 'poll only: no push subscriptions (new mail waits for the next poll)'))
+    .addOption(
+      new Option('--lease-seconds <s>', "how long a mailbox stays leased without renewal: how long a dead worker's mailboxes wait for another")
+        .env('LIAISON_LEASE_SECONDS')
+        .default(60)
+        .argParser(parseLeaseSeconds),
+    )
     .addOption(new Option('--worker-id <id>', 'name of this worker in leases (default: host name, process id and a random part)').env('LIAISON_WORKER_ID'));
   addStoreOptions(command);
   addResolveOption(command, 'LIAISON_RESOLVE');
@@ -51,6 +64,7 @@ export function workerCommand(program: Command): void {
       resolve: flags.resolve,
       concurrency: flags.concurrency,
       push: flags.push,
+      leaseMs: flags.leaseSeconds * 1000,
       ...(flags.workerId ? { workerId: flags.workerId } : {}),
       onEvent: (event) => {
         const line = describeEngineEvent(event);

@@ -269,6 +269,18 @@ export class ActivityRepository {
         .where('status', '=', row.status)
         .executeTakeFirst();
       if (result.numUpdatedRows === 0n) throw new ConflictError('the email changed while it was being sent; read it again');
+      // The sender's mailbox is due at once, so the email leaves now rather than at the next poll. A mailbox
+      // a cycle holds (next due unset while leased) keeps the wake for its release (store/sync.ts).
+      const at = now();
+      const sender = await trx.selectFrom('email_activities').select('mailbox_id').where('id', '=', id).executeTakeFirstOrThrow();
+      if (sender.mailbox_id) {
+        await trx
+          .updateTable('mailboxes')
+          .set({ next_due_at: at })
+          .where('id', '=', sender.mailbox_id)
+          .where((eb) => eb.or([eb('next_due_at', '>', at), eb.and([eb('next_due_at', 'is', null), eb('lease_owner', 'is not', null)])]))
+          .execute();
+      }
     });
     return this.get(id);
   }

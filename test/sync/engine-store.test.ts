@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setupDemo } from '../../src/cli/demo.js';
-import { syncStoreOf } from '../../src/cli/engine-host.js';
+
 import { diagnosticsService } from '../../src/cli/diagnostics.js';
 import type { Store } from '../../src/store/store.js';
 import { deliver, folderItems, runEngine, waitFor } from '../helpers/engine-harness.js';
@@ -45,7 +45,7 @@ for (const kind of DATABASES) {
       // From a CRM contact of the demo, so the demo users' filter tracks it.
       await deliver(s, alice.address, { subject: `Engine first ${tag}`, from: 'jane.doe@fabrikam.test' });
 
-      const sync = syncStoreOf(t.store);
+      const sync = t.store.sync;
       const first = runEngine(s, sync);
       await waitFor('the first message tracked', async () => (await subjects(t.store)).includes(`Engine first ${tag}`));
       await first.stop();

@@ -15,8 +15,8 @@ import { activityCounts, addFault, deliverAll, describeCounts, messageId, openWo
  * `liaison worker` has no flag for the lease length yet, so a killed worker's mailboxes wait out the default
  * 60 s lease: the deadline after the kill allows for it. A short lease (e.g. --lease-ms) would make this fast.
  */
-const LEASE_FLAGS: string[] = [];
-const LEASE_MS = 60_000;
+const LEASE_FLAGS: string[] = ['--lease-seconds', '5'];
+const LEASE_MS = 5_000;
 
 describe('two workers on PostgreSQL', postgres.suite, () => {
   let s: TestSandbox;
