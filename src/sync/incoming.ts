@@ -5,7 +5,7 @@
  * (skipped), filtered (received before Process Email From, or by the pipeline), tracked, failed (retried), or
  * moved to Undeliverable after MAX_MESSAGE_ATTEMPTS when the profile says so.
  */
-import type { ClassifiedError, FetchedMessage, FolderRef, MessageChange, MessageFailure } from '../connectors/connector.js';
+import type { ChangePage, ClassifiedError, FetchedMessage, FolderRef, MessageChange, MessageFailure } from '../connectors/connector.js';
 import type { AlertInput } from '../domain/alert.js';
 import { BEFORE_PROCESS_EMAIL_FROM, effectiveProcessEmailFrom, receivedBefore } from '../domain/schedule.js';
 import { checkLease, type CycleContext } from './cycle-context.js';
@@ -51,12 +51,16 @@ export async function runIncoming(context: CycleContext): Promise<IncomingCounts
 
   let cursor = await sync.cursor(mailbox.id, INBOX);
   let restarted = false;
+  // The next page is listed and fetched while this one goes through the pipeline and is committed: the
+  // server's time and Liaison's overlap. Its cursor is stored only with its own outcomes, after this page's.
+  let ahead: Promise<LoadedPage> | null = null;
   for (;;) {
     checkLease(context);
-    let page;
+    let loaded: LoadedPage;
     try {
-      page = await context.session.listChanges(INBOX, cursor, PAGE_SIZE);
+      loaded = await (ahead ?? loadPage(context, cursor, from));
     } catch (error) {
+      ahead = null;
       const classified = context.connector.classify(error);
       if (classified.kind !== 'invalid-cursor') throw error;
       if (restarted) throw new InvalidCursorAgainError(error);
@@ -66,7 +70,14 @@ export async function runIncoming(context: CycleContext): Promise<IncomingCounts
       cursor = null;
       continue;
     }
-    const outcomes = await processChanges(context, pipeline, page.changes, from);
+    ahead = null;
+    const { page } = loaded;
+    if (!page.complete) {
+      ahead = loadPage(context, page.cursor, from);
+      // Read on the next turn; if this page fails first, the cycle ends and that failure is the one reported.
+      ahead.catch(() => undefined);
+    }
+    const outcomes = [...loaded.filtered, ...(await ingestFetched(context, pipeline, loaded.fetched, from, loaded.listedMessageId))];
     checkLease(context);
     const result = await sync.commitIncoming(lease, { folder: INBOX, outcomes, cursor: page.cursor });
     await report(context, outcomes, result, counts);
@@ -78,11 +89,20 @@ export async function runIncoming(context: CycleContext): Promise<IncomingCounts
   return counts;
 }
 
-/** The outcomes of one page's new messages (messages already known get none: they have theirs). */
-async function processChanges(context: CycleContext, pipeline: PipelineContext, changes: readonly MessageChange[], from: Date | null): Promise<IncomingOutcome[]> {
+interface LoadedPage {
+  page: ChangePage;
+  /** Outcomes known without fetching (received before Process Email From). */
+  filtered: IncomingOutcome[];
+  fetched: Array<FetchedMessage | MessageFailure>;
+  listedMessageId: (serverId: string) => string | null;
+}
+
+/** One page listed, its new messages told apart from those with an outcome already, and fetched. */
+async function loadPage(context: CycleContext, cursor: string | null, from: Date | null): Promise<LoadedPage> {
+  const page = await context.session.listChanges(INBOX, cursor, PAGE_SIZE);
   const seen = new Set<string>();
-  const created = changes.filter((c) => c.kind === 'created' && !seen.has(c.serverId) && seen.add(c.serverId));
-  if (created.length === 0) return [];
+  const created = page.changes.filter((c) => c.kind === 'created' && !seen.has(c.serverId) && seen.add(c.serverId));
+  if (created.length === 0) return { page, filtered: [], fetched: [], listedMessageId: () => null };
   const messageIds = created.flatMap((c) => (c.internetMessageId ? [c.internetMessageId] : []));
   const [knownIds, knownServerIds] = await Promise.all([
     messageIds.length > 0 ? context.sync.knownMessages(context.mailbox.id, messageIds) : Promise.resolve(new Set<string>()),
@@ -90,20 +110,31 @@ async function processChanges(context: CycleContext, pipeline: PipelineContext, 
   ]);
   const fresh = created.filter((c) => !knownServerIds.has(c.serverId) && !(c.internetMessageId && knownIds.has(c.internetMessageId)));
 
-  const outcomes: IncomingOutcome[] = [];
+  const filtered: IncomingOutcome[] = [];
   const toFetch: MessageChange[] = [];
   for (const change of fresh) {
     // Old mail is recorded as filtered without fetching it: an initial sync of a big Inbox costs one listing.
     if (change.internetMessageId && receivedBefore(change.receivedAt, from)) {
-      outcomes.push({ kind: 'filtered', serverId: change.serverId, internetMessageId: change.internetMessageId, rule: BEFORE_PROCESS_EMAIL_FROM });
+      filtered.push({ kind: 'filtered', serverId: change.serverId, internetMessageId: change.internetMessageId, rule: BEFORE_PROCESS_EMAIL_FROM });
     } else toFetch.push(change);
   }
   const known = new Map(toFetch.map((c) => [c.serverId, c]));
-  outcomes.push(...(await fetchAndIngest(context, pipeline, toFetch.map((c) => c.serverId), from, (id) => known.get(id)?.internetMessageId ?? null)));
-  return outcomes;
+  const fetched = await fetchMessages(context, toFetch.map((c) => c.serverId));
+  return { page, filtered, fetched, listedMessageId: (id) => known.get(id)?.internetMessageId ?? null };
 }
 
-/** Fetches (batches of FETCH_BATCH, at most Maximum Concurrent Connections at once) and runs the pipeline. */
+/** Fetches in batches of FETCH_BATCH, at most Maximum Concurrent Connections at once. */
+async function fetchMessages(context: CycleContext, serverIds: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>> {
+  if (serverIds.length === 0) return [];
+  const connections = Math.max(1, context.profile.maxConcurrentConnections);
+  const batches = await mapLimit(chunk(serverIds, FETCH_BATCH), connections, (ids) => {
+    checkLease(context);
+    return context.session.fetch(ids);
+  });
+  return batches.flat();
+}
+
+/** Fetches and runs the pipeline. */
 async function fetchAndIngest(
   context: CycleContext,
   pipeline: PipelineContext,
@@ -111,13 +142,18 @@ async function fetchAndIngest(
   from: Date | null,
   listedMessageId: (serverId: string) => string | null,
 ): Promise<IncomingOutcome[]> {
-  if (serverIds.length === 0) return [];
-  const connections = Math.max(1, context.profile.maxConcurrentConnections);
-  const batches = await mapLimit(chunk(serverIds, FETCH_BATCH), connections, (ids) => {
-    checkLease(context);
-    return context.session.fetch(ids);
-  });
-  const fetched = batches.flat();
+  return ingestFetched(context, pipeline, await fetchMessages(context, serverIds), from, listedMessageId);
+}
+
+/** The pipeline over fetched messages; one that could not be fetched is a failed outcome. */
+async function ingestFetched(
+  context: CycleContext,
+  pipeline: PipelineContext,
+  fetched: ReadonlyArray<FetchedMessage | MessageFailure>,
+  from: Date | null,
+  listedMessageId: (serverId: string) => string | null,
+): Promise<IncomingOutcome[]> {
+  if (fetched.length === 0) return [];
   const inputs: IngestInput[] = [];
   const slots: Array<IncomingOutcome | number> = [];
   for (const item of fetched) {
