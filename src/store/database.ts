@@ -120,6 +120,7 @@ function openSqlite(dataDir: string, options: DatabaseOptions): Database {
   connection.pragma('foreign_keys = ON');
   connection.pragma('busy_timeout = 5000');
   connection.pragma('synchronous = NORMAL');
+  reusePreparedStatements(connection);
   const db = new Kysely<Schema>({ dialect: mappingConflicts(new SqliteDialect({ database: connection })), plugins: options.plugins ?? [] });
   return {
     db,
@@ -164,6 +165,29 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
 }
 
 /** Refuses a database without Liaison's migrations: a mistyped URL or data folder, not a store to start. */
+/** Statements kept per connection: the sync engine's commits repeat a few dozen SQL texts thousands of times. */
+const PREPARED_CACHE_SIZE = 500;
+
+/**
+ * Kysely prepares every query anew, and preparing costs as much as running the small inserts a commit is made
+ * of. The connection keeps the statements it prepared, by SQL text (SQLite re-prepares one by itself after a
+ * schema change). A statement still being iterated (a streamed query) is busy and is not handed out twice.
+ */
+function reusePreparedStatements(connection: BetterSqlite3.Database): void {
+  const prepare = connection.prepare.bind(connection);
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  connection.prepare = ((source: string) => {
+    const cached = cache.get(source);
+    if (cached && !cached.busy) return cached;
+    const statement = prepare(source);
+    if (!cached) {
+      if (cache.size >= PREPARED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      cache.set(source, statement);
+    }
+    return statement;
+  }) as typeof connection.prepare;
+}
+
 async function assertStoreExists(database: Database, hint: string): Promise<void> {
   const found =
     database.dialect === 'postgres'
