@@ -201,7 +201,7 @@ export interface SyncStore {
 
   profile(profileId: string): Promise<SyncProfile>;
   organization(): Promise<OrganizationSettings>;
-  /** The filter option of a mailbox's owner (a queue: its owner's). */
+  /** The incoming filter of the mailbox's user, or of its queue (queues have their own, default all). */
   incomingFilter(mailboxId: string): Promise<IncomingFilterOption>;
   /** Stores a mailbox's server location (the connector found it again); the caller raises the alert. */
   saveLocation(mailboxId: string, url: string, foundAt: string): Promise<void>;
