@@ -40,6 +40,8 @@ export async function runOutgoing(context: CycleContext): Promise<OutgoingCounts
       // The server is busy or unreachable: the rest go back to pending send untried. (An email that may have
       // reached the server stays in sending and is looked for first next time.)
       for (const rest of emails.slice(index + 1)) {
+        // One that may have reached the server already stays in sending, to be looked for first next time.
+        if (rest.uncertain) continue;
         await context.sync.markSendFailed(context.lease, rest.activityId, 'not attempted: the server asked to slow down or could not be reached', false, null);
       }
       throw error instanceof OutgoingStopped ? error.error : error;
@@ -67,7 +69,10 @@ async function sendOne(context: CycleContext, email: OutgoingEmail, counts: Outg
         await markSent(context, email, counts);
         return;
       }
-      await failed(context, email, classified, counts);
+      // Not there yet is not proof: the server may still be carrying the send out, or not have saved the copy.
+      // The email stays in sending, and the next cycle looks again before it sends (claimOutgoing returns it as
+      // uncertain); only when its attempts are used up does it fail.
+      if (email.deliveryAttempts >= MAX_SEND_ATTEMPTS) await failed(context, email, classified, counts);
       return;
     }
     if (classified.kind === 'throttled' || isServerWide(classified)) {
