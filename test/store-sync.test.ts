@@ -285,6 +285,13 @@ for (const kind of DATABASES) {
       assert.equal(pending[1]!.lastError, 'ews.fetch: again');
       assert.deepEqual(await store.sync.pendingFailures(mailboxId, 1).then((p) => p.map((x) => x.serverId)), ['f-2']);
 
+      // A message that used up its attempts is settled as failed: it leaves the retries, even at the head of the
+      // queue, so newer failures are not crowded out.
+      for (const n of [1, 2, 3]) {
+        await store.sync.commitIncoming(lease, { folder: 'inbox', cursor: null, outcomes: [fail('f-0', '<f0@x.test>', `try ${n}`)] });
+      }
+      assert.deepEqual(await store.sync.pendingFailures(mailboxId, 10).then((p) => p.map((x) => x.serverId)), ['f-2', 'f-1']);
+
       // Tracked on retry (the id now known from the MIME): the failure record becomes the outcome.
       const retried = await store.sync.commitIncoming(lease, { folder: 'inbox', cursor: null, outcomes: [tracked('f-2', incoming('<f2@x.test>'))] });
       assert.equal(retried.created.length, 1);
@@ -296,6 +303,7 @@ for (const kind of DATABASES) {
       assert.deepEqual(await store.sync.pendingFailures(mailboxId, 10), []);
       const rows = await store.database.db.selectFrom('message_outcomes').selectAll().where('mailbox_id', '=', mailboxId).orderBy('server_id').execute();
       assert.deepEqual(rows.map((r) => [r.server_id, r.internet_message_id, r.outcome, r.attempts]), [
+        ['f-0', '<f0@x.test>', 'failed', 3],
         ['f-2', '<f2@x.test>', 'tracked', 1],
         ['undeliverable-1', '<f1@x.test>', 'undeliverable', 2],
       ]);

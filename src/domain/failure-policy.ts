@@ -16,6 +16,8 @@ import type { AlertInput } from './alert.js';
 import type { SyncStatus } from './mailbox.js';
 
 export const MAX_CONSECUTIVE_FAILURES = 10;
+/** Tries of one message that fails (unreadable, refused by the server) before it is set aside. */
+export const MAX_MESSAGE_ATTEMPTS = 3;
 /** The first retry after a failed cycle; doubled each further failure. */
 export const FAILURE_BACKOFF_BASE_MS = 15_000;
 export const FAILURE_BACKOFF_CAP_MS = 30 * 60_000;

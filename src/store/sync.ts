@@ -11,6 +11,7 @@ import type { RegardingType } from '../domain/activity.js';
 import type { AlertInput } from '../domain/alert.js';
 import { ConflictError, NotFoundError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
+import { MAX_MESSAGE_ATTEMPTS } from '../domain/failure-policy.js';
 import { messageIdList, newMessageId } from '../domain/message-id.js';
 import { formatTrackingToken } from '../domain/tracking-token.js';
 import type { SyncMethod, SyncStatus } from '../domain/mailbox.js';
@@ -311,6 +312,8 @@ export class SyncRepository implements SyncStore {
       .select(['server_id', 'internet_message_id', 'attempts', 'error_code', 'error_message'])
       .where('mailbox_id', '=', mailboxId)
       .where('outcome', '=', 'failed')
+      // Those that used up their attempts are settled as failed: they must not crowd newer failures out.
+      .where('attempts', '<', MAX_MESSAGE_ATTEMPTS)
       .orderBy('updated_at')
       .orderBy('id')
       .limit(limit)
@@ -341,6 +344,7 @@ export class SyncRepository implements SyncStore {
           .where('id', 'in', uncertain)
           .execute();
       }
+      const claimed: string[] = [];
       for (const row of pending) {
         // Both are stored before the email leaves: a retry sends the same Message-ID and token, so the
         // server (and the reply that comes back) always names the one activity.
@@ -350,7 +354,7 @@ export class SyncRepository implements SyncStore {
           (organization.useTrackingToken
             ? formatTrackingToken({ prefix: organization.trackingTokenPrefix, digits: organization.trackingTokenDigits }, await nextTokenNumber(trx))
             : null);
-        await trx
+        const moved = await trx
           .updateTable('email_activities')
           .set({
             status: 'sending',
@@ -361,9 +365,11 @@ export class SyncRepository implements SyncStore {
           })
           .where('id', '=', row.id)
           .where('status', '=', 'pending-send')
-          .execute();
+          .executeTakeFirst();
+        // Changed since it was read (sent elsewhere, taken back): not this cycle's to send.
+        if (Number(moved.numUpdatedRows) === 1) claimed.push(row.id);
       }
-      const ids = [...uncertain, ...pending.map((p) => p.id)];
+      const ids = [...uncertain, ...claimed];
       return outgoingEmails(trx, ids, new Set(uncertain), { address: mailbox.emailAddress, displayName: mailbox.name || null });
     });
   }

@@ -7,6 +7,7 @@
  */
 import type { ChangePage, ClassifiedError, FetchedMessage, FolderRef, MessageChange, MessageFailure } from '../connectors/connector.js';
 import type { AlertInput } from '../domain/alert.js';
+import { MAX_MESSAGE_ATTEMPTS } from '../domain/failure-policy.js';
 import { BEFORE_PROCESS_EMAIL_FROM, effectiveProcessEmailFrom, receivedBefore } from '../domain/schedule.js';
 import { checkLease, type CycleContext } from './cycle-context.js';
 import { chunk, mapLimit } from './limit.js';
@@ -18,7 +19,7 @@ export const PAGE_SIZE = 512;
 /** GetItem's batch: the session's fetch sends this many ids per request. */
 export const FETCH_BATCH = 50;
 /** Cycles a message may fail in before it is given up on (moved to Undeliverable, or left failed with an alert). */
-export const MAX_MESSAGE_ATTEMPTS = 3;
+export { MAX_MESSAGE_ATTEMPTS };
 /** Failed messages retried per cycle. */
 export const RETRIES_PER_CYCLE = 100;
 export const UNDELIVERABLE_PATH = ['Undeliverable'] as const;
@@ -54,35 +55,41 @@ export async function runIncoming(context: CycleContext): Promise<IncomingCounts
   // The next page is listed and fetched while this one goes through the pipeline and is committed: the
   // server's time and Liaison's overlap. Its cursor is stored only with its own outcomes, after this page's.
   let ahead: Promise<LoadedPage> | null = null;
-  for (;;) {
-    checkLease(context);
-    let loaded: LoadedPage;
-    try {
-      loaded = await (ahead ?? loadPage(context, cursor, from));
-    } catch (error) {
+  try {
+    for (;;) {
+      checkLease(context);
+      let loaded: LoadedPage;
+      try {
+        loaded = await (ahead ?? loadPage(context, cursor, from));
+      } catch (error) {
+        ahead = null;
+        const classified = context.connector.classify(error);
+        if (classified.kind !== 'invalid-cursor') throw error;
+        if (restarted) throw new InvalidCursorAgainError(error);
+        // From scratch: every message is listed again; those with an outcome are skipped, so none is tracked twice.
+        restarted = true;
+        await sync.resetCursor(lease, INBOX);
+        cursor = null;
+        continue;
+      }
       ahead = null;
-      const classified = context.connector.classify(error);
-      if (classified.kind !== 'invalid-cursor') throw error;
-      if (restarted) throw new InvalidCursorAgainError(error);
-      // From scratch: every message is listed again; those with an outcome are skipped, so none is tracked twice.
-      restarted = true;
-      await sync.resetCursor(lease, INBOX);
-      cursor = null;
-      continue;
+      const { page } = loaded;
+      if (!page.complete) {
+        ahead = loadPage(context, page.cursor, from);
+        // Read on the next turn; if this page fails first, the cycle ends and that failure is the one reported.
+        ahead.catch(() => undefined);
+      }
+      const outcomes = [...loaded.filtered, ...(await ingestFetched(context, pipeline, loaded.fetched, from, loaded.listedMessageId))];
+      checkLease(context);
+      const result = await sync.commitIncoming(lease, { folder: INBOX, outcomes, cursor: page.cursor });
+      await report(context, outcomes, result, counts);
+      cursor = page.cursor;
+      if (page.complete) break;
     }
-    ahead = null;
-    const { page } = loaded;
-    if (!page.complete) {
-      ahead = loadPage(context, page.cursor, from);
-      // Read on the next turn; if this page fails first, the cycle ends and that failure is the one reported.
-      ahead.catch(() => undefined);
-    }
-    const outcomes = [...loaded.filtered, ...(await ingestFetched(context, pipeline, loaded.fetched, from, loaded.listedMessageId))];
-    checkLease(context);
-    const result = await sync.commitIncoming(lease, { folder: INBOX, outcomes, cursor: page.cursor });
-    await report(context, outcomes, result, counts);
-    cursor = page.cursor;
-    if (page.complete) break;
+  } finally {
+    // A page listed ahead when this one failed: the cycle ends only once that work has, so nothing keeps
+    // calling the server for a mailbox this worker may no longer hold.
+    if (ahead) await (ahead as Promise<LoadedPage>).catch(() => undefined);
   }
 
   await retryFailures(context, pipeline, from, counts);
@@ -129,9 +136,36 @@ async function fetchMessages(context: CycleContext, serverIds: readonly string[]
   const connections = Math.max(1, context.profile.maxConcurrentConnections);
   const batches = await mapLimit(chunk(serverIds, FETCH_BATCH), connections, (ids) => {
     checkLease(context);
-    return context.session.fetch(ids);
+    return fetchBatch(context, ids);
   });
   return batches.flat();
+}
+
+/**
+ * Answers that can be about what a batch holds rather than the server: too large an answer (one big message
+ * among fifty), an answer cut short or unreadable, a timeout on a heavy batch.
+ */
+const ABOUT_THE_BATCH = new Set(['transport.too-large', 'transport.timeout', 'ews.protocol']);
+
+/**
+ * One GetItem batch. When the whole batch fails in a way one message can cause, its messages are fetched one by
+ * one, so that one message's failure is that message's (a failed outcome, retried) and does not hold up the
+ * page, its cursor and every other message. Anything else (the server down, throttling, credentials) is the
+ * cycle's failure, as before.
+ */
+async function fetchBatch(context: CycleContext, ids: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>> {
+  try {
+    return await context.session.fetch(ids);
+  } catch (error) {
+    if (context.signal.aborted || !ABOUT_THE_BATCH.has(context.connector.classify(error).code)) throw error;
+    if (ids.length === 1) return [{ serverId: ids[0]!, error: error as Error }];
+    const one: Array<FetchedMessage | MessageFailure> = [];
+    for (const id of ids) {
+      checkLease(context);
+      one.push(...(await fetchBatch(context, [id])));
+    }
+    return one;
+  }
 }
 
 /** Fetches and runs the pipeline. */
