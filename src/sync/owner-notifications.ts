@@ -24,10 +24,16 @@ export async function notifyOwners(sync: SyncStore, now: Date, emit: (event: Eng
       if (!count.ownerAddress) {
         sentNote = 'No email was sent: the profile\'s owner has no email address.';
       } else {
-        const queued = await sync.queueSystemEmail({ to: count.ownerAddress, subject: mail.subject, bodyText: mail.bodyText });
-        sentNote = queued
-          ? `An email was queued to the owner, ${count.ownerAddress}.`
-          : 'No email was sent: the organization settings name no mailbox for system notifications.';
+        // The hour is claimed already: a failure to queue the email must still leave the alert, which says so.
+        const queued = await sync
+          .queueSystemEmail({ to: count.ownerAddress, subject: mail.subject, bodyText: mail.bodyText })
+          .catch((error: unknown) => error as Error);
+        sentNote =
+          queued instanceof Error
+            ? `No email could be queued to the owner, ${count.ownerAddress}: ${queued.message}.`
+            : queued
+              ? `An email was queued to the owner, ${count.ownerAddress}.`
+              : 'No email was sent: the organization settings name no mailbox for system notifications.';
       }
       await sync.raiseAlert({
         level: 'error',

@@ -48,4 +48,15 @@ describe('owner notifications', () => {
     const alert = sync.alerts.find((a) => a.code === OWNER_NOTIFICATION_CODE);
     assert.match(alert?.message ?? '', /No email was sent: the organization settings name no mailbox for system notifications/);
   });
+
+  test('an email that cannot be queued still leaves the alert, which says why', async () => {
+    const { sync } = storeWith([{ processed: 15, failed: 10 }]);
+    sync.queueSystemEmail = async () => {
+      throw new Error('the system notification mailbox was deleted');
+    };
+    const notified = await notifyOwners(sync, new Date('2026-03-01T10:00:00Z'));
+    assert.equal(notified.length, 1);
+    const alert = sync.alerts.find((a) => a.code === OWNER_NOTIFICATION_CODE);
+    assert.match(alert?.message ?? '', /No email could be queued to the owner, owner-1@contoso\.test: the system notification mailbox was deleted/);
+  });
 });

@@ -114,7 +114,7 @@ function classifyTransport(error: TransportError): ClassifiedError {
 export function classifyEwsError(error: unknown, context: ClassifyContext): ClassifiedError {
   try {
     if (error instanceof EwsSendUncertainError) {
-      return result('uncertain', `send.uncertain.${error.cause.kind}`, `${error.message}; Sent Items is checked for its Message-ID before it is sent again`);
+      return result('uncertain', `send.uncertain.${error.reason}`, `${error.message}; Sent Items is checked for its Message-ID before it is sent again`);
     }
     if (error instanceof EwsFaultError || error instanceof EwsResponseError) return classifyEws(error, context);
     if (error instanceof EwsHttpError) return classifyHttp(error, context);

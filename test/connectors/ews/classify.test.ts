@@ -147,6 +147,21 @@ describe('EWS error classification', () => {
     assert.equal(leavesSendUncertain(transport('aborted', { notSent: true })), false, 'cancelled while waiting for a slot: never sent');
     assert.equal(leavesSendUncertain(transport('tls')), false);
     assert.equal(leavesSendUncertain(http(500)), false, 'an answer came: the outcome is known');
+    assert.equal(leavesSendUncertain(http(503)), false, 'unavailable: the request was not taken');
+  });
+
+  test('a gateway that lost the upstream answer, or an answer that cannot be read, leaves a send uncertain', () => {
+    for (const status of [502, 504]) {
+      assert.equal(leavesSendUncertain(http(status)), true, String(status));
+      const c = classifyEwsError(new EwsSendUncertainError('alice@contoso.test', http(status)), CONTEXT);
+      assert.deepEqual([c.kind, c.code], ['uncertain', `send.uncertain.http-${status}`]);
+    }
+    const unreadable = new EwsProtocolError('CreateItem', 'the answer is not XML');
+    assert.equal(leavesSendUncertain(unreadable), true);
+    assert.deepEqual(
+      [classifyEwsError(new EwsSendUncertainError('alice@contoso.test', unreadable), CONTEXT).code],
+      ['send.uncertain.unreadable-answer'],
+    );
   });
 
   test('Autodiscover that knows no such user is permanent; one that found nothing is transient', () => {
