@@ -2,6 +2,7 @@
  * What Test Connection, Test & Enable and the connectivity analyzer report: the same shapes in the API, the
  * console and the CLI's --json, so the three never disagree.
  */
+import type { ServerAnswer } from '../connectors/ews/explain.js';
 
 export type StepName = 'autodiscover' | 'ews' | 'mailbox';
 export type StepStatus = 'success' | 'failure' | 'skipped';
@@ -12,16 +13,8 @@ export const STEP_TITLES: Record<StepName, string> = {
   mailbox: 'Mailbox connection',
 };
 
-export interface ServerAnswer {
-  httpStatus?: number;
-  /** The headers that explain the answer (WWW-Authenticate, Retry-After, X-…); names lower-cased. */
-  headers?: Record<string, string>;
-  /** The EWS ResponseCode or SOAP fault code, and the server's message text. */
-  responseCode?: string;
-  messageText?: string;
-  /** The first part of the answer's body, when it helps (an HTML error page, an Autodiscover error). */
-  excerpt?: string;
-}
+/** The server's side of a failure: one shape, kept beside the connector that reads the answers. */
+export type { ServerAnswer } from '../connectors/ews/explain.js';
 
 export interface StepResult {
   step: StepName;

@@ -10,7 +10,7 @@ import { offeredSchemes } from './transport/authenticate.js';
 
 export { offeredSchemes };
 
-/** The server's side of a failure, as diagnostics show it (the shape of diagnostics' ServerAnswer). */
+/** The server's side of a failure, as diagnostics show it (diagnostics/types.ts re-exports this one shape). */
 export interface ServerAnswer {
   httpStatus?: number;
   /** The headers that explain the answer (WWW-Authenticate, Retry-After, X-…); names lower-cased. */
