@@ -14,7 +14,7 @@ import {
 } from '../domain/activity.js';
 import { ALERT_LEVELS, ALERT_SCOPES } from '../domain/alert.js';
 import { APPROVAL_STATUSES, SYNC_METHODS, SYNC_STATUSES } from '../domain/mailbox.js';
-import { AUTHENTICATION_METHODS, PROFILE_LIMITS, SERVER_TYPES } from '../domain/profile.js';
+import { AUTHENTICATION_METHODS, CREDENTIAL_SOURCES, PROFILE_LIMITS, SERVER_TYPES } from '../domain/profile.js';
 import { STEP_TITLES } from '../diagnostics/types.js';
 import { PAGE_LIMIT } from '../store/common.js';
 import { ORGANIZATION_LIMITS } from '../store/organization.js';
@@ -258,6 +258,12 @@ const profileFields = {
   moveFailedToUndeliverable: Type.Optional(Type.Boolean({ default: false })),
   notifyOwnerOnFailure: Type.Optional(Type.Boolean({ default: false, description: 'Email the owner when more than half of the mailboxes failed in the last hour' })),
   ownerId: Type.Optional(Type.Intersect([Id], { description: 'Defaults to the caller' })),
+  credentialSource: Type.Optional(
+    Nullable(StringEnum(CREDENTIAL_SOURCES, { description: 'IMAP/POP3: profile (username is a master user that logs in for every mailbox as mailbox<separator>master, e.g. Dovecot master users) or mailbox (each mailbox holds its own login); default: profile when a username is given, else mailbox' })),
+  ),
+  masterUserSeparator: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 4, description: "IMAP/POP3 with credentialSource profile: Dovecot's auth_master_user_separator; default *" }))),
+  deleteAfterTracking: Type.Optional(Type.Boolean({ default: false, description: 'POP3: delete each message from the server once it is recorded (default: leave mail on the server)' })),
+  serverSavesSentCopy: Type.Optional(Type.Boolean({ default: false, description: 'IMAP/SMTP: the SMTP server saves sent mail in the Sent folder itself, so Liaison does not append a copy' })),
 };
 
 export const ProfileCreate = Type.Object(profileFields, { additionalProperties: false });
@@ -290,6 +296,10 @@ export const Profile = Type.Object({
   moveFailedToUndeliverable: Type.Boolean(),
   notifyOwnerOnFailure: Type.Boolean(),
   ownerId: Id,
+  credentialSource: Nullable(StringEnum(CREDENTIAL_SOURCES)),
+  masterUserSeparator: Nullable(Type.String()),
+  deleteAfterTracking: Type.Boolean(),
+  serverSavesSentCopy: Type.Boolean(),
   lastTestResult: Nullable(ConnectionTestResult),
   createdAt: DateTime,
   updatedAt: DateTime,

@@ -53,6 +53,12 @@ export interface FetchedMessage {
   conversationId?: string;
 }
 
+/** What a send tells beyond success: something the administrator should know, though the email went out. */
+export interface SendReceipt {
+  /** E.g. the copy could not be saved in Sent; raised as a warning alert on the email. */
+  warning?: string;
+}
+
 export interface OutgoingMessage {
   /** The complete RFC 5322 message, with its Message-ID. */
   mime: Buffer;
@@ -74,9 +80,14 @@ export interface MailboxSession {
   /** The messages, in the order asked; a message that cannot be read is a MessageFailure, not a missing entry. */
   fetch(serverIds: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>>;
   /** Sends a message from this mailbox. */
-  send(message: OutgoingMessage): Promise<void>;
-  /** Whether a message with this Message-ID is already in Sent Items (the "already sent?" check after a crash). */
-  findSent(internetMessageId: string): Promise<boolean>;
+  send(message: OutgoingMessage): Promise<SendReceipt | void>;
+  /**
+   * Whether a message with this Message-ID is already in Sent Items (the "already sent?" check after a crash or
+   * an uncertain outcome). null: this server cannot tell (POP3 has no Sent folder; an SMTP send whose answer was
+   * lost cannot be proved either way): the engine then marks the email delivery uncertain for a person to decide,
+   * and never sends it again on its own.
+   */
+  findSent(internetMessageId: string): Promise<boolean | null>;
   /** The folder at this path under the Inbox (or the message root), created when missing. */
   ensureFolder(path: readonly string[], under?: WellKnownFolder): Promise<FolderRef & { created: boolean }>;
   /** Moves messages to a folder; returns their new server ids in order. */

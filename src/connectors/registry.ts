@@ -4,6 +4,7 @@
  */
 import type { Profile, ProfileSecrets } from '../store/profiles.js';
 import type { Connector, LocationEvents } from './connector.js';
+import type { MailboxLogin } from './mail/credentials.js';
 
 /** Everything a connector is built from: the saved profile, its decrypted secrets, and how this Liaison runs. */
 export interface ConnectorConfig {
@@ -13,6 +14,11 @@ export interface ConnectorConfig {
   resolve: readonly string[];
   /** Where the host keeps each mailbox's server location (EWS: the Autodiscover result). */
   events?: LocationEvents;
+  /**
+   * A mailbox's own login, decrypted (IMAP/POP3 profiles whose credentialSource is mailbox); null when it has
+   * none. Asked at every open, so a changed password applies from the next cycle.
+   */
+  mailboxLogin?: (address: string) => Promise<MailboxLogin | null>;
 }
 
 export type ConnectorFactory = (config: ConnectorConfig) => Connector;

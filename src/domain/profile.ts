@@ -13,6 +13,17 @@ export type ServerType = (typeof SERVER_TYPES)[number];
 export const AUTHENTICATION_METHODS = ['basic', 'ntlm'] as const;
 export type AuthenticationMethod = (typeof AUTHENTICATION_METHODS)[number];
 
+/**
+ * Where an IMAP or POP3 profile's logins come from. IMAP and POP3 have no impersonation: either one service login
+ * acts for every mailbox (`profile`: a master user, Dovecot's `user*master`), or each mailbox holds its own user
+ * name and password (`mailbox`, encrypted like the profile's, write-only in the API).
+ */
+export const CREDENTIAL_SOURCES = ['profile', 'mailbox'] as const;
+export type CredentialSource = (typeof CREDENTIAL_SOURCES)[number];
+
+/** Dovecot's default `auth_master_user_separator`: the master user logs in as `mailbox*master`. */
+export const DEFAULT_MASTER_USER_SEPARATOR = '*';
+
 export const PROFILE_LIMITS = {
   nameMaxLength: 100,
   descriptionMaxLength: 2000,
@@ -56,6 +67,17 @@ export interface ProfileSettings {
   moveFailedToUndeliverable: boolean;
   notifyOwnerOnFailure: boolean;
   ownerId: string;
+  /** IMAP/POP3: whose logins are used (null for Exchange and Exchange Online). */
+  credentialSource: CredentialSource | null;
+  /**
+   * IMAP/POP3 with profile credentials: what joins the mailbox's login and the master user's name
+   * (`alice@contoso.com*liaison`); null for other profiles.
+   */
+  masterUserSeparator: string | null;
+  /** POP3: delete a message from the server once its outcome is recorded (default: leave mail on the server). */
+  deleteAfterTracking: boolean;
+  /** IMAP/SMTP: the SMTP server saves the copy in Sent itself, so Liaison does not APPEND one. */
+  serverSavesSentCopy: boolean;
 }
 
 export type SecretField = 'password' | 'outgoingPassword' | 'clientSecret';
@@ -78,6 +100,10 @@ const TYPE_FIELDS: Record<string, readonly ServerType[]> = {
   tenantId: ['exchange-online'],
   clientId: ['exchange-online'],
   clientSecret: ['exchange-online'],
+  credentialSource: ['imap-smtp', 'pop3-smtp'],
+  masterUserSeparator: ['imap-smtp', 'pop3-smtp'],
+  deleteAfterTracking: ['pop3-smtp'],
+  serverSavesSentCopy: ['imap-smtp'],
 };
 
 export function appliesTo(field: string, type: ServerType): boolean {
@@ -290,6 +316,8 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
     problems.add('description', `must be at most ${PROFILE_LIMITS.descriptionMaxLength} characters`);
   }
 
+  let credentialSource: CredentialSource | null = null;
+  let masterUserSeparator: string | null = null;
   let autodiscover = false;
   let authentication: AuthenticationMethod | null = null;
   let incomingServer = input.incomingServer?.trim() || null;
@@ -358,9 +386,26 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
       else incomingPort = checkMailServer(problems, 'incomingServer', incomingServer, input.incomingPort, kind, kind === 'imap' ? 993 : 995);
       if (!outgoingServer) problems.add('outgoingServer', "is required: the SMTP server's host name, e.g. smtp.example.com");
       else outgoingPort = checkMailServer(problems, 'outgoingServer', outgoingServer, input.outgoingPort, 'smtp', 587);
-      if (username) checkUsername(problems, 'username', username, serverType);
+      // A master user given means the profile logs in for every mailbox; none means each mailbox's own login.
+      credentialSource = input.credentialSource ?? (username ? 'profile' : 'mailbox');
+      if (!CREDENTIAL_SOURCES.includes(credentialSource)) {
+        problems.add('credentialSource', `must be one of ${CREDENTIAL_SOURCES.join(', ')}`);
+      } else if (credentialSource === 'profile') {
+        if (!username) problems.add('username', `is required when credentialSource is profile: the master user that may log in for every mailbox (Dovecot: a master passdb user)`);
+        else checkUsername(problems, 'username', username, serverType);
+        if (!secrets.password) problems.add('password', "is required when credentialSource is profile: the master user's password");
+        masterUserSeparator = input.masterUserSeparator ?? DEFAULT_MASTER_USER_SEPARATOR;
+        if (masterUserSeparator.length < 1 || masterUserSeparator.length > 4 || /[^\x21-\x7e]/.test(masterUserSeparator)) {
+          problems.add('masterUserSeparator', `must be 1 to 4 visible characters (Dovecot's auth_master_user_separator, usually *); got "${masterUserSeparator}"`);
+        }
+      } else {
+        if (username) problems.add('username', 'credentialSource is mailbox, so each mailbox holds its own login; leave the profile username out');
+        if (input.password) problems.add('password', 'credentialSource is mailbox, so each mailbox holds its own password; leave the profile password out');
+        if (input.masterUserSeparator) problems.add('masterUserSeparator', 'applies only when credentialSource is profile');
+        username = null;
+      }
       if (kind === 'pop3' && input.moveFailedToUndeliverable) {
-        problems.add('moveFailedToUndeliverable', 'POP3 has no folders, so failed emails cannot be moved; leave it off');
+        problems.add('moveFailedToUndeliverable', 'POP3 has no folders, so failed emails cannot be moved to an Undeliverable folder; leave it off');
       }
       break;
     }
@@ -418,6 +463,10 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
     moveFailedToUndeliverable: input.moveFailedToUndeliverable ?? false,
     notifyOwnerOnFailure: input.notifyOwnerOnFailure ?? false,
     ownerId,
+    credentialSource,
+    masterUserSeparator,
+    deleteAfterTracking: serverType === 'pop3-smtp' ? (input.deleteAfterTracking ?? false) : false,
+    serverSavesSentCopy: serverType === 'imap-smtp' ? (input.serverSavesSentCopy ?? false) : false,
   };
 }
 
@@ -436,6 +485,11 @@ export function applyProfileChange(current: ProfileSettings, change: ProfileInpu
   if (change.incomingServer !== undefined && change.outgoingServer === undefined && current.outgoingServer === current.incomingServer) {
     // The outgoing URL was the incoming one by default; keep following it.
     if (serverFamily(current.serverType) === 'https') merged.outgoingServer = null;
+  }
+  if (change.credentialSource === 'mailbox' && current.credentialSource !== 'mailbox') {
+    // Each mailbox logs in itself from now on: the master user is forgotten unless the change names one.
+    if (change.username === undefined) merged.username = null;
+    if (change.masterUserSeparator === undefined) merged.masterUserSeparator = null;
   }
   if (typeChanged) {
     const type = change.serverType as ServerType;
@@ -459,6 +513,7 @@ function serverFamily(type: ServerType): 'https' | 'mail' {
 /** The secrets a saved profile keeps; any other stored secret is deleted on save. */
 export function secretsKept(settings: ProfileSettings): SecretField[] {
   if (settings.serverType === 'exchange-online') return ['clientSecret'];
+  if (settings.credentialSource === 'mailbox') return settings.useSameSettingsForOutgoing ? [] : ['outgoingPassword'];
   return settings.useSameSettingsForOutgoing ? ['password'] : ['password', 'outgoingPassword'];
 }
 

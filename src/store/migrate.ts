@@ -4,6 +4,7 @@ import { foundation } from './migrations/0001-foundation.js';
 import { tokenPrefix } from './migrations/0002-token-prefix.js';
 import { connectionTests } from './migrations/0003-connection-tests.js';
 import { sync } from './migrations/0004-sync.js';
+import { mailServers } from './migrations/0005-mail-servers.js';
 
 /** Every migration, in order. Names sort; never rename or edit one that has shipped, add a new one. */
 function migrations(database: Database): Record<string, Migration> {
@@ -12,6 +13,7 @@ function migrations(database: Database): Record<string, Migration> {
     '0002-token-prefix': tokenPrefix(),
     '0003-connection-tests': connectionTests(),
     '0004-sync': sync(),
+    '0005-mail-servers': mailServers(),
   };
 }
 

@@ -6,6 +6,7 @@ import { newId } from '../domain/ids.js';
 import {
   applyProfileChange,
   type AuthenticationMethod,
+  type CredentialSource,
   normalizeProfile,
   type ProfileInput,
   type ProfileSettings,
@@ -72,6 +73,10 @@ function toProfile(row: EmailServerProfilesTable): Profile {
     moveFailedToUndeliverable: isSet(row.move_failed_to_undeliverable),
     notifyOwnerOnFailure: isSet(row.notify_owner_on_failure),
     ownerId: row.owner_id,
+    credentialSource: row.credential_source as CredentialSource | null,
+    masterUserSeparator: row.master_user_separator,
+    deleteAfterTracking: isSet(row.delete_after_tracking),
+    serverSavesSentCopy: isSet(row.server_saves_sent_copy),
     passwordSet: row.password_enc !== null,
     outgoingPasswordSet: row.outgoing_password_enc !== null,
     clientSecretSet: row.client_secret_enc !== null,
@@ -105,6 +110,10 @@ function settingsColumns(s: ProfileSettings) {
     move_failed_to_undeliverable: flag(s.moveFailedToUndeliverable),
     notify_owner_on_failure: flag(s.notifyOwnerOnFailure),
     owner_id: s.ownerId,
+    credential_source: s.credentialSource,
+    master_user_separator: s.masterUserSeparator,
+    delete_after_tracking: flag(s.deleteAfterTracking),
+    server_saves_sent_copy: flag(s.serverSavesSentCopy),
   };
 }
 

@@ -93,6 +93,11 @@ export interface EmailServerProfilesTable {
   last_test_result: string | null;
   /** When the owner was last emailed about failing mailboxes: at most once an hour. */
   owner_notified_at: string | null;
+  /** IMAP/POP3: 'profile' (a master user) or 'mailbox' (each mailbox's own login); null for the others. */
+  credential_source: string | null;
+  master_user_separator: string | null;
+  delete_after_tracking: Flag;
+  server_saves_sent_copy: Flag;
   created_at: string;
   updated_at: string;
 }
@@ -126,6 +131,9 @@ export interface MailboxesTable {
   last_error: string | null;
   last_cycle_at: string | null;
   last_failure_at: string | null;
+  /** IMAP/POP3 profiles with credentialSource mailbox: the mailbox's own login; the password encrypted. */
+  login_username: string | null;
+  login_password_enc: string | null;
   created_at: string;
   updated_at: string;
 }

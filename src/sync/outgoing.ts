@@ -100,7 +100,8 @@ function isServerWide(error: ClassifiedError): boolean {
 async function alreadySent(context: CycleContext, email: OutgoingEmail): Promise<boolean> {
   checkLease(context);
   try {
-    return await context.session.findSent(email.messageId);
+    // Interim until the delivery-uncertain state lands: a server that cannot tell is treated as "not found".
+    return (await context.session.findSent(email.messageId)) ?? false;
   } catch (error) {
     throw new OutgoingStopped(error);
   }
