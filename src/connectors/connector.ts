@@ -97,6 +97,11 @@ export interface MailboxSession {
    * Resolves true when a change was reported, false when the wait ended without one.
    */
   waitForChange(folders: readonly WellKnownFolder[], timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Lets the session's connections go (IMAP LOGOUT, POP3 QUIT); the cycle calls it when it is done, whatever
+   * happened. Absent when the session holds nothing (EWS: each request stands alone).
+   */
+  close?(): Promise<void>;
 }
 
 /**

@@ -3,7 +3,7 @@
  * let the failure policy decide what the outcome means, record it, and release the lease with the next due time.
  * A lost lease ends the cycle without writing anything more (the successor owns the mailbox).
  */
-import type { ClassifiedError, Connector } from '../connectors/connector.js';
+import type { ClassifiedError, Connector, MailboxSession } from '../connectors/connector.js';
 import { UnsupportedServerTypeError } from '../connectors/registry.js';
 import { decideCycle, type Direction, type DirectionOutcome, FAILURE_BACKOFF_BASE_MS } from '../domain/failure-policy.js';
 import { pollDelayMs } from '../domain/schedule.js';
@@ -40,6 +40,7 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
   const keeper = new LeaseKeeper(sync, claim.lease, options.leaseMs, now);
   keeper.start();
   let hold: ConnectorHold | null = null;
+  let session: MailboxSession | undefined;
   const started = Date.now();
   try {
     const outcomes: Partial<Record<Direction, DirectionOutcome>> = {};
@@ -55,7 +56,9 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
         throw new ConnectorUnavailable(error);
       }
       const connector = hold.connector;
-      const [organization, session] = await Promise.all([sync.organization(), connector.open(mailbox.address)]);
+      const opening = connector.open(mailbox.address).then((opened) => (session = opened));
+      const [organization] = await Promise.all([sync.organization(), opening]);
+      if (!session) throw new Error('the connector opened no session');
       const context: CycleContext = {
         sync,
         lease: claim.lease,
@@ -136,6 +139,8 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
       return { nextDueAt: null, leaseLost: false };
     }
   } finally {
+    // A session holding a connection (IMAP, POP3) lets it go; a failure to say goodbye changes nothing.
+    if (session?.close) await session.close().catch(() => undefined);
     hold?.release();
   }
 }
