@@ -138,6 +138,11 @@ export interface ClassifiedError {
 export interface ChangeFeed {
   /** The mailboxes to watch from now on (the whole set; those left out are no longer watched). */
   watch(addresses: readonly string[]): void;
+  /**
+   * Whether this address is actually watched now. A feed that can watch only so many mailboxes (IMAP IDLE holds
+   * a connection each) says no for the others, which then keep polling at full speed. Absent: every address given.
+   */
+  covers?(address: string): boolean;
   /** Stops every subscription and connection. */
   close(): Promise<void>;
 }

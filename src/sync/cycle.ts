@@ -21,7 +21,7 @@ export interface CycleOptions {
   steps: CycleSteps;
   leaseMs: number;
   pollFloorMs: number;
-  pushHealthy: (profileId: string) => boolean;
+  pushHealthy: (profileId: string, address: string) => boolean;
   now: () => Date;
   emit: (event: EngineEvent) => void;
 }
@@ -48,7 +48,7 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
     let pollMs = pollDelayMs({ minPollingIntervalMinutes: 0 }, { pollFloorMs: options.pollFloorMs });
     try {
       const profile = await sync.profile(mailbox.profileId);
-      pollMs = pollDelayMs(profile.profile, { pollFloorMs: options.pollFloorMs, pushHealthy: options.pushHealthy(profile.profile.id) });
+      pollMs = pollDelayMs(profile.profile, { pollFloorMs: options.pollFloorMs, pushHealthy: options.pushHealthy(profile.profile.id, mailbox.address) });
       options.cache.noteMailbox(mailbox);
       try {
         hold = options.cache.hold(profile);

@@ -136,7 +136,7 @@ class Engine implements SyncEngine {
       steps: this.steps,
       leaseMs: this.leaseMs,
       pollFloorMs: this.pollFloorMs,
-      pushHealthy: (profileId) => this.push?.healthy(profileId) ?? false,
+      pushHealthy: (profileId, address) => this.push?.healthy(profileId, address) ?? false,
       now: this.now,
       emit: (e) => this.emit(e),
     })

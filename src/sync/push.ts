@@ -47,10 +47,12 @@ export class PushFeeds {
     this.timer = setInterval(() => void this.refresh(), this.options.refreshMs ?? WATCH_REFRESH_MS);
   }
 
-  /** Whether mail for this profile's mailboxes arrives by push now (polling may then be slower). */
-  healthy(profileId: string): boolean {
+  /** Whether mail for this mailbox arrives by push now (polling may then be slower). */
+  healthy(profileId: string, address: string): boolean {
     const feed = this.feeds.get(profileId);
     if (!feed) return false;
+    // A feed with a bounded number of connections (IMAP IDLE) leaves some mailboxes to polling at full speed.
+    if (feed.feed.covers && !feed.feed.covers(address)) return false;
     const now = Date.now();
     return feed.lastErrorAt === null || now - feed.lastErrorAt > FEED_HEALTH_WINDOW_MS;
   }
