@@ -151,5 +151,64 @@ for (const kind of DATABASES) {
       assert.equal(missing.statusCode, 400);
       assert.match(missing.body, /inReplyToActivityId/);
     });
+
+    test("a mailbox's own login: its owner sets it, the password is never shown, other users may not, and only mailbox-login profiles take it", async () => {
+      const path = `/api/v1/mailboxes/${api.user.mailboxId}/login`;
+      const set = await api.call('PUT', path, { token: api.userToken, body: { username: ' pat ', password: 'pat-secret' } });
+      assert.equal(set.statusCode, 200, set.body);
+      assert.deepEqual([set.json().loginUsername, set.json().loginPasswordSet], ['pat', true]);
+      assert.doesNotMatch(set.body, /pat-secret/);
+      assert.deepEqual(await api.t.store.mailboxes.loginOf(api.user.mailboxId!), { username: 'pat', password: 'pat-secret' });
+      const read = await api.call('GET', `/api/v1/mailboxes/${api.user.mailboxId}`, { token: api.userToken });
+      assert.doesNotMatch(read.body, /pat-secret/);
+
+      const other = await api.call('PUT', `/api/v1/mailboxes/${api.admin.mailboxId}/login`, { token: api.userToken, body: { username: 'x', password: 'y' } });
+      assert.ok([403, 404].includes(other.statusCode), other.body);
+      assert.equal((await api.call('PUT', path, { token: api.userToken, body: { username: 'pat' } })).statusCode, 400);
+
+      const master = await api.t.store.profiles.create({ name: 'IMAP master', serverType: 'imap-smtp', incomingServer: 'imap.contoso.test', outgoingServer: 'smtp.contoso.test', ownerId: api.admin.id, username: 'liaison', password: 'master-secret' });
+      await api.t.store.mailboxes.update(api.admin.mailboxId!, { profileId: master.id });
+      const refused = await api.call('PUT', `/api/v1/mailboxes/${api.admin.mailboxId}/login`, { body: { username: 'a', password: 'b' } });
+      assert.equal(refused.statusCode, 400);
+      assert.match(refused.body, /master user/);
+      await api.t.store.mailboxes.update(api.admin.mailboxId!, { profileId });
+
+      const removed = await api.call('DELETE', path, { token: api.userToken });
+      assert.equal(removed.statusCode, 200, removed.body);
+      assert.deepEqual([removed.json().loginUsername, removed.json().loginPasswordSet], [null, false]);
+      assert.equal(await api.t.store.mailboxes.loginOf(api.user.mailboxId!), null);
+    });
+
+    test('an email whose delivery is uncertain waits for a person: delivered marks it sent, not delivered sends it again', async () => {
+      async function uncertainEmail(subject: string): Promise<string> {
+        const draft = await api.call('POST', '/api/v1/email-activities', { token: api.userToken, body: { subject, to: ['carla@fabrikam.test'] } });
+        assert.equal(draft.statusCode, 201, draft.body);
+        const id = draft.json().id as string;
+        assert.equal((await api.call('POST', `/api/v1/email-activities/${id}/send`, { token: api.userToken })).statusCode, 200);
+        const lease = await leaseOf(api.user.mailboxId!);
+        const claimed = await api.t.store.sync.claimOutgoing(lease, 10);
+        assert.ok(claimed.some((e) => e.activityId === id));
+        await api.t.store.sync.markDeliveryUncertain(lease, id, 'delivery uncertain: the answer was lost', {
+          level: 'warning', scope: 'mailbox', code: 'send.delivery-uncertain', message: 'uncertain', serverResponse: null, fix: null, activityId: id, mailboxId: api.user.mailboxId!, profileId,
+        });
+        await api.t.store.sync.release(lease, FAR);
+        return id;
+      }
+      const first = await uncertainEmail('Renewal');
+      const shown = (await api.call('GET', `/api/v1/email-activities/${first}`, { token: api.userToken })).json();
+      assert.deepEqual([shown.status, shown.failureReason], ['delivery-uncertain', 'delivery uncertain: the answer was lost']);
+      assert.equal((await api.call('POST', `/api/v1/email-activities/${first}/delivery`, { token: api.userToken, body: {} })).statusCode, 400);
+      const delivered = await api.call('POST', `/api/v1/email-activities/${first}/delivery`, { token: api.userToken, body: { delivered: true } });
+      assert.equal(delivered.statusCode, 200, delivered.body);
+      assert.equal(delivered.json().status, 'sent');
+      assert.ok(delivered.json().sentAt);
+      const again = await api.call('POST', `/api/v1/email-activities/${first}/delivery`, { token: api.userToken, body: { delivered: true } });
+      assert.equal(again.statusCode, 409, 'a sent email waits for no decision');
+
+      const second = await uncertainEmail('Quote');
+      const resend = await api.call('POST', `/api/v1/email-activities/${second}/delivery`, { token: api.userToken, body: { delivered: false } });
+      assert.equal(resend.statusCode, 200, resend.body);
+      assert.deepEqual([resend.json().status, resend.json().failureReason], ['pending-send', null]);
+    });
   });
 }

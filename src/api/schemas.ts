@@ -345,9 +345,19 @@ export const Mailbox = Type.Object({
   consecutiveFailures: Type.Integer({ minimum: 0, description: 'Failed sync cycles in a row; a success (or a passing Test & Enable) resets it' }),
   nextDueAt: Nullable(Type.String({ format: 'date-time', description: 'When the next sync cycle is due; null: as soon as a worker is free' })),
   lastError: Nullable(Type.String({ description: "The last sync cycle's error; null when it succeeded" })),
+  loginUsername: Nullable(Type.String({ description: "IMAP/POP3 profiles whose credentialSource is mailbox: the mailbox's own login" })),
+  loginPasswordSet: Type.Boolean({ description: "Whether the mailbox's own password is stored (it is write-only)" }),
   createdAt: DateTime,
   updatedAt: DateTime,
 });
+
+export const MailboxLoginBody = Type.Object(
+  {
+    username: Type.String({ minLength: 1, maxLength: PROFILE_LIMITS.usernameMaxLength, description: 'The login of this mailbox on the IMAP/POP3 (and SMTP) server' }),
+    password: Type.String({ minLength: 1, maxLength: 1024, writeOnly: true, description: 'Write-only; stored encrypted' }),
+  },
+  { additionalProperties: false },
+);
 
 export const MailboxDetail = Type.Composite([Mailbox, Type.Object({ recentAlerts: Type.Array(Alert) })]);
 

@@ -3,7 +3,11 @@
  * email-enabled records.
  */
 
-export const ACTIVITY_STATUSES = ['draft', 'pending-send', 'sending', 'sent', 'failed', 'received'] as const;
+/**
+ * `delivery-uncertain`: a send whose outcome nobody can know (the SMTP server's answer was lost after the message
+ * went, and POP3 has no Sent folder to look in): a person decides whether it went, Liaison never resends it alone.
+ */
+export const ACTIVITY_STATUSES = ['draft', 'pending-send', 'sending', 'sent', 'failed', 'received', 'delivery-uncertain'] as const;
 export type ActivityStatus = (typeof ACTIVITY_STATUSES)[number];
 
 export const DIRECTIONS = ['incoming', 'outgoing'] as const;

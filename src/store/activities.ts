@@ -285,6 +285,34 @@ export class ActivityRepository {
     return this.get(id);
   }
 
+  /**
+   * A person's verdict on an email whose delivery was uncertain: delivered (it becomes sent) or not (back to
+   * pending send, and the engine sends it again: the person's decision, never Liaison's).
+   */
+  async resolveDelivery(id: string, delivered: boolean, actor?: Actor): Promise<Activity> {
+    await this.db.transaction().execute(async (trx) => {
+      const row = await reachable(trx, id, actor);
+      if (row.status !== 'delivery-uncertain') {
+        throw new ConflictError(`the email is ${row.status}; only an email whose delivery is uncertain waits for this decision`);
+      }
+      const at = now();
+      const result = await trx
+        .updateTable('email_activities')
+        .set(delivered ? { status: 'sent', sent_at: at, updated_at: at } : { status: 'pending-send', failure_reason: null, updated_at: at })
+        .where('id', '=', id)
+        .where('status', '=', 'delivery-uncertain')
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) throw new ConflictError('the email changed meanwhile; read it again');
+      if (!delivered) {
+        const sender = await trx.selectFrom('email_activities').select('mailbox_id').where('id', '=', id).executeTakeFirstOrThrow();
+        if (sender.mailbox_id) {
+          await trx.updateTable('mailboxes').set({ next_due_at: at }).where('id', '=', sender.mailbox_id).where('lease_owner', 'is', null).execute();
+        }
+      }
+    });
+    return this.get(id);
+  }
+
   async deleteDraft(id: string, actor?: Actor): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       const row = await reachable(trx, id, actor);

@@ -15,6 +15,8 @@ import {
 import { type Db, flag, isSet, keyShareLock, now, type Page, type PageRequest, pageLimit, toPage, updateLock } from './common.js';
 import { explainConflict } from './errors.js';
 import type { MailboxesTable, Schema } from './schema.js';
+import type { SecretBox } from './secrets.js';
+import type { MailboxLogin } from '../connectors/mail/credentials.js';
 
 export interface Mailbox extends MailboxState {
   id: string;
@@ -39,6 +41,9 @@ export interface Mailbox extends MailboxState {
   nextDueAt: string | null;
   /** The last cycle's error, or null when it succeeded. */
   lastError: string | null;
+  /** The mailbox's own login (IMAP/POP3 profiles whose credentialSource is mailbox); the password is never shown. */
+  loginUsername: string | null;
+  loginPasswordSet: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -172,6 +177,8 @@ export function toMailbox(row: MailboxesTable & { name: string | null; owner_id:
     consecutiveFailures: row.consecutive_failures,
     nextDueAt: row.next_due_at,
     lastError: row.last_error,
+    loginUsername: row.login_username,
+    loginPasswordSet: row.login_password_enc !== null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -182,7 +189,45 @@ export interface MailboxUpdate extends MailboxChange {
 }
 
 export class MailboxRepository {
-  constructor(private readonly db: Kysely<Schema>) {}
+  constructor(
+    private readonly db: Kysely<Schema>,
+    private readonly secrets?: SecretBox,
+  ) {}
+
+  private secretBox(): SecretBox {
+    if (!this.secrets) throw new Error('this store was opened without its secret key; mailbox logins cannot be read or written');
+    return this.secrets;
+  }
+
+  /**
+   * Sets (or, with null, removes) the mailbox's own login, for IMAP/POP3 profiles whose credentialSource is
+   * mailbox. The password is encrypted like a profile's, with a context of its own: a ciphertext copied from
+   * another mailbox or a profile does not decrypt here.
+   */
+  async setLogin(id: string, login: { username: string; password: string } | null): Promise<Mailbox> {
+    await this.get(id);
+    await this.db
+      .updateTable('mailboxes')
+      .set({
+        login_username: login ? login.username : null,
+        login_password_enc: login ? this.secretBox().encrypt(login.password, loginContext(id)) : null,
+        updated_at: now(),
+      })
+      .where('id', '=', id)
+      .execute();
+    return this.get(id);
+  }
+
+  /** The mailbox's own login, decrypted: for the connectors and the diagnostics only, never for an answer. */
+  async loginOf(id: string): Promise<MailboxLogin | null> {
+    const row = await this.db.selectFrom('mailboxes').select(['login_username', 'login_password_enc']).where('id', '=', id).executeTakeFirst();
+    if (!row) throw new NotFoundError('mailbox', id);
+    if (row.login_username === null && row.login_password_enc === null) return null;
+    return {
+      username: row.login_username,
+      password: row.login_password_enc === null ? null : this.secretBox().decrypt(row.login_password_enc, loginContext(id)),
+    };
+  }
 
   async get(id: string, db: Db = this.db): Promise<Mailbox> {
     const row = await selectMailboxes(db).where('m.id', '=', id).executeTakeFirst();
@@ -364,4 +409,8 @@ export function mailboxesOwnedBy(db: Db, userId: string) {
 async function assertProfileExists(db: Db, profileId: string): Promise<void> {
   const row = await keyShareLock(db, db.selectFrom('email_server_profiles').select('id').where('id', '=', profileId)).executeTakeFirst();
   if (!row) throw new ValidationError([{ field: 'profileId', message: `no email server profile has id ${profileId}` }]);
+}
+
+function loginContext(mailboxId: string): string {
+  return `mailboxes:${mailboxId}:login_password`;
 }

@@ -48,11 +48,11 @@ export class Store {
     this.queues = new QueueRepository(db);
     this.records = new CrmRecordRepository(db);
     this.profiles = new ProfileRepository(db, secretBox);
-    this.mailboxes = new MailboxRepository(db);
+    this.mailboxes = new MailboxRepository(db, secretBox);
     this.activities = new ActivityRepository(db, this.mailboxes);
     this.alerts = new AlertRepository(db);
     this.organization = new OrganizationRepository(db);
-    this.sync = new SyncRepository(db, this.profiles);
+    this.sync = new SyncRepository(db, this.profiles, this.mailboxes);
   }
 
   static async open(options: StoreOptions): Promise<Store> {

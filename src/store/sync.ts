@@ -40,6 +40,8 @@ import { selectMailboxes, toMailbox } from './mailboxes.js';
 import { readOrganization } from './organization.js';
 import type { ProfileRepository } from './profiles.js';
 import type { MessageOutcomesTable, Schema } from './schema.js';
+import type { MailboxLogin } from '../connectors/mail/credentials.js';
+import type { MailboxRepository } from './mailboxes.js';
 
 /** The settings row that numbers tracking tokens: one counter for the organization, never reused. */
 export const TRACKING_TOKEN_COUNTER = 'tracking_token_counter';
@@ -107,6 +109,7 @@ export class SyncRepository implements SyncStore {
   constructor(
     private readonly db: Kysely<Schema>,
     private readonly profiles: ProfileRepository,
+    private readonly mailboxes: MailboxRepository,
   ) {
     this.lookups = new SyncLookups(db);
     this.alerts = new AlertRepository(db);
@@ -228,6 +231,10 @@ export class SyncRepository implements SyncStore {
     const filter = row.user_filter ?? row.queue_filter;
     if (!filter) throw new NotFoundError('owner of mailbox', mailboxId);
     return filter as IncomingFilterOption;
+  }
+
+  mailboxLogin(mailboxId: string): Promise<MailboxLogin | null> {
+    return this.mailboxes.loginOf(mailboxId);
   }
 
   async saveLocation(mailboxId: string, url: string, foundAt: string): Promise<void> {
@@ -389,6 +396,14 @@ export class SyncRepository implements SyncStore {
     });
   }
 
+  async markDeliveryUncertain(lease: Lease, activityId: string, reason: string, alert: AlertInput): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await holdLease(trx, lease);
+      await moveSending(trx, lease, activityId, { status: 'delivery-uncertain', failure_reason: reason });
+      await this.alerts.raise({ ...alert, activityId: alert.activityId ?? activityId, mailboxId: alert.mailboxId ?? lease.mailboxId }, trx);
+    });
+  }
+
   async recordCycle(lease: Lease, record: CycleRecord, at: Date): Promise<void> {
     const nowIso = at.toISOString();
     const status: SyncStatus = record.status;
@@ -533,7 +548,7 @@ async function moveSending(
   db: Db,
   lease: Lease,
   activityId: string,
-  set: { status: 'sent' | 'failed' | 'pending-send'; sent_at?: string; failure_reason: string | null },
+  set: { status: 'sent' | 'failed' | 'pending-send' | 'delivery-uncertain'; sent_at?: string; failure_reason: string | null },
 ): Promise<void> {
   const done = await db
     .updateTable('email_activities')

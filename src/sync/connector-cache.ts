@@ -66,7 +66,16 @@ export class ConnectorCache {
   private entryFor({ profile, secrets }: SyncProfile): Entry {
     const existing = this.entries.get(profile.id);
     if (existing && existing.updatedAt === profile.updatedAt) return existing;
-    const connector = this.options.registry.create({ profile, secrets, resolve: this.options.resolve, events: this.locationEvents(profile.id) });
+    const connector = this.options.registry.create({
+      profile,
+      secrets,
+      resolve: this.options.resolve,
+      events: this.locationEvents(profile.id),
+      mailboxLogin: async (address) => {
+        const known = this.locations.get(address.toLowerCase());
+        return known ? this.options.sync.mailboxLogin(known.mailboxId) : null;
+      },
+    });
     const entry: Entry = { connector, updatedAt: profile.updatedAt, users: 0, retired: false };
     this.entries.set(profile.id, entry);
     if (existing) {

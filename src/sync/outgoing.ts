@@ -4,7 +4,7 @@
  * and an attempt whose outcome is unknown are looked for in Sent Items, by their Message-ID, before anything
  * else is done with them.
  */
-import type { ClassifiedError } from '../connectors/connector.js';
+import type { ClassifiedError, SendReceipt } from '../connectors/connector.js';
 import type { AlertInput } from '../domain/alert.js';
 import { checkLease, type CycleContext } from './cycle-context.js';
 import type { OutgoingEmail } from './ports.js';
@@ -52,21 +52,34 @@ export async function runOutgoing(context: CycleContext): Promise<OutgoingCounts
 
 async function sendOne(context: CycleContext, email: OutgoingEmail, counts: OutgoingCounts): Promise<void> {
   const { sync, lease, session } = context;
-  if (email.uncertain && (await alreadySent(context, email))) {
-    await markSent(context, email, counts);
-    return;
+  if (email.uncertain) {
+    const found = await alreadySent(context, email);
+    if (found === true) {
+      await markSent(context, email, counts);
+      return;
+    }
+    if (found === null) {
+      await deliveryUncertain(context, email, 'an earlier attempt may have reached the server, and this server cannot tell whether it did');
+      return;
+    }
   }
   checkLease(context);
   const mime = await context.steps.buildOutgoingMime(email, context.organization);
+  let receipt: SendReceipt | void;
   try {
-    await session.send({ mime, saveCopy: true });
+    receipt = await session.send({ mime, saveCopy: true });
   } catch (error) {
     const classified = context.connector.classify(error);
     if (classified.kind === 'uncertain') {
       // The request may have been carried out: only Sent Items can tell. If it cannot be asked now, the email
       // stays in sending and the next cycle looks first.
-      if (await alreadySent(context, email)) {
+      const found = await alreadySent(context, email);
+      if (found === true) {
         await markSent(context, email, counts);
+        return;
+      }
+      if (found === null) {
+        await deliveryUncertain(context, email, `${classified.message}${classified.serverResponse ? ` (${classified.serverResponse})` : ''}`);
         return;
       }
       // Not there yet is not proof: the server may still be carrying the send out, or not have saved the copy.
@@ -83,6 +96,38 @@ async function sendOne(context: CycleContext, email: OutgoingEmail, counts: Outg
     return;
   }
   await markSent(context, email, counts);
+  if (receipt?.warning) {
+    await sync.raiseAlert({
+      level: 'warning',
+      scope: 'email',
+      profileId: context.profile.id,
+      mailboxId: context.mailbox.id,
+      activityId: email.activityId,
+      code: 'send.warning',
+      message: `The email "${email.subject}" from ${context.mailbox.address} was sent, but: ${receipt.warning}`,
+      serverResponse: null,
+      fix: null,
+    });
+  }
+}
+
+/**
+ * Nobody can tell whether the email went: it is set aside for a person (POST .../delivery says whether it
+ * arrived), never sent again on its own, since sending twice is the one thing Liaison promises not to do.
+ */
+async function deliveryUncertain(context: CycleContext, email: OutgoingEmail, why: string): Promise<void> {
+  checkLease(context);
+  await context.sync.markDeliveryUncertain(context.lease, email.activityId, `delivery uncertain: ${why}`, {
+    level: 'warning',
+    scope: 'email',
+    profileId: context.profile.id,
+    mailboxId: context.mailbox.id,
+    activityId: email.activityId,
+    code: 'send.delivery-uncertain',
+    message: `The email "${email.subject}" from ${context.mailbox.address} may or may not have been sent: ${why}. Liaison will not send it again by itself.`,
+    serverResponse: null,
+    fix: `Ask a recipient (${email.to.map((t) => t.address).join(', ') || 'the recipients'}) or look in the mail server's log for its Message-ID ${email.messageId}; then say whether it arrived with POST /api/v1/email-activities/${email.activityId}/delivery {"delivered": true|false} (false sends it again).`,
+  });
 }
 
 /** EWS answers to a send that are about the mailbox or the account, not about this email. */
@@ -97,11 +142,11 @@ function isServerWide(error: ClassifiedError): boolean {
   return /^(transport|http|autodiscover)\./.test(error.code) || MAILBOX_WIDE_CODES.has(error.code);
 }
 
-async function alreadySent(context: CycleContext, email: OutgoingEmail): Promise<boolean> {
+/** Whether the email is in the sender's Sent folder; null when the server cannot tell. */
+async function alreadySent(context: CycleContext, email: OutgoingEmail): Promise<boolean | null> {
   checkLease(context);
   try {
-    // Interim until the delivery-uncertain state lands: a server that cannot tell is treated as "not found".
-    return (await context.session.findSent(email.messageId)) ?? false;
+    return await context.session.findSent(email.messageId);
   } catch (error) {
     throw new OutgoingStopped(error);
   }

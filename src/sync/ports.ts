@@ -8,6 +8,7 @@ import type { RecordRef, RegardingType } from '../domain/activity.js';
 import type { AlertInput } from '../domain/alert.js';
 import type { SyncStatus } from '../domain/mailbox.js';
 import type { Profile, ProfileSecrets } from '../store/profiles.js';
+import type { MailboxLogin } from '../connectors/mail/credentials.js';
 
 /** A worker's hold on one mailbox. `token` grows by one at every grant: the fencing token. */
 export interface Lease {
@@ -205,6 +206,8 @@ export interface SyncStore {
   incomingFilter(mailboxId: string): Promise<IncomingFilterOption>;
   /** Stores a mailbox's server location (the connector found it again); the caller raises the alert. */
   saveLocation(mailboxId: string, url: string, foundAt: string): Promise<void>;
+  /** The mailbox's own login, decrypted (IMAP/POP3 profiles whose credentialSource is mailbox); null when none. */
+  mailboxLogin(mailboxId: string): Promise<MailboxLogin | null>;
 
   /** The stored cursor of a folder, null when none (or after resetCursor). */
   cursor(mailboxId: string, folder: string): Promise<string | null>;
@@ -232,6 +235,11 @@ export interface SyncStore {
   markSent(lease: Lease, activityId: string, sentAt: string): Promise<void>;
   /** Back to pending send for another try, or (final) failed with the reason and an alert on the email. */
   markSendFailed(lease: Lease, activityId: string, reason: string, final: boolean, alert: AlertInput | null): Promise<void>;
+  /**
+   * The send's outcome cannot be known (the server's answer was lost and nothing on the server can tell): the
+   * email leaves sending for delivery-uncertain, never claimed again, with the alert that asks a person to decide.
+   */
+  markDeliveryUncertain(lease: Lease, activityId: string, reason: string, alert: AlertInput): Promise<void>;
 
   /** Records how a cycle ended: statuses, failures, last success, disabling, the alert. */
   recordCycle(lease: Lease, record: CycleRecord, now: Date): Promise<void>;

@@ -22,6 +22,7 @@ import {
   type SyncProfile,
   type SyncStore,
 } from '../../src/sync/ports.js';
+import type { MailboxLogin } from '../../src/connectors/mail/credentials.js';
 
 export interface MemoryMailbox extends SyncMailbox {
   enabled: boolean;
@@ -34,7 +35,7 @@ export interface MemoryMailbox extends SyncMailbox {
 export interface MemoryOutgoing {
   activityId: string;
   mailboxId: string;
-  status: 'pending-send' | 'sending' | 'sent' | 'failed';
+  status: 'pending-send' | 'sending' | 'sent' | 'failed' | 'delivery-uncertain';
   email: Omit<OutgoingEmail, 'deliveryAttempts' | 'uncertain'>;
   deliveryAttempts: number;
   reason: string | null;
@@ -263,6 +264,12 @@ export class MemorySyncStore implements SyncStore {
     return this.filter;
   }
 
+  readonly logins = new Map<string, MailboxLogin>();
+
+  async mailboxLogin(mailboxId: string): Promise<MailboxLogin | null> {
+    return this.logins.get(mailboxId) ?? null;
+  }
+
   async saveLocation(mailboxId: string, url: string, foundAt: string): Promise<void> {
     const mailbox = this.mailboxes.get(mailboxId)!;
     mailbox.ewsUrl = url;
@@ -361,6 +368,14 @@ export class MemorySyncStore implements SyncStore {
     entry.status = final ? 'failed' : 'pending-send';
     entry.reason = reason;
     if (alert) this.alerts.push(alert);
+  }
+
+  async markDeliveryUncertain(lease: Lease, activityId: string, reason: string, alert: AlertInput): Promise<void> {
+    this.held(lease);
+    const entry = this.outgoing.get(activityId)!;
+    entry.status = 'delivery-uncertain';
+    entry.reason = reason;
+    this.alerts.push(alert);
   }
 
   async recordCycle(lease: Lease, record: CycleRecord, now: Date): Promise<void> {

@@ -92,6 +92,18 @@ export function activityRoutes(store: Store): FastifyPluginAsyncTypebox {
       },
     }, async (request) => store.activities.send(request.params.id, actor(request)));
 
+    app.post('/email-activities/:id/delivery', {
+      schema: {
+        tags,
+        summary: 'Say whether an email whose delivery is uncertain arrived',
+        description:
+          'An email whose send outcome nobody could know (the SMTP answer was lost after the message went, and the server keeps no Sent copy that would tell) is delivery-uncertain: Liaison never sends it again by itself. delivered true marks it sent; false puts it back in pending send, and it is sent again.',
+        params: IdParams,
+        body: Type.Object({ delivered: Type.Boolean() }, { additionalProperties: false }),
+        response: { 200: Activity, ...errorResponses },
+      },
+    }, async (request) => store.activities.resolveDelivery(request.params.id, request.body.delivered, actor(request)));
+
     app.get('/email-activities/:id/attachments/:attachmentId/content', {
       schema: {
         tags,

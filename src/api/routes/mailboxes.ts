@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { type DiagnosticsContext, type TestAndEnableOutcome, testAndEnableMailboxes } from '../../diagnostics/runs.js';
-import { ForbiddenError } from '../../domain/errors.js';
+import { ForbiddenError, ValidationError } from '../../domain/errors.js';
 import type { Mailbox as MailboxRecord } from '../../store/mailboxes.js';
 import type { Store } from '../../store/store.js';
 import { currentUser, requireAdmin } from '../auth.js';
@@ -17,6 +17,7 @@ import {
   MailboxApproval,
   MailboxAssociate,
   MailboxDetail,
+  MailboxLoginBody,
   MailboxQuery,
   MailboxUpdate,
   PageOf,
@@ -62,6 +63,45 @@ export function mailboxRoutes(store: Store, diagnostics: DiagnosticsContext | nu
       const mailbox = await readable(request, request.params.id);
       const alerts = await store.alerts.list({ mailboxId: mailbox.id, limit: RECENT_ALERTS });
       return { ...mailbox, recentAlerts: alerts.items };
+    });
+
+    /** The mailbox's own login may be set by its owner or an administrator, and only where the profile uses it. */
+    async function loginChangeable(request: Parameters<typeof currentUser>[0], id: string): Promise<MailboxRecord> {
+      const me = currentUser(request);
+      const mailbox = await readable(request, id);
+      if (!me.isAdmin && mailbox.ownerId !== me.id) throw new ForbiddenError("Only the mailbox's owner or an administrator may set its login");
+      return mailbox;
+    }
+
+    app.put('/mailboxes/:id/login', {
+      schema: {
+        tags,
+        summary: "Set the mailbox's own login (IMAP/POP3 profiles that take each mailbox's login)",
+        description:
+          "For a mailbox whose profile is IMAP/SMTP or POP3/SMTP with credentialSource mailbox: the user name and password Liaison logs in with for this mailbox (and sends with, unless the profile has an SMTP login of its own). The password is stored encrypted and never shown. The owner of the mailbox or an administrator may set it.",
+        params: IdParams,
+        body: MailboxLoginBody,
+        response: { 200: Mailbox, ...errorResponses },
+      },
+    }, async (request) => {
+      const mailbox = await loginChangeable(request, request.params.id);
+      const profile = mailbox.profileId ? await store.profiles.get(mailbox.profileId) : null;
+      if (!profile || profile.credentialSource !== 'mailbox') {
+        const why = !profile
+          ? 'the mailbox has no email server profile'
+          : profile.credentialSource === 'profile'
+            ? `its profile "${profile.name}" logs in for every mailbox with its master user`
+            : `its profile "${profile.name}" is an ${profile.serverType} profile, which signs in with the profile's own account`;
+        throw new ValidationError([{ field: 'username', message: `a mailbox login is used only by IMAP/POP3 profiles whose credentialSource is mailbox, and ${why}; set the login on the profile, or switch the profile's credentialSource to mailbox` }]);
+      }
+      return store.mailboxes.setLogin(mailbox.id, { username: request.body.username.trim(), password: request.body.password });
+    });
+
+    app.delete('/mailboxes/:id/login', {
+      schema: { tags, summary: "Remove the mailbox's own login", params: IdParams, response: { 200: Mailbox, ...errorResponses } },
+    }, async (request) => {
+      const mailbox = await loginChangeable(request, request.params.id);
+      return store.mailboxes.setLogin(mailbox.id, null);
     });
 
     app.patch('/mailboxes/:id', {

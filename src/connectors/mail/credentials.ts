@@ -58,7 +58,7 @@ export function loginFor(
     if (!mailbox?.username || !mailbox.password) {
       throw new MissingLoginError(
         `the mailbox ${address} has no ${mailbox?.username ? 'password' : 'login'} of its own, and its profile "${profile.name}" takes each mailbox's login`,
-        `Set the mailbox's username and password (PUT /api/v1/mailboxes/{id}/credentials, by its owner or an administrator).`,
+        `Set the mailbox's username and password (PUT /api/v1/mailboxes/{id}/login, by its owner or an administrator).`,
       );
     }
     return { username: mailbox.username, password: mailbox.password, describe: `${address}'s own login ${mailbox.username}` };

@@ -1,0 +1,120 @@
+/**
+ * Sends whose outcome nobody can know. A server that cannot say whether a message went (POP3 has no Sent folder;
+ * an SMTP answer lost after the message's last byte) answers findSent with null: the engine sets the email aside
+ * as delivery-uncertain for a person, and never sends it again on its own. A send that went but left something to
+ * say (the copy could not be saved) is sent, with a warning alert.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ClassifiedError, Connector, MailboxSession } from '../../src/connectors/connector.js';
+import { ConnectorRegistry } from '../../src/connectors/registry.js';
+import { createSyncEngine } from '../../src/sync/engine.js';
+import { MemorySyncStore, testProfile } from '../helpers/memory-sync-store.js';
+import { waitFor } from '../helpers/engine-harness.js';
+
+class UncertainSend extends Error {}
+
+interface FakeServer {
+  sends: number;
+  sendAnswer: 'uncertain' | 'warning' | 'ok';
+  findSentAnswer: boolean | null;
+}
+
+function fakeConnector(server: FakeServer): Connector {
+  const classify = (error: unknown): ClassifiedError =>
+    error instanceof UncertainSend
+      ? { kind: 'uncertain', code: 'smtp.uncertain', message: 'the connection was lost after the message was sent, before the server answered', serverResponse: null, fix: null, backOffMs: null }
+      : { kind: 'transient', code: 'fake.error', message: String(error), serverResponse: null, fix: null, backOffMs: null };
+  return {
+    serverType: 'fake-mail',
+    classify,
+    async open(address): Promise<MailboxSession> {
+      return {
+        address,
+        async listChanges() {
+          return { changes: [], cursor: 'c', complete: true };
+        },
+        async fetch() {
+          return [];
+        },
+        async send() {
+          server.sends += 1;
+          if (server.sendAnswer === 'uncertain') throw new UncertainSend('lost after DATA');
+          if (server.sendAnswer === 'warning') return { warning: 'the copy could not be saved in Sent: NO [OVERQUOTA]' };
+        },
+        async findSent() {
+          return server.findSentAnswer;
+        },
+        async ensureFolder() {
+          throw new Error('no folders');
+        },
+        async move() {
+          throw new Error('no folders');
+        },
+        async waitForChange() {
+          return false;
+        },
+      };
+    },
+    async close() {},
+  };
+}
+
+function start(server: FakeServer) {
+  const sync = new MemorySyncStore();
+  const profile = sync.addProfile(testProfile({ serverType: 'fake-mail' as never }));
+  const mailbox = sync.addMailbox('sender@example.test', profile.id, { incoming: false });
+  const email = sync.queueEmail(mailbox.id, { subject: 'Renewal', to: [{ address: 'customer@example.test', displayName: null }] });
+  const cycles: number[] = [];
+  const engine = createSyncEngine({
+    sync,
+    connectors: new ConnectorRegistry().register('fake-mail', () => fakeConnector(server)),
+    resolve: [],
+    pollFloorMs: 20,
+    leaseMs: 5_000,
+    push: false,
+    onEvent: (event) => {
+      if (event.type === 'cycle' && event.direction === 'outgoing') cycles.push(1);
+    },
+  });
+  engine.start();
+  return { sync, email, cycles, engine };
+}
+
+describe('engine: sends whose outcome cannot be known', () => {
+  test('an uncertain send on a server that cannot tell is delivery-uncertain, with an alert, and never sent again', async () => {
+    const server: FakeServer = { sends: 0, sendAnswer: 'uncertain', findSentAnswer: null };
+    const { sync, email, cycles, engine } = start(server);
+    await waitFor('the email set aside', () => email.status === 'delivery-uncertain');
+    const seen = cycles.length;
+    await waitFor('three more outgoing cycles', () => cycles.length >= seen + 3);
+    await engine.stop();
+    assert.equal(server.sends, 1, 'sent once, never again');
+    assert.equal(email.status, 'delivery-uncertain');
+    assert.match(email.reason ?? '', /delivery uncertain: the connection was lost after the message was sent/);
+    const alert = sync.alerts.find((a) => a.code === 'send.delivery-uncertain');
+    assert.ok(alert, 'an alert asks a person to decide');
+    assert.equal(alert.level, 'warning');
+    assert.match(alert.fix ?? '', /\/delivery/);
+  });
+
+  test('an uncertain send that the next cycle finds in Sent is sent, not sent again', async () => {
+    const server: FakeServer = { sends: 0, sendAnswer: 'uncertain', findSentAnswer: true };
+    const { sync, email, engine } = start(server);
+    await waitFor('the email found in Sent', () => email.status === 'sent');
+    await engine.stop();
+    assert.equal(server.sends, 1, 'never sent twice');
+    assert.equal(sync.alerts.find((a) => a.code === 'send.delivery-uncertain'), undefined, 'nobody is asked to decide');
+  });
+
+  test('a send that went with a warning is sent, and the warning is an alert on the email', async () => {
+    const server: FakeServer = { sends: 0, sendAnswer: 'warning', findSentAnswer: false };
+    const { sync, email, engine } = start(server);
+    await waitFor('the email sent', () => email.status === 'sent');
+    await engine.stop();
+    const alert = sync.alerts.find((a) => a.code === 'send.warning');
+    assert.ok(alert);
+    assert.equal(alert.activityId, email.activityId);
+    assert.match(alert.message, /OVERQUOTA/);
+  });
+});
