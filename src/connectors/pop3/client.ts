@@ -37,6 +37,8 @@ export interface Pop3ErrorDetails {
   networkCode?: string | null;
   /** The certificate that did not verify, with its names and dates (kind 'tls'). */
   tlsFailure?: TlsVerificationError | null;
+  /** The user name of a refused login (kind 'auth'). */
+  username?: string | null;
   cause?: unknown;
 }
 
@@ -49,6 +51,7 @@ export class Pop3Error extends Error {
   readonly responseCode: string | null;
   readonly networkCode: string | null;
   readonly tlsFailure: TlsVerificationError | null;
+  readonly username: string | null;
   /** Which server, for messages: "pop3s://mail.example.com:995". */
   readonly server: string;
 
@@ -63,6 +66,7 @@ export class Pop3Error extends Error {
     this.responseCode = responseCodeOf(this.response);
     this.networkCode = details.networkCode ?? null;
     this.tlsFailure = details.tlsFailure ?? null;
+    this.username = details.username ?? null;
   }
 }
 
@@ -286,7 +290,7 @@ export class Pop3Client {
         if (!reply.ok) {
           const code = responseCodeOf(reply.line);
           const kind: Pop3ErrorKind = code !== null && (TEMPORARY_CODES.has(code) || code === 'SYS/PERM') ? 'server' : 'auth';
-          throw this.error(`${this.server} refused the login ${username} at ${shown.split(' ')[0]}: ${reply.line}`, { kind, phase: 'auth', command: shown, response: reply.line });
+          throw this.error(`${this.server} refused the login ${username} at ${shown.split(' ')[0]}: ${reply.line}`, { kind, phase: 'auth', command: shown, response: reply.line, username });
         }
       }
       this.phase = 'transaction';
@@ -414,6 +418,8 @@ export class Pop3Client {
       throw this.broken('STLS', this.inbox.subarray(0, 200).toString('latin1'), 'data sent after the STLS answer, before TLS');
     }
     this.detach(this.socket);
+    // From here on the TLS socket reports the connection's failures; the TCP socket must not throw its own.
+    this.socket.on('error', () => undefined);
     this.socket = await upgrade(this.socket, this.endpoint, this.server, tlsOptions, this.timeoutMs);
     this.secure = true;
     this.attach(this.socket);
