@@ -69,6 +69,7 @@ describe('liaison analyze exchange', () => {
     );
     assert.equal(code, 0, run.stderr.text);
     assert.deepEqual(run.service.calls[0]!.target, {
+      kind: 'exchange',
       email: 'alice@contoso.test',
       username: 'svc-liaison@contoso.test',
       password: 'S3cret-pw',
@@ -92,8 +93,8 @@ describe('liaison analyze exchange', () => {
   test('a failed step: exit 1, with the request, the server answer, the details and the fix; server text cannot drive the terminal', async () => {
     const run = io({ script: () => ({ failure: BASIC_OFF }) });
     assert.equal(await runAnalyze(BASE, run.io), 1);
-    assert.equal(run.service.calls[0]!.target.autodiscover, true, 'no --url: Autodiscover');
-    assert.equal(run.service.calls[0]!.target.url, null);
+    assert.equal(run.service.exchangeCalls[0]!.target.autodiscover, true, 'no --url: Autodiscover');
+    assert.equal(run.service.exchangeCalls[0]!.target.url, null);
     const out = run.stdout.text;
     assert.match(out, /^✗ 2\. EWS connection \(25 ms\): Basic authentication is not enabled in Exchange$/m);
     assert.match(out, /^ {4}request {3}POST https:\/\/mail\.contoso\.test\/EWS\/Exchange\.asmx$/m);
@@ -143,7 +144,7 @@ describe('liaison analyze exchange', () => {
     const pending = runAnalyze(BASE.filter((a) => a !== '--password-stdin'), run.io);
     setTimeout(() => stdin.write('sec\u007fret\r'), 20);
     assert.equal(await pending, 0, run.stderr.text);
-    assert.equal(run.service.calls[0]!.target.password, 'seret');
+    assert.equal(run.service.exchangeCalls[0]!.target.password, 'seret');
     assert.match(run.stderr.text, /^Password for svc-liaison@contoso\.test: \n/);
     assert.ok(!run.stderr.text.includes('sec') && !run.stdout.text.includes('seret'), 'nothing typed is echoed');
     assert.deepEqual(stdin.raw, [true, false], 'raw mode is on while typing and off after');
