@@ -17,7 +17,7 @@ import { X509Certificate } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { checkServerIdentity, connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { describeEndpoint, tlsOptionsFor, type MailEndpoint, type MailProtocol } from '../connectors/mail/endpoint.js';
+import { tlsOptionsFor, type MailEndpoint, type MailProtocol } from '../connectors/mail/endpoint.js';
 import { describeCertificate, explainTlsFailure, type CertificateInfo, type TlsVerificationError } from '../net/tls.js';
 
 /** What went wrong below the protocol: the connection, TLS, or a server that stopped answering. */
@@ -235,19 +235,22 @@ class LineSocket {
     this.socket.write(`${line}\r\n`);
   }
 
-  private record(entry: string): void {
+  record(entry: string): void {
     if (this.transcript.length < MAX_TRANSCRIPT) this.transcript.push(entry);
   }
 
-  /** The next line, without its CR LF; `command` names what waits, for the timeout's message. */
-  async readLine(command?: string): Promise<string> {
+  /**
+   * The next line, without its CR LF; `command` names what waits, for the timeout's message. A `quiet` line is not
+   * recorded (the long tail of a listing).
+   */
+  async readLine(command?: string, quiet = false): Promise<string> {
     const deadline = Date.now() + this.options.timeoutMs;
     for (;;) {
       const end = this.buffer.indexOf(0x0a);
       if (end >= 0) {
         const line = this.buffer.subarray(0, end).toString('utf8').replace(/\r$/, '');
         this.buffer = this.buffer.subarray(end + 1);
-        this.record(`S: ${line}`);
+        if (!quiet) this.record(`S: ${line}`);
         return line;
       }
       if (this.buffer.length > MAX_LINE_BYTES) {
@@ -563,11 +566,12 @@ export class Pop3Dialogue extends BaseDialogue implements MailDialogue {
     const lines: string[] = [];
     let count = 0;
     for (;;) {
-      const line = await this.io.readLine(command);
+      const line = await this.io.readLine(command, count >= KEPT_LINES);
       if (line === '.') break;
       count += 1;
       if (lines.length < KEPT_LINES) lines.push(line.startsWith('..') ? line.slice(1) : line);
     }
+    if (count > KEPT_LINES) this.io.record(`S: … ${count - KEPT_LINES} more lines, then "."`);
     return { ok: true, line: head.line, lines, more: count - lines.length, count };
   }
 
@@ -749,4 +753,3 @@ export async function openDialogue(endpoint: MailEndpoint, options: DialogueOpti
   return DIALOGUES[endpoint.protocol](io, options);
 }
 
-export { describeEndpoint };
