@@ -11,11 +11,14 @@ import { createServer as createNetServer, connect as netConnect, type AddressInf
 import { after, before, describe, test } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
 import { endpointOf, type MailProtocol, type MailTls } from '../../src/connectors/mail/endpoint.js';
+import { createDiagnostics } from '../../src/diagnostics/index.js';
 import { createMailDiagnostics } from '../../src/diagnostics/mail.js';
 import type { MailServerTarget, MailTarget } from '../../src/diagnostics/service.js';
 import type { ConnectionTestResult, StepEvent, StepResult } from '../../src/diagnostics/types.js';
+import { openApi, type TestApi } from '../helpers/api.js';
 import { testCa, testLeaf } from '../helpers/certs.js';
 import { mailServersSkip, startMailServers, type MailServers, type MailUser } from '../helpers/mail-servers.js';
+import { sqlite } from '../helpers/stores.js';
 
 const diagnostics = createMailDiagnostics();
 
@@ -340,6 +343,90 @@ describe('Test Connection for IMAP, POP3 and SMTP against Dovecot and Postfix', 
       const result = await diagnostics.testConnection(target([server('smtp', port, 'starttls', { resolve: [`mail.liaison.test:${port}:127.0.0.1`] })], { timeoutMs: 500 }));
       const step = failed(result);
       assert.deepEqual([step.step, step.code], ['server', 'timeout']);
+    });
+  });
+
+  describe('through the API: Test Connection and Test & Enable of IMAP/SMTP and POP3/SMTP profiles', () => {
+    let api: TestApi;
+    before(async () => {
+      api = await openApi(sqlite, { diagnostics: { service: createDiagnostics(), resolve: servers.resolve } });
+    });
+    after(async () => api?.close());
+
+    async function profile(body: Record<string, unknown>): Promise<string> {
+      const response = await api.call('POST', '/api/v1/email-server-profiles', {
+        body: { incomingServer: 'imaps://mail.liaison.test', incomingPort: servers.ports.imaps, outgoingServer: 'submission://mail.liaison.test', outgoingPort: servers.ports.submission, trustedCaPem: servers.caPem, ...body },
+      });
+      assert.equal(response.statusCode, 201, response.body);
+      return response.json().id;
+    }
+
+    async function mailboxOf(user: MailUser, profileId: string): Promise<string> {
+      const created = await api.t.store.users.create({ name: user.address.split('@')[0]!, email: user.address });
+      const id = created.mailboxId!;
+      assert.equal((await api.call('POST', '/api/v1/mailboxes/associate', { body: { mailboxIds: [id], profileId } })).statusCode, 200);
+      assert.equal((await api.call('POST', '/api/v1/mailboxes/approval', { body: { mailboxIds: [id], approvalStatus: 'approved' } })).statusCode, 200);
+      return id;
+    }
+
+    test('an IMAP/SMTP profile with a master user: six steps pass for the mailbox, IMAP then SMTP, kept as the last result', async () => {
+      const id = await profile({ name: 'Dovecot (master user)', serverType: 'imap-smtp', credentialSource: 'profile', username: servers.master.username, password: servers.master.password });
+      const response = await api.call('POST', `/api/v1/email-server-profiles/${id}/test-connection`, { body: { mailbox: alice.address } });
+      assert.equal(response.statusCode, 200, response.body);
+      const result = response.json();
+      assert.deepEqual(statuses(result), ['imap:server:success', 'imap:login:success', 'imap:mailbox:success', 'smtp:server:success', 'smtp:login:success', 'smtp:mailbox:success'], response.body);
+      assert.deepEqual((await api.call('GET', `/api/v1/email-server-profiles/${id}/test-connection`)).json(), result);
+
+      const pop3 = await profile({
+        name: 'Dovecot POP3 (master user)',
+        serverType: 'pop3-smtp',
+        incomingServer: 'pop3://mail.liaison.test',
+        incomingPort: servers.ports.pop3,
+        credentialSource: 'profile',
+        username: servers.master.username,
+        password: servers.master.password,
+      });
+      const popped = (await api.call('POST', `/api/v1/email-server-profiles/${pop3}/test-connection`, { body: { mailbox: alice.address } })).json();
+      assert.deepEqual(statuses(popped), ['pop3:server:success', 'pop3:login:success', 'pop3:mailbox:success', 'smtp:server:success', 'smtp:login:success', 'smtp:mailbox:success'], JSON.stringify(popped));
+    });
+
+    test("a profile of each mailbox's own login: refused until the mailbox has one, failed with Dovecot's line for a wrong one, enabled with the right one", async () => {
+      const bob = await servers.addUser('bob', 'Bob-pw-2');
+      const id = await profile({ name: 'Dovecot (own logins)', serverType: 'imap-smtp', credentialSource: 'mailbox' });
+      const mailbox = await mailboxOf(bob, id);
+
+      const noLogin = await api.call('POST', `/api/v1/email-server-profiles/${id}/test-connection`, { body: { mailbox: bob.address } });
+      assert.equal(noLogin.statusCode, 409);
+      assert.match(noLogin.json().message, /the mailbox bob@liaison\.test has no login of its own.*PUT \/api\/v1\/mailboxes\/\{id\}\/login/);
+      const stranger = await api.call('POST', `/api/v1/email-server-profiles/${id}/test-connection`, { body: { mailbox: 'nobody@liaison.test' } });
+      assert.equal(stranger.statusCode, 409);
+      assert.match(stranger.json().message, /no mailbox of the profile has the address nobody@liaison\.test/);
+
+      const refused = (await api.call('POST', `/api/v1/mailboxes/${mailbox}/test-and-enable`)).json();
+      assert.equal(refused.outcome, 'refused', JSON.stringify(refused));
+      assert.match(refused.problems.join(' '), /has no login of its own.*PUT \/api\/v1\/mailboxes\/\{id\}\/login/);
+
+      assert.equal((await api.call('PUT', `/api/v1/mailboxes/${mailbox}/login`, { body: { username: bob.address, password: 'not-bobs' } })).statusCode, 200);
+      const wrong = (await api.call('POST', `/api/v1/mailboxes/${mailbox}/test-and-enable`)).json();
+      assert.equal(wrong.outcome, 'failed', JSON.stringify(wrong));
+      const alert = (await api.call('GET', `/api/v1/alerts?mailboxId=${mailbox}`)).json().items.find((a: { id: string }) => a.id === wrong.alertId);
+      assert.equal(alert.code, 'test-and-enable.bad-credentials');
+      assert.match(alert.message, /^Test & Enable failed for bob@liaison\.test at step 2 \(IMAP: Protocol and login\): mail\.liaison\.test refused the login of bob@liaison\.test/);
+      assert.match(alert.serverResponse, /^a\d+ AUTHENTICATE PLAIN \(credentials hidden\) imaps:\/\/mail\.liaison\.test:\d+\na\d+ NO \[AUTHENTICATIONFAILED\] Authentication failed\.$/);
+      assert.match(alert.fix, /bob@liaison\.test's own login/);
+
+      assert.equal((await api.call('PUT', `/api/v1/mailboxes/${mailbox}/login`, { body: { username: bob.address, password: bob.password } })).statusCode, 200);
+      const enabled = (await api.call('POST', `/api/v1/mailboxes/${mailbox}/test-and-enable`)).json();
+      assert.equal(enabled.outcome, 'enabled', JSON.stringify(enabled));
+      assert.deepEqual(enabled.result.steps.map((s: StepResult) => `${s.protocol}:${s.step}`), ['imap:server', 'imap:login', 'imap:mailbox', 'smtp:server', 'smtp:login', 'smtp:mailbox']);
+      assert.deepEqual([enabled.mailbox.enabled, enabled.mailbox.incomingStatus, enabled.mailbox.outgoingStatus], [true, 'success', 'success']);
+
+      // A mailbox that only receives is tested on its incoming server only.
+      assert.equal((await api.call('PATCH', `/api/v1/mailboxes/${mailbox}`, { body: { outgoingMethod: 'none' } })).statusCode, 200);
+      const incoming = (await api.call('POST', `/api/v1/mailboxes/${mailbox}/test-and-enable`)).json();
+      assert.deepEqual(incoming.result.steps.map((s: StepResult) => `${s.protocol}:${s.step}`), ['imap:server', 'imap:login', 'imap:mailbox']);
+
+      for (const body of api.bodies) assert.ok(!body.includes(bob.password) && !body.includes('not-bobs'), 'no password in any response');
     });
   });
 
