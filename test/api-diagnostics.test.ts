@@ -166,6 +166,48 @@ for (const kind of DATABASES) {
       }
     });
 
+    test("Test Connection of an IMAP/SMTP profile tests its IMAP server, then its SMTP server, as the master user for the address", async () => {
+      const created = await api.call('POST', '/api/v1/email-server-profiles', {
+        body: {
+          name: 'Dovecot',
+          serverType: 'imap-smtp',
+          incomingServer: 'imap.contoso.test',
+          outgoingServer: 'smtp://smtp.contoso.test',
+          credentialSource: 'profile',
+          username: 'liaison',
+          password: PASSWORD,
+          masterUserSeparator: '%',
+          requestTimeoutSeconds: 20,
+        },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      current.set(() => ({ failure: { step: 'login', code: 'bad-credentials', summary: 'refused (double)' } }));
+      const response = await api.call('POST', `/api/v1/email-server-profiles/${created.json().id}/test-connection`, { body: { mailbox: 'someone@contoso.test' } });
+      assert.equal(response.statusCode, 200, response.body);
+      assert.deepEqual(current.double.mailCalls[0]!.target, {
+        kind: 'mail',
+        email: 'someone@contoso.test',
+        servers: [
+          {
+            endpoint: { protocol: 'imap', host: 'imap.contoso.test', port: 993, tls: 'implicit', dialHost: 'imap.contoso.test', dialPort: 993 },
+            login: { username: 'someone@contoso.test%liaison', password: PASSWORD, describe: 'master user liaison for someone@contoso.test' },
+          },
+          {
+            endpoint: { protocol: 'smtp', host: 'smtp.contoso.test', port: 587, tls: 'starttls', dialHost: 'smtp.contoso.test', dialPort: 587 },
+            login: { username: 'someone@contoso.test%liaison', password: PASSWORD, describe: 'master user liaison for someone@contoso.test' },
+          },
+        ],
+        trustedCaPem: null,
+        timeoutMs: 20_000,
+      });
+      const result = response.json();
+      assert.deepEqual(
+        result.steps.map((s: { protocol: string; step: string; status: string }) => `${s.protocol}:${s.step}:${s.status}`),
+        ['imap:server:success', 'imap:login:failure', 'imap:mailbox:skipped', 'smtp:server:skipped', 'smtp:login:skipped', 'smtp:mailbox:skipped'],
+      );
+      assert.equal(result.steps[1].title, 'IMAP: Protocol and login');
+    });
+
     test('Test & Enable enables the mailboxes that pass, fails the ones that do not (with an alert), refuses the unready', async () => {
       const good = await approvedMailbox('Gina');
       const denied = await approvedMailbox('Dora');
