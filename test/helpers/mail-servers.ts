@@ -19,7 +19,7 @@ import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from '
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { testCa, testLeaf } from './certs.js';
+import { type TestCa, testCa, testLeaf } from './certs.js';
 import { requireService } from './services.js';
 
 const DOVECOT = '/usr/sbin/dovecot';
@@ -36,6 +36,8 @@ export interface MailServers {
   /** The name in the servers' certificate, and what clients connect to (through `resolve`). */
   host: string;
   caPem: string;
+  /** The CA that signed the servers' certificate, to sign others (a TLS-ending proxy's). */
+  ca: TestCa;
   domain: string;
   ports: { imaps: number; imap: number; pop3s: number; pop3: number; smtp: number; submission: number; smtps: number; lmtp: number };
   /** `host:port:127.0.0.1` for every port: Liaison's --resolve entries. */
@@ -417,6 +419,7 @@ maximal_backoff_time = 2s
   return {
     host,
     caPem: ca.pem,
+    ca,
     domain,
     ports,
     resolve: Object.values(ports).map((port) => `${host}:${port}:127.0.0.1`),
