@@ -107,6 +107,7 @@ for (const kind of DATABASES) {
       assert.deepEqual([result.status, result.mailbox, result.steps.length], ['success', 'admin@contoso.test', 3]);
       assert.deepEqual(current.double.calls.map((c) => c.kind), ['connection']);
       assert.deepEqual(current.double.calls[0]!.target, {
+        kind: 'exchange',
         email: 'admin@contoso.test',
         username: 'svc-crm@contoso.test',
         password: PASSWORD,
@@ -138,14 +139,15 @@ for (const kind of DATABASES) {
       assert.equal(unknown.statusCode, 400);
     });
 
-    test('Test Connection: other server types are refused 409, non-admins 403, a Liaison without diagnostics 503', async () => {
-      const imap = await api.call('POST', '/api/v1/email-server-profiles', {
-        body: { name: 'IMAP only', serverType: 'imap-smtp', incomingServer: 'imap.contoso.test', outgoingServer: 'smtp.contoso.test' },
+    test('Test Connection: Exchange Online (no connector yet) is refused 409, non-admins 403, a Liaison without diagnostics 503', async () => {
+      const online = await api.call('POST', '/api/v1/email-server-profiles', {
+        body: { name: 'EXO', serverType: 'exchange-online', tenantId: 'contoso.onmicrosoft.com', clientId: '11111111-2222-3333-4444-555555555555', clientSecret: 'a-client-secret' },
       });
+      assert.equal(online.statusCode, 201, online.body);
       current.set(() => ({ failure: null }));
-      const refused = await api.call('POST', `/api/v1/email-server-profiles/${imap.json().id}/test-connection`);
+      const refused = await api.call('POST', `/api/v1/email-server-profiles/${online.json().id}/test-connection`);
       assert.equal(refused.statusCode, 409);
-      assert.match(refused.json().message, /imap-smtp profile; Liaison tests Exchange \(EWS\) profiles only so far/);
+      assert.match(refused.json().message, /exchange-online profile; Liaison cannot test exchange-online profiles yet/);
       assert.equal(current.double.calls.length, 0);
       assert.equal((await api.call('POST', `/api/v1/email-server-profiles/${exchangeId}/test-connection`, { token: api.userToken })).statusCode, 403);
       assert.equal((await api.call('POST', `/api/v1/mailboxes/test-and-enable`, { token: api.userToken, body: { ids: [api.user.mailboxId] } })).statusCode, 403);
@@ -162,6 +164,48 @@ for (const kind of DATABASES) {
       } finally {
         await bare.close();
       }
+    });
+
+    test("Test Connection of an IMAP/SMTP profile tests its IMAP server, then its SMTP server, as the master user for the address", async () => {
+      const created = await api.call('POST', '/api/v1/email-server-profiles', {
+        body: {
+          name: 'Dovecot',
+          serverType: 'imap-smtp',
+          incomingServer: 'imap.contoso.test',
+          outgoingServer: 'smtp://smtp.contoso.test',
+          credentialSource: 'profile',
+          username: 'liaison',
+          password: PASSWORD,
+          masterUserSeparator: '%',
+          requestTimeoutSeconds: 20,
+        },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      current.set(() => ({ failure: { step: 'login', code: 'bad-credentials', summary: 'refused (double)' } }));
+      const response = await api.call('POST', `/api/v1/email-server-profiles/${created.json().id}/test-connection`, { body: { mailbox: 'someone@contoso.test' } });
+      assert.equal(response.statusCode, 200, response.body);
+      assert.deepEqual(current.double.mailCalls[0]!.target, {
+        kind: 'mail',
+        email: 'someone@contoso.test',
+        servers: [
+          {
+            endpoint: { protocol: 'imap', host: 'imap.contoso.test', port: 993, tls: 'implicit', dialHost: 'imap.contoso.test', dialPort: 993 },
+            login: { username: 'someone@contoso.test%liaison', password: PASSWORD, describe: 'master user liaison for someone@contoso.test' },
+          },
+          {
+            endpoint: { protocol: 'smtp', host: 'smtp.contoso.test', port: 587, tls: 'starttls', dialHost: 'smtp.contoso.test', dialPort: 587 },
+            login: { username: 'someone@contoso.test%liaison', password: PASSWORD, describe: 'master user liaison for someone@contoso.test' },
+          },
+        ],
+        trustedCaPem: null,
+        timeoutMs: 20_000,
+      });
+      const result = response.json();
+      assert.deepEqual(
+        result.steps.map((s: { protocol: string; step: string; status: string }) => `${s.protocol}:${s.step}:${s.status}`),
+        ['imap:server:success', 'imap:login:failure', 'imap:mailbox:skipped', 'smtp:server:skipped', 'smtp:login:skipped', 'smtp:mailbox:skipped'],
+      );
+      assert.equal(result.steps[1].title, 'IMAP: Protocol and login');
     });
 
     test('Test & Enable enables the mailboxes that pass, fails the ones that do not (with an alert), refuses the unready', async () => {

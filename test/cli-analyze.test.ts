@@ -69,6 +69,7 @@ describe('liaison analyze exchange', () => {
     );
     assert.equal(code, 0, run.stderr.text);
     assert.deepEqual(run.service.calls[0]!.target, {
+      kind: 'exchange',
       email: 'alice@contoso.test',
       username: 'svc-liaison@contoso.test',
       password: 'S3cret-pw',
@@ -92,8 +93,8 @@ describe('liaison analyze exchange', () => {
   test('a failed step: exit 1, with the request, the server answer, the details and the fix; server text cannot drive the terminal', async () => {
     const run = io({ script: () => ({ failure: BASIC_OFF }) });
     assert.equal(await runAnalyze(BASE, run.io), 1);
-    assert.equal(run.service.calls[0]!.target.autodiscover, true, 'no --url: Autodiscover');
-    assert.equal(run.service.calls[0]!.target.url, null);
+    assert.equal(run.service.exchangeCalls[0]!.target.autodiscover, true, 'no --url: Autodiscover');
+    assert.equal(run.service.exchangeCalls[0]!.target.url, null);
     const out = run.stdout.text;
     assert.match(out, /^✗ 2\. EWS connection \(25 ms\): Basic authentication is not enabled in Exchange$/m);
     assert.match(out, /^ {4}request {3}POST https:\/\/mail\.contoso\.test\/EWS\/Exchange\.asmx$/m);
@@ -143,7 +144,7 @@ describe('liaison analyze exchange', () => {
     const pending = runAnalyze(BASE.filter((a) => a !== '--password-stdin'), run.io);
     setTimeout(() => stdin.write('sec\u007fret\r'), 20);
     assert.equal(await pending, 0, run.stderr.text);
-    assert.equal(run.service.calls[0]!.target.password, 'seret');
+    assert.equal(run.service.exchangeCalls[0]!.target.password, 'seret');
     assert.match(run.stderr.text, /^Password for svc-liaison@contoso\.test: \n/);
     assert.ok(!run.stderr.text.includes('sec') && !run.stdout.text.includes('seret'), 'nothing typed is echoed');
     assert.deepEqual(stdin.raw, [true, false], 'raw mode is on while typing and off after');
@@ -205,6 +206,107 @@ describe('liaison analyze exchange', () => {
     assert.equal(help.code, 0);
     assert.match(help.stdout, /--password-stdin/);
     assert.doesNotMatch(help.stdout, /--password </, 'the refused flag is not offered');
+  });
+});
+
+describe('liaison analyze imap|pop3|smtp', () => {
+  const MAIL = ['--host', 'mail.contoso.test', '--username', 'alice@contoso.test', '--password-stdin'];
+  const SMTP_REFUSED = {
+    step: 'login',
+    code: 'bad-credentials',
+    summary: 'mail.contoso.test refused the login of alice@contoso.test (AUTH PLAIN): 535 5.7.8 Error: authentication failed',
+    fix: 'Check the user name and password of alice@contoso.test',
+    request: { method: 'AUTH PLAIN (credentials hidden)', url: 'smtp://mail.contoso.test:587' },
+    serverAnswer: { messageText: '535 5.7.8 Error: authentication failed' },
+  } as const;
+
+  test('the flags make one server: the port from the protocol and --starttls, the address from --username, --resolve applied', async () => {
+    const cases: Array<[string, string[], { port: number; tls: string; dialPort: number }]> = [
+      ['imap', [], { port: 993, tls: 'implicit', dialPort: 993 }],
+      ['imap', ['--starttls'], { port: 143, tls: 'starttls', dialPort: 143 }],
+      ['pop3', [], { port: 995, tls: 'implicit', dialPort: 995 }],
+      ['pop3', ['--starttls'], { port: 110, tls: 'starttls', dialPort: 110 }],
+      ['smtp', [], { port: 465, tls: 'implicit', dialPort: 465 }],
+      ['smtp', ['--starttls', '--port', '2525', '--resolve', 'mail.contoso.test:2525:127.0.0.1:10025'], { port: 2525, tls: 'starttls', dialPort: 10025 }],
+    ];
+    for (const [protocol, extra, expected] of cases) {
+      const run = io();
+      assert.equal(await runAnalyze([protocol, ...MAIL, ...extra], run.io), 0, run.stderr.text);
+      const target = run.service.mailCalls[0]!.target;
+      assert.deepEqual(
+        { ...target, servers: target.servers.map((s) => ({ ...s, endpoint: { ...s.endpoint } })) },
+        {
+          kind: 'mail',
+          email: 'alice@contoso.test',
+          servers: [
+            {
+              endpoint: { protocol, host: 'mail.contoso.test', port: expected.port, tls: expected.tls, dialHost: expected.dialPort === expected.port ? 'mail.contoso.test' : '127.0.0.1', dialPort: expected.dialPort },
+              login: { username: 'alice@contoso.test', password: 'S3cret-pw', describe: 'alice@contoso.test' },
+            },
+          ],
+          trustedCaPem: null,
+          timeoutMs: 100_000,
+        },
+        `${protocol} ${extra.join(' ')}`,
+      );
+    }
+  });
+
+  test('--master-user logs in as mailbox*master for --username, and --address names the mailbox of step 3', async () => {
+    const run = io();
+    const args = ['imap', '--host', 'mail.contoso.test', '--username', 'alice', '--address', 'alice@contoso.test', '--master-user', 'liaison', '--password-stdin'];
+    assert.equal(await runAnalyze(args, run.io), 0, run.stderr.text);
+    const target = run.service.mailCalls[0]!.target;
+    assert.equal(target.email, 'alice@contoso.test');
+    assert.deepEqual(target.servers[0]!.login, { username: 'alice*liaison', password: 'S3cret-pw', describe: 'master user liaison for alice' });
+    assert.match(run.stdout.text, /^Testing IMAP at imaps:\/\/mail\.contoso\.test:993 for alice@contoso\.test as alice\*liaison$/m);
+  });
+
+  test('each step is shown as for Exchange, numbered 1 to 3, with the command, the reply line and the fix; exit 1 on a failure', async () => {
+    const passed = io();
+    assert.equal(await runAnalyze(['smtp', ...MAIL, '--starttls'], passed.io), 0);
+    assert.match(passed.stdout.text, /^Testing SMTP at smtp:\/\/mail\.contoso\.test:587 with STARTTLS for alice@contoso\.test as alice@contoso\.test$/m);
+    assert.match(passed.stdout.text, /^✓ 1\. SMTP: Server connection \(DNS, TCP, TLS\) \(10 ms\): /m);
+    assert.match(passed.stdout.text, /^✓ 3\. SMTP: Mailbox connection \(12 ms\): /m);
+    assert.match(passed.stdout.text, /^Passed: 3 of 3 steps in 33 ms\.$/m);
+
+    const run = io({ script: () => ({ failure: SMTP_REFUSED }) });
+    assert.equal(await runAnalyze(['smtp', ...MAIL, '--starttls'], run.io), 1);
+    const out = run.stdout.text;
+    assert.match(out, /^✗ 2\. SMTP: Protocol and login \(25 ms\): mail\.contoso\.test refused the login/m);
+    assert.match(out, /^ {4}request {3}AUTH PLAIN \(credentials hidden\) smtp:\/\/mail\.contoso\.test:587$/m);
+    assert.match(out, /^ {4}answer {4}535 5\.7\.8 Error: authentication failed$/m);
+    assert.match(out, /^ {4}fix {7}Check the user name and password/m);
+    assert.match(out, /^ {4}code {6}bad-credentials$/m);
+    assert.match(out, /^○ 3\. SMTP: Mailbox connection: skipped: /m);
+    assert.match(out, /^Failed at step 2 \(SMTP: Protocol and login\), after 35 ms\.$/m);
+
+    const json = io({ script: () => ({ failure: SMTP_REFUSED }) });
+    assert.equal(await runAnalyze(['smtp', ...MAIL, '--starttls', '--json'], json.io), 1);
+    const result = JSON.parse(json.stdout.text);
+    assert.deepEqual(Object.keys(result).sort(), ['elapsedMs', 'mailbox', 'startedAt', 'status', 'steps']);
+    assert.deepEqual(result.steps.map((s: { protocol: string; step: string }) => `${s.protocol}:${s.step}`), ['smtp:server', 'smtp:login', 'smtp:mailbox']);
+  });
+
+  test('bad arguments exit 2 before anything connects', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['imap', '--username', 'alice@contoso.test', '--password-stdin'], /required option '--host/],
+      [['imap', '--host', 'imaps://mail.contoso.test', '--username', 'a@b.test', '--password-stdin'], /must be a host name only: the protocol is the command/],
+      [['imap', '--host', 'mail contoso', '--username', 'a@b.test', '--password-stdin'], /is not a host name or IP address/],
+      [['pop3', ...MAIL, '--port', '0'], /must be a port number from 1 to 65535/],
+      [['smtp', '--host', 'mail.contoso.test', '--username', 'alice', '--password-stdin'], /not an email address, so step 3 has no sender for MAIL FROM: give --address/],
+      [['smtp', ...MAIL, '--address', 'nope'], /--address <address>' argument 'nope' is invalid/],
+      [['imap', ...MAIL, '--password=hunter2'], /never taken on the command line/],
+      [['imap', ...MAIL, '--resolve', 'mail.contoso.test:993'], /needs at least a host, a port and an address/],
+      [['imap', ...MAIL, '--timeout', '500'], /from 1 to 100/],
+    ];
+    for (const [args, message] of cases) {
+      const run = io();
+      assert.equal(await runAnalyze(args, run.io), 2, `${args.join(' ')}: ${run.stderr.text}`);
+      assert.match(run.stderr.text, message, args.join(' '));
+      assert.equal(run.service.calls.length, 0, 'nothing connected');
+      assert.ok(!run.stderr.text.includes('hunter2'));
+    }
   });
 });
 

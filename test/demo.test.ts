@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DEMO_PROFILE_NAME, type DemoSetup, describeDemo, printEngineEvent, setupDemo } from '../src/cli/demo.js';
-import { createExchangeDiagnostics } from '../src/diagnostics/exchange.js';
+import { createDiagnostics } from '../src/diagnostics/index.js';
 import type { DiagnosticsContext } from '../src/diagnostics/runs.js';
 import type { Store } from '../src/store/store.js';
 import type { EngineEvent } from '../src/sync/engine-types.js';
@@ -49,7 +49,7 @@ describe('the demo of serve --sandbox', () => {
 
   before(async () => {
     s = await startTestSandbox();
-    context = { service: createExchangeDiagnostics(), resolve: sandboxResolve(s) };
+    context = { service: createDiagnostics(), resolve: sandboxResolve(s) };
   });
   after(() => s?.close());
 

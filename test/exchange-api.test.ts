@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createHttpTransport } from '../src/connectors/ews/transport/http.js';
 import { createExchangeDiagnostics } from '../src/diagnostics/exchange.js';
+import { createDiagnostics } from '../src/diagnostics/index.js';
 import { openApi, type TestApi } from './helpers/api.js';
 import { SchemaCheckingTransport } from './helpers/ews-client.js';
 import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
@@ -40,12 +41,14 @@ describe('Exchange through the API, against the sandbox', () => {
   let s: TestSandbox;
   const sent: SchemaCheckingTransport[] = [];
   // The real service; its transports are the real ones, wrapped only to check every request against the schemas.
-  const service = createExchangeDiagnostics({
-    transportFactory: (options) => {
-      const transport = new SchemaCheckingTransport(createHttpTransport(options));
-      sent.push(transport);
-      return transport;
-    },
+  const service = createDiagnostics({
+    exchange: createExchangeDiagnostics({
+      transportFactory: (options) => {
+        const transport = new SchemaCheckingTransport(createHttpTransport(options));
+        sent.push(transport);
+        return transport;
+      },
+    }),
   });
 
   before(async () => {

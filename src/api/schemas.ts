@@ -168,15 +168,21 @@ export const ServerAnswer = Type.Object(
 export const StepResult = Type.Object(
   {
     step: StringEnum(STEP_NAMES),
-    title: Type.String({ description: 'Autodiscover / HTTPS connection, EWS connection, Mailbox connection' }),
+    title: Type.String({ description: 'Exchange: Autodiscover / HTTPS connection, EWS connection, Mailbox connection; IMAP/POP3/SMTP: the protocol, then Server connection (DNS, TCP, TLS), Protocol and login, Mailbox connection' }),
     status: StringEnum(['success', 'failure', 'skipped'] as const),
     elapsedMs: Type.Number(),
     summary: Type.String({ description: 'One line: what happened' }),
-    request: Type.Optional(Type.Object({ method: Type.String(), url: Type.String() }, { description: 'The request made, when the step made one' })),
+    request: Type.Optional(
+      Type.Object(
+        { method: Type.String(), url: Type.String() },
+        { description: 'The request made, when the step made one: HTTP method and URL; for IMAP/POP3/SMTP the command the server answered (passwords hidden) and the server (imaps://host:993)' },
+      ),
+    ),
     serverAnswer: Type.Optional(ServerAnswer),
     fix: Type.Optional(Type.String({ description: 'The likely fix, when the step failed' })),
     details: Type.Optional(Type.Array(Type.String(), { description: 'Every Autodiscover URL tried and what it answered, certificate names, …' })),
-    code: Type.Optional(Type.String({ description: 'A stable code for the diagnosis (basic-auth-disabled, impersonation-denied, tls-name-mismatch, …)' })),
+    code: Type.Optional(Type.String({ description: 'A stable code for the diagnosis (basic-auth-disabled, impersonation-denied, tls-name-mismatch, bad-credentials, starttls-missing, …)' })),
+    protocol: Type.Optional(StringEnum(['imap', 'pop3', 'smtp'] as const, { description: "IMAP/POP3/SMTP profiles: the server's protocol; the incoming server's three steps come first, then the outgoing (SMTP) server's" })),
   },
   { title: 'StepResult' },
 );

@@ -1,16 +1,19 @@
 /**
- * `liaison analyze exchange`: the command-line counterpart of Microsoft's Remote Connectivity Analyzer, to run
- * from outside the firewall with the values of a profile. It runs the same steps as Test Connection (the
- * diagnostics service); this file reads the arguments and the password, and renders the steps as they run.
+ * `liaison analyze exchange|imap|pop3|smtp`: the command-line counterpart of Microsoft's Remote Connectivity
+ * Analyzer, to run from outside the firewall with the values of a profile. It runs the same steps as Test
+ * Connection (the diagnostics service); this file reads the arguments and the password, and renders the steps as
+ * they run.
  *
  * Exit codes: 0 every step passed, 1 a step failed (or the test could not run), 2 bad arguments.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { DiagnosticsService, ExchangeTarget } from '../diagnostics/service.js';
-import { STEP_TITLES, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from '../diagnostics/types.js';
+import { describeEndpoint, endpointOf, type MailProtocol } from '../connectors/mail/endpoint.js';
+import type { DiagnosticTarget, DiagnosticsService, ExchangeTarget, MailTarget } from '../diagnostics/service.js';
+import { EXCHANGE_STEPS, MAIL_STEPS, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from '../diagnostics/types.js';
 import { addressProblem } from '../domain/email-address.js';
-import { AUTHENTICATION_METHODS, pemProblem, PROFILE_LIMITS } from '../domain/profile.js';
+import { AUTHENTICATION_METHODS, DEFAULT_MASTER_USER_SEPARATOR, pemProblem, PROFILE_LIMITS } from '../domain/profile.js';
 import { serverAnswerLines } from '../diagnostics/format.js';
 import { addResolveOption } from './options.js';
 
@@ -37,11 +40,48 @@ interface ExchangeFlags {
   json: boolean;
 }
 
+interface MailFlags {
+  host: string;
+  port?: number;
+  username: string;
+  passwordStdin: boolean;
+  password?: string;
+  starttls: boolean;
+  address?: string;
+  masterUser?: string;
+  masterSeparator: string;
+  resolve: string[];
+  caFile?: string;
+  timeout: number;
+  json: boolean;
+}
+
 /** Bad arguments: the message is printed and the command exits 2. */
 class UsageError extends Error {}
 
 const EXIT = { passed: 0, failed: 1, usage: 2 } as const;
-const STEP_ORDER = Object.keys(STEP_TITLES) as StepName[];
+
+const MAIL_PROTOCOLS: Record<MailProtocol, { name: string; implicit: number; starttls: number; mailbox: string }> = {
+  imap: { name: 'IMAP', implicit: 993, starttls: 143, mailbox: 'EXAMINE INBOX' },
+  pop3: { name: 'POP3', implicit: 995, starttls: 110, mailbox: 'STAT and UIDL' },
+  smtp: { name: 'SMTP', implicit: 465, starttls: 587, mailbox: 'MAIL FROM for --address, then RSET (nothing is sent)' },
+};
+
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+
+function parseHost(value: string): string {
+  if (/^[a-z0-9]+:\/\//i.test(value)) {
+    throw new InvalidArgumentError('must be a host name only: the protocol is the command (imap, pop3, smtp), the port is --port, and TLS is implicit unless --starttls');
+  }
+  if (!HOST_NAME.test(value) && isIP(value.replace(/^\[|\]$/g, '')) === 0) throw new InvalidArgumentError('is not a host name or IP address');
+  return value.replace(/^\[|\]$/g, '');
+}
+
+function parseMailPort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) throw new InvalidArgumentError('must be a port number from 1 to 65535');
+  return port;
+}
 
 function parseTimeout(value: string): number {
   const seconds = Number(value);
@@ -113,7 +153,41 @@ export function analyzeCommand(program: Command, io: () => AnalyzeIo): void {
     if (code !== EXIT.passed) throw new CommanderError(code, 'liaison.analyze', '');
   });
 
-  for (const command of [analyze, exchange]) {
+  const commands = [analyze, exchange];
+  for (const protocol of Object.keys(MAIL_PROTOCOLS) as MailProtocol[]) {
+    const about = MAIL_PROTOCOLS[protocol];
+    const command = analyze
+      .command(protocol)
+      .description(
+        `run server connection (DNS, TCP, TLS), protocol and login, and mailbox connection (${about.mailbox}) against an ${about.name} server ` +
+          "as a profile would, printing each step, the server's own reply and the fix. The password is read from stdin (--password-stdin) " +
+          'or asked for on a terminal, never taken as an argument',
+      )
+      .requiredOption('--host <name>', "the server's host name, as the certificate names it", parseHost)
+      .option('--port <port>', `the port (default ${about.implicit} with implicit TLS, ${about.starttls} with --starttls)`, parseMailPort)
+      .requiredOption('--username <user>', 'the login (with --master-user: the mailbox to log in for)')
+      .option('--password-stdin', 'read the password from standard input (one line)', false)
+      .addOption(new Option('--password <password>').hideHelp())
+      .option('--starttls', `connect in plain text and start TLS (${protocol === 'pop3' ? 'STLS' : 'STARTTLS'}) before the login; without it, TLS from the first byte`, false)
+      .option('--address <address>', `the mailbox address of step 3 (default: --username)${protocol === 'smtp' ? ', the sender MAIL FROM names' : ''}`, parseAddress)
+      .option('--master-user <name>', "log in as this master user for --username (Dovecot's user*master form); the password is the master user's")
+      .option('--master-separator <text>', "what joins --username and --master-user (Dovecot's auth_master_user_separator)", DEFAULT_MASTER_USER_SEPARATOR)
+      .option('--ca-file <pem>', 'extra CA certificates (PEM) to trust besides the system store, as the profile’s trustedCaPem')
+      .addOption(
+        new Option('--timeout <seconds>', 'how long connecting and each reply may take')
+          .argParser(parseTimeout)
+          .default(PROFILE_LIMITS.requestTimeoutSeconds.default),
+      )
+      .option('--json', 'print the result as JSON, as the API returns it (nothing else on stdout)', false);
+    addResolveOption(command).exitOverride(usageExit);
+    command.action(async (flags: MailFlags) => {
+      const code = await analyzeMail(protocol, flags, io());
+      if (code !== EXIT.passed) throw new CommanderError(code, 'liaison.analyze', '');
+    });
+    commands.push(command);
+  }
+
+  for (const command of commands) {
     command.configureOutput({ writeOut: (text) => io().stdout.write(text), writeErr: (text) => io().stderr.write(text) });
   }
 }
@@ -132,16 +206,37 @@ export async function runAnalyze(args: readonly string[], io: AnalyzeIo): Promis
 }
 
 async function analyzeExchange(flags: ExchangeFlags, io: AnalyzeIo): Promise<number> {
-  let target: ExchangeTarget;
+  return analyzeTarget(io, flags, EXCHANGE_STEPS, () => targetFrom(flags, io), (target) => {
+    const how = `${target.auth === 'ntlm' ? 'NTLM' : 'Basic'}, ${target.autodiscover ? 'Autodiscover' : target.url}`;
+    return `Testing Exchange for ${target.email} as ${target.username} (${how})`;
+  });
+}
+
+async function analyzeMail(protocol: MailProtocol, flags: MailFlags, io: AnalyzeIo): Promise<number> {
+  return analyzeTarget(io, flags, MAIL_STEPS, () => mailTargetFrom(protocol, flags, io), (target) => {
+    const server = target.servers[0]!;
+    return `Testing ${MAIL_PROTOCOLS[protocol].name} at ${describeEndpoint(server.endpoint)} for ${target.email} as ${server.login.username}`;
+  });
+}
+
+/** Builds the target (a UsageError is exit 2), runs the test with its steps shown as they run, and says how it went. */
+async function analyzeTarget<T extends DiagnosticTarget>(
+  io: AnalyzeIo,
+  flags: { json: boolean; resolve: string[] },
+  steps: readonly StepName[],
+  build: () => Promise<T>,
+  header: (target: T) => string,
+): Promise<number> {
+  let target: T;
   try {
-    target = await targetFrom(flags, io);
+    target = await build();
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     io.stderr.write(`liaison analyze: ${error.message}\n`);
     return EXIT.usage;
   }
-  const renderer = flags.json ? null : new StepRenderer(io.stdout, colourOn(io.stdout, io.env));
-  renderer?.header(target, flags);
+  const renderer = flags.json ? null : new StepRenderer(io.stdout, colourOn(io.stdout, io.env), steps);
+  renderer?.header(header(target), flags.resolve);
   let result: ConnectionTestResult;
   try {
     result = await io.service.testConnection(target, (event) => renderer?.event(event));
@@ -155,32 +250,65 @@ async function analyzeExchange(flags: ExchangeFlags, io: AnalyzeIo): Promise<num
   return result.status === 'success' && result.steps.every((s) => s.status !== 'failure') ? EXIT.passed : EXIT.failed;
 }
 
-/** The target from the flags, the password from stdin or the terminal; UsageError for what is wrong. */
-async function targetFrom(flags: ExchangeFlags, io: AnalyzeIo): Promise<ExchangeTarget> {
+function refusePasswordFlag(flags: { password?: string }): void {
   if (flags.password !== undefined) {
     throw new UsageError(
       'a password is never taken on the command line (it would stay in the shell history and show in the process list): ' +
         'pipe it in with --password-stdin, or leave both out to be asked for it on a terminal',
     );
   }
+}
+
+function readCaFile(path: string | undefined): string | null {
+  if (!path) return null;
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--ca-file ${path} cannot be read: ${(error as Error).message}`);
+  }
+  const problem = pemProblem(pem);
+  if (problem) throw new UsageError(`--ca-file ${path} ${problem}`);
+  return pem;
+}
+
+/** The mail target from the flags: one server, its endpoint with the --resolve overrides, the login. */
+async function mailTargetFrom(protocol: MailProtocol, flags: MailFlags, io: AnalyzeIo): Promise<MailTarget> {
+  refusePasswordFlag(flags);
+  const address = flags.address ?? flags.username;
+  if (protocol === 'smtp' && addressProblem(address)) {
+    throw new UsageError(`--username ${flags.username} is not an email address, so step 3 has no sender for MAIL FROM: give --address`);
+  }
+  if (flags.masterUser !== undefined && (flags.masterUser === '' || /\s/.test(flags.masterUser))) throw new UsageError('--master-user must be a user name without spaces');
+  const trustedCaPem = readCaFile(flags.caFile);
+  const tls = flags.starttls ? 'starttls' : 'implicit';
+  const port = flags.port ?? (flags.starttls ? MAIL_PROTOCOLS[protocol].starttls : MAIL_PROTOCOLS[protocol].implicit);
+  const endpoint = endpointOf(protocol, flags.host, port, tls, flags.resolve);
+  const master = flags.masterUser;
+  const username = master ? `${flags.username}${flags.masterSeparator}${master}` : flags.username;
+  const password = await readPassword({ passwordStdin: flags.passwordStdin, username: master ? `master user ${master}` : flags.username }, io);
+  return {
+    kind: 'mail',
+    email: address,
+    servers: [{ endpoint, login: { username, password, describe: master ? `master user ${master} for ${flags.username}` : username } }],
+    trustedCaPem,
+    timeoutMs: flags.timeout * 1000,
+  };
+}
+
+/** The target from the flags, the password from stdin or the terminal; UsageError for what is wrong. */
+async function targetFrom(flags: ExchangeFlags, io: AnalyzeIo): Promise<ExchangeTarget> {
+  refusePasswordFlag(flags);
   if (flags.impersonate && flags.impersonate.toLowerCase() !== flags.email.toLowerCase()) {
     throw new UsageError(
       `--impersonate ${flags.impersonate} differs from --email ${flags.email}: Liaison opens the mailbox it impersonates, as a profile's ` +
         'Test Connection does, so give that address as --email (and leave --impersonate out)',
     );
   }
-  let trustedCaPem: string | null = null;
-  if (flags.caFile) {
-    try {
-      trustedCaPem = readFileSync(flags.caFile, 'utf8');
-    } catch (error) {
-      throw new UsageError(`--ca-file ${flags.caFile} cannot be read: ${(error as Error).message}`);
-    }
-    const problem = pemProblem(trustedCaPem);
-    if (problem) throw new UsageError(`--ca-file ${flags.caFile} ${problem}`);
-  }
+  const trustedCaPem = readCaFile(flags.caFile);
   const password = await readPassword(flags, io);
   return {
+    kind: 'exchange',
     email: flags.impersonate ?? flags.email,
     username: flags.username,
     password,
@@ -196,7 +324,7 @@ async function targetFrom(flags: ExchangeFlags, io: AnalyzeIo): Promise<Exchange
 
 const MAX_PASSWORD_BYTES = 4096;
 
-async function readPassword(flags: ExchangeFlags, io: AnalyzeIo): Promise<string> {
+async function readPassword(flags: { passwordStdin: boolean; username: string }, io: AnalyzeIo): Promise<string> {
   if (flags.passwordStdin) {
     if (io.stdin.isTTY) io.stderr.write(`Password for ${flags.username} (then Enter and Ctrl-D): `);
     const chunks: Buffer[] = [];
@@ -280,6 +408,8 @@ class StepRenderer {
   constructor(
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
     private readonly colour: boolean,
+    /** The test's steps in order: what numbers them. */
+    private readonly order: readonly StepName[],
   ) {
     this.tty = Boolean(out.isTTY);
   }
@@ -288,10 +418,9 @@ class StepRenderer {
     return this.colour ? `\u001b[${code}m${text}\u001b[0m` : text;
   }
 
-  header(target: ExchangeTarget, flags: ExchangeFlags): void {
-    const how = `${target.auth === 'ntlm' ? 'NTLM' : 'Basic'}, ${target.autodiscover ? 'Autodiscover' : target.url}`;
-    this.out.write(`Testing Exchange for ${target.email} as ${target.username} (${how})\n`);
-    if (flags.resolve.length > 0) this.out.write(this.paint('2', `Resolving without DNS: ${flags.resolve.join(', ')}\n`));
+  header(line: string, resolve: readonly string[]): void {
+    this.out.write(`${line}\n`);
+    if (resolve.length > 0) this.out.write(this.paint('2', `Resolving without DNS: ${resolve.join(', ')}\n`));
   }
 
   event(event: StepEvent): void {
@@ -300,7 +429,7 @@ class StepRenderer {
   }
 
   private number(step: StepName): number {
-    return STEP_ORDER.indexOf(step) + 1;
+    return this.order.indexOf(step) + 1;
   }
 
   private start(step: StepName, title: string): void {

@@ -1,10 +1,10 @@
 /**
- * The diagnostics service the commands run (serve's Test Connection and Test & Enable, `liaison analyze`):
- * the one place that chooses the implementation.
+ * The diagnostics service the commands run (serve's Test Connection and Test & Enable, `liaison analyze`): Exchange
+ * and IMAP/POP3/SMTP behind one service (src/diagnostics/index.ts).
  */
-import { createExchangeDiagnostics } from '../diagnostics/exchange.js';
+import { createDiagnostics } from '../diagnostics/index.js';
 import type { DiagnosticsService } from '../diagnostics/service.js';
 
 export function diagnosticsService(): DiagnosticsService {
-  return createExchangeDiagnostics();
+  return createDiagnostics();
 }

@@ -10,55 +10,10 @@ import { createHttpTransport } from '../connectors/ews/transport/http.js';
 import { TransportError, type Credentials, type HttpTransport, type TransportOptions } from '../connectors/ews/transport/types.js';
 import { EwsFaultError, EwsResponseError } from '../connectors/ews/soap/errors.js';
 import { ensureUndeliverableFolder, openInbox, probeEws } from '../connectors/ews/mailbox.js';
-import { explain401, explainError, explainingHeaders, type Diagnosis } from './explain.js';
-import type { DiagnosticsService, ExchangeTarget, MailboxTestOptions, MailboxTestResult } from './service.js';
-import { STEP_TITLES, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from './types.js';
-
-type Emit = (event: StepEvent) => void;
-
-interface StepOutcome {
-  status: 'success' | 'failure' | 'skipped';
-  summary: string;
-  request?: { method: string; url: string };
-  diagnosis?: Diagnosis;
-  details?: string[];
-}
-
-async function runStep(step: StepName, emit: Emit, body: () => Promise<StepOutcome>): Promise<StepResult> {
-  emit({ type: 'start', step, title: STEP_TITLES[step] });
-  const started = performance.now();
-  let outcome: StepOutcome;
-  try {
-    outcome = await body();
-  } catch (error) {
-    // A step body returns its failures; what escapes is unexpected, and still reported, never swallowed.
-    outcome = { status: 'failure', summary: `Unexpected error: ${(error as Error).message}`, diagnosis: { code: 'internal', summary: (error as Error).message, fix: 'This is a bug in Liaison; please report it with this text' } };
-  }
-  const result: StepResult = {
-    step,
-    title: STEP_TITLES[step],
-    status: outcome.status,
-    elapsedMs: Math.round(performance.now() - started),
-    summary: outcome.diagnosis && outcome.status === 'failure' ? outcome.diagnosis.summary : outcome.summary,
-  };
-  if (outcome.request) result.request = outcome.request;
-  if (outcome.diagnosis) {
-    result.code = outcome.diagnosis.code;
-    if (outcome.diagnosis.serverAnswer) result.serverAnswer = outcome.diagnosis.serverAnswer;
-    if (outcome.diagnosis.fix) result.fix = outcome.diagnosis.fix;
-  }
-  const details = [...(outcome.details ?? []), ...(outcome.diagnosis?.details ?? [])];
-  if (details.length > 0) result.details = details;
-  emit({ type: 'end', result });
-  return result;
-}
-
-function skipped(step: StepName, emit: Emit, why: string): StepResult {
-  const result: StepResult = { step, title: STEP_TITLES[step], status: 'skipped', elapsedMs: 0, summary: why };
-  emit({ type: 'start', step, title: STEP_TITLES[step] });
-  emit({ type: 'end', result });
-  return result;
-}
+import { explain401, explainError, explainingHeaders } from './explain.js';
+import type { ExchangeTarget, MailboxTestOptions, MailboxTestResult, TargetDiagnostics } from './service.js';
+import { runStep, skipped, type Emit, type StepOutcome } from './steps.js';
+import type { ConnectionTestResult, StepResult } from './types.js';
 
 function hostOf(url: string): string {
   try {
@@ -298,7 +253,7 @@ async function run(target: ExchangeTarget, options: MailboxTestOptions | null, e
   return result;
 }
 
-export function createExchangeDiagnostics(options: ExchangeDiagnosticsOptions = {}): DiagnosticsService {
+export function createExchangeDiagnostics(options: ExchangeDiagnosticsOptions = {}): TargetDiagnostics<ExchangeTarget> {
   const factory = options.transportFactory ?? createHttpTransport;
   return {
     testConnection: (target: ExchangeTarget, onEvent?: Emit): Promise<ConnectionTestResult> => run(target, null, onEvent ?? (() => undefined), factory),

@@ -1,16 +1,18 @@
 /**
  * Test Connection and Test & Enable as the API (and later the console and the engine) run them: the target
  * built from the store, the steps run by the DiagnosticsService, the outcome written back to the store: the
- * profile's last result, the mailbox's statuses and cached EWS URL, and an alert that says what to fix.
+ * profile's last result, the mailbox's statuses and cached EWS URL, and an alert that says what to fix. Exchange
+ * and IMAP/POP3/SMTP profiles run through the same code: the target knows which steps it needs.
  */
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import { enableProblems } from '../domain/mailbox.js';
 import type { Mailbox } from '../store/mailboxes.js';
 import type { Profile, ProfileSecrets } from '../store/profiles.js';
 import type { Store } from '../store/store.js';
+import { MissingLoginError, type MailboxLogin } from '../connectors/mail/credentials.js';
 import { describeServerResponse, failedStep, stepLabel } from './format.js';
-import type { DiagnosticsService, MailboxTestResult } from './service.js';
-import { exchangeTargetOf, untestableProfile } from './target.js';
+import type { DiagnosticTarget, DiagnosticsService, MailboxTestResult } from './service.js';
+import { targetOf, untestableProfile, type MailDirection } from './target.js';
 import type { ConnectionTestResult, StepEvent } from './types.js';
 
 export interface DiagnosticsContext {
@@ -34,10 +36,49 @@ export async function testProfileConnection(
   const problem = untestableProfile(profile);
   if (problem) throw new ConflictError(`Test Connection cannot run: ${problem}`);
   const address = mailbox ?? (await store.users.get(profile.ownerId)).email;
-  const target = exchangeTargetOf(profile, await store.profiles.secretsOf(profile.id), address, context.resolve);
+  const mailboxLogin = profile.credentialSource === 'mailbox' ? await loginOfAddress(store, profile, address) : null;
+  const target = buildTarget(profile, await store.profiles.secretsOf(profile.id), address, { resolve: context.resolve, mailboxLogin });
   const result = await context.service.testConnection(target, onEvent);
   await store.profiles.recordTestResult(profile.id, result);
   return result;
+}
+
+/** The target, with a missing login said as what it is: the profile's or the mailbox's setting to fix (409). */
+function buildTarget(profile: Profile, secrets: ProfileSecrets, address: string, input: Parameters<typeof targetOf>[3]): DiagnosticTarget {
+  try {
+    return targetOf(profile, secrets, address, input);
+  } catch (error) {
+    if (error instanceof MissingLoginError) throw new ConflictError(`Cannot test: ${error.message}. ${error.fix}`);
+    throw error;
+  }
+}
+
+/**
+ * A profile whose mailboxes each log in with their own login is tested as one of its mailboxes: the one with the
+ * address tested. Test Connection is an administrator's action, so reading the profile's mailboxes page by page
+ * to find it is affordable.
+ */
+async function loginOfAddress(store: Store, profile: Profile, address: string): Promise<MailboxLogin | null> {
+  const wanted = address.toLowerCase();
+  for (let after: string | undefined; ; ) {
+    const page = await store.mailboxes.list({ profileId: profile.id, limit: 500, after });
+    const found = page.items.find((m) => m.emailAddress.toLowerCase() === wanted);
+    if (found) return store.mailboxes.loginOf(found.id);
+    if (!page.nextCursor) break;
+    after = page.nextCursor;
+  }
+  throw new ConflictError(
+    `Cannot test: profile "${profile.name}" logs in with each mailbox's own login, and no mailbox of the profile has the address ${address}; ` +
+      "give Test Connection the address of one of the profile's mailboxes whose login is set (mailbox), or run Test & Enable on the mailbox",
+  );
+}
+
+/** The servers Test & Enable checks for a mailbox: those of the directions it synchronizes. */
+function directionsOf(mailbox: Mailbox): MailDirection[] {
+  const directions: MailDirection[] = [];
+  if (mailbox.incomingMethod !== 'none') directions.push('incoming');
+  if (mailbox.outgoingMethod !== 'none') directions.push('outgoing');
+  return directions;
 }
 
 interface OutcomeBase {
@@ -140,7 +181,16 @@ async function testOne(
   let result: MailboxTestResult | null = null;
   let error: string | null = null;
   try {
-    const target = exchangeTargetOf(profile, await secrets(profile), mailbox.emailAddress, context.resolve);
+    // The mailbox's own login, when its profile takes each mailbox's: what the connector will log in with.
+    const mailboxLogin = profile.credentialSource === 'mailbox' ? await store.mailboxes.loginOf(mailbox.id) : null;
+    let target: DiagnosticTarget;
+    try {
+      target = targetOf(profile, await secrets(profile), mailbox.emailAddress, { resolve: context.resolve, mailboxLogin, directions: directionsOf(mailbox) });
+    } catch (caught) {
+      // A login nobody set is the mailbox's (or the profile's) setting to fix, not a failed test: refused, with the fix.
+      if (!(caught instanceof MissingLoginError)) throw caught;
+      return { ...base(mailbox, mailbox), outcome: 'refused', problems: [`${caught.message}. ${caught.fix}`], result: null };
+    }
     result = await context.service.testMailbox(target, { createUndeliverable: profile.moveFailedToUndeliverable, cachedEwsUrl: mailbox.ewsUrl });
   } catch (caught) {
     error = caught instanceof Error ? caught.message : String(caught);

@@ -29,6 +29,7 @@ describe('Test Connection against the sandbox', () => {
   after(() => s.close());
 
   const target = (extra: Partial<ExchangeTarget> = {}): ExchangeTarget => ({
+    kind: 'exchange',
     email: 'alice@contoso.test',
     username: s.info.serviceAccount!.username,
     password: s.password,
@@ -227,7 +228,7 @@ describe('Test Connection against the sandbox', () => {
 
 test('settings that cannot be used fail step 1 and say which', async () => {
   const diagnostics = createExchangeDiagnostics();
-  const base: ExchangeTarget = { email: 'a@contoso.test', username: 'svc', password: 'x', auth: 'basic', url: 'https://mail.contoso.test/EWS/Exchange.asmx', autodiscover: false, trustedCaPem: null, resolve: [], timeoutMs: 1000, maxConcurrentConnections: 1 };
+  const base: ExchangeTarget = { kind: 'exchange', email: 'a@contoso.test', username: 'svc', password: 'x', auth: 'basic', url: 'https://mail.contoso.test/EWS/Exchange.asmx', autodiscover: false, trustedCaPem: null, resolve: [], timeoutMs: 1000, maxConcurrentConnections: 1 };
   const resolve = await diagnostics.testConnection({ ...base, resolve: ['mail.contoso.test:443'] });
   assert.equal(resolve.steps[0]!.code, 'bad-configuration');
   assert.match(resolve.steps[0]!.summary, /mail\.contoso\.test:443/);

@@ -44,6 +44,7 @@ after(async () => {
 const target = (auth: 'basic' | 'ntlm', viaProxy: boolean): ExchangeTarget => {
   const port = s.info.listen.port;
   return {
+    kind: 'exchange',
     email: 'alice@contoso.test',
     username: s.info.serviceAccount!.username,
     password: s.password,

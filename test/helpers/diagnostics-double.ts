@@ -4,10 +4,16 @@
  * alerts it raises, how many tests run at once, how the CLI renders and exits). Tests of the steps themselves
  * use the real service against the sandbox.
  */
-import type { DiagnosticsService, ExchangeTarget, MailboxTestOptions, MailboxTestResult } from '../../src/diagnostics/service.js';
-import { STEP_TITLES, type StepName, type StepResult, type StepEvent, type ConnectionTestResult } from '../../src/diagnostics/types.js';
+import { mailStepLabel } from '../../src/diagnostics/mail.js';
+import type { DiagnosticTarget, DiagnosticsService, ExchangeTarget, MailboxTestOptions, MailboxTestResult, MailTarget } from '../../src/diagnostics/service.js';
+import { EXCHANGE_STEPS, MAIL_STEPS, STEP_TITLES, type StepName, type StepResult, type StepEvent, type ConnectionTestResult } from '../../src/diagnostics/types.js';
+import type { StepLabel } from '../../src/diagnostics/steps.js';
 
-const STEPS: StepName[] = ['autodiscover', 'ews', 'mailbox'];
+/** The steps a target's test has: Exchange's three, or three per mail server with its protocol. */
+function stepsOf(target: DiagnosticTarget | null): Array<{ step: StepName } & StepLabel> {
+  if (target?.kind !== 'mail') return EXCHANGE_STEPS.map((step) => ({ step, title: STEP_TITLES[step] }));
+  return target.servers.flatMap((server) => MAIL_STEPS.map((step) => ({ step, ...mailStepLabel(server.endpoint.protocol, step) })));
+}
 
 export interface ScriptedFailure {
   step: StepName;
@@ -19,16 +25,19 @@ export interface ScriptedFailure {
   details?: readonly string[];
 }
 
-/** A result of the three steps: all passed, or the named one failed and the later ones skipped. */
-export function scriptedResult(email: string, failure: ScriptedFailure | null, ewsUrl = 'https://mail.contoso.test/EWS/Exchange.asmx'): MailboxTestResult {
-  const failedAt = failure ? STEPS.indexOf(failure.step) : STEPS.length;
-  const steps: StepResult[] = STEPS.map((step, index): StepResult => {
-    const title = STEP_TITLES[step];
-    if (index < failedAt) return { step, title, status: 'success', elapsedMs: 10 + index, summary: `${title} passed (double)` };
-    if (index > failedAt) return { step, title, status: 'skipped', elapsedMs: 0, summary: `not run: step ${failedAt + 1} failed` };
+/**
+ * A result of the target's steps (Exchange's three by default): all passed, or the named one (the first of that
+ * name) failed and the later ones skipped.
+ */
+export function scriptedResult(email: string, failure: ScriptedFailure | null, ewsUrl = 'https://mail.contoso.test/EWS/Exchange.asmx', target: DiagnosticTarget | null = null): MailboxTestResult {
+  const order = stepsOf(target);
+  const failedAt = failure ? order.findIndex((s) => s.step === failure.step) : order.length;
+  const steps: StepResult[] = order.map(({ step, title, protocol }, index): StepResult => {
+    const named = { step, title, ...(protocol ? { protocol } : {}) };
+    if (index < failedAt) return { ...named, status: 'success', elapsedMs: 10 + index, summary: `${title} passed (double)` };
+    if (index > failedAt) return { ...named, status: 'skipped', elapsedMs: 0, summary: `not run: step ${failedAt + 1} failed` };
     return {
-      step,
-      title,
+      ...named,
       status: 'failure',
       elapsedMs: 25,
       summary: failure!.summary ?? `${title} failed (double)`,
@@ -44,22 +53,31 @@ export function scriptedResult(email: string, failure: ScriptedFailure | null, e
     startedAt: new Date().toISOString(),
     elapsedMs: steps.reduce((sum, s) => sum + s.elapsedMs, 0),
     mailbox: email,
-    ...(failure && failedAt === 0 ? {} : { ewsUrl }),
+    ...((failure && failedAt === 0) || target?.kind === 'mail' ? {} : { ewsUrl }),
     steps,
   };
 }
 
-export interface DoubleCall {
+export interface DoubleCall<T extends DiagnosticTarget = DiagnosticTarget> {
   kind: 'connection' | 'mailbox';
-  target: ExchangeTarget;
+  target: T;
   options?: MailboxTestOptions;
 }
 
 /** What the double does for one address: a result, or a fault (it throws, as a bug in the service would). */
-export type Script = (target: ExchangeTarget) => { failure: ScriptedFailure | null; ewsUrl?: string } | { throws: string };
+export type Script = (target: DiagnosticTarget) => { failure: ScriptedFailure | null; ewsUrl?: string } | { throws: string };
 
 export class DiagnosticsDouble implements DiagnosticsService {
   readonly calls: DoubleCall[] = [];
+
+  /** The calls with an Exchange target (most plumbing tests test Exchange profiles). */
+  get exchangeCalls(): Array<DoubleCall<ExchangeTarget>> {
+    return this.calls.filter((c): c is DoubleCall<ExchangeTarget> => c.target.kind === 'exchange');
+  }
+
+  get mailCalls(): Array<DoubleCall<MailTarget>> {
+    return this.calls.filter((c): c is DoubleCall<MailTarget> => c.target.kind === 'mail');
+  }
   inFlight = 0;
   maxInFlight = 0;
   private holdDeadline: number | undefined;
@@ -75,13 +93,10 @@ export class DiagnosticsDouble implements DiagnosticsService {
     private readonly holdUntilInFlight = 0,
   ) {}
 
-  async testConnection(target: ExchangeTarget, onEvent?: (e: StepEvent) => void): Promise<ConnectionTestResult> {
-    return this.run({ kind: 'connection', target }, onEvent);
-  }
+  testConnection = async (target: DiagnosticTarget, onEvent?: (e: StepEvent) => void): Promise<ConnectionTestResult> => this.run({ kind: 'connection', target }, onEvent);
 
-  async testMailbox(target: ExchangeTarget, options: MailboxTestOptions, onEvent?: (e: StepEvent) => void): Promise<MailboxTestResult> {
-    return this.run({ kind: 'mailbox', target, options }, onEvent);
-  }
+  testMailbox = async (target: DiagnosticTarget, options: MailboxTestOptions, onEvent?: (e: StepEvent) => void): Promise<MailboxTestResult> =>
+    this.run({ kind: 'mailbox', target, options }, onEvent);
 
   private async run(call: DoubleCall, onEvent?: (e: StepEvent) => void): Promise<MailboxTestResult> {
     this.calls.push(call);
@@ -95,10 +110,10 @@ export class DiagnosticsDouble implements DiagnosticsService {
         if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
         throw new Error(plan.throws);
       }
-      const result = scriptedResult(call.target.email, plan.failure, plan.ewsUrl);
+      const result = scriptedResult(call.target.email, plan.failure, plan.ewsUrl, call.target);
       for (const step of result.steps) {
         if (step.status !== 'skipped') {
-          onEvent?.({ type: 'start', step: step.step, title: step.title });
+          onEvent?.({ type: 'start', step: step.step, title: step.title, ...(step.protocol ? { protocol: step.protocol } : {}) });
           if (this.delayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
         }
         onEvent?.({ type: 'end', result: step });

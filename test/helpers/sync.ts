@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { defaultConnectors } from '../../src/connectors/index.js';
-import { createExchangeDiagnostics } from '../../src/diagnostics/exchange.js';
+import { createDiagnostics } from '../../src/diagnostics/index.js';
 import { testAndEnableMailboxes } from '../../src/diagnostics/runs.js';
 import type { ProfileInput } from '../../src/domain/profile.js';
 import type { Profile } from '../../src/store/profiles.js';
@@ -108,7 +108,7 @@ export async function openWorld(sandbox: TestSandbox, options: WorldOptions): Pr
     if (options.enable === 'test-and-enable') {
       const ids = mailboxes.map((m) => m.id);
       await store.mailboxes.updateMany(ids, { enabled: false });
-      const outcomes = await testAndEnableMailboxes(store, { service: createExchangeDiagnostics(), resolve: sandboxResolve(sandbox) }, ids);
+      const outcomes = await testAndEnableMailboxes(store, { service: createDiagnostics(), resolve: sandboxResolve(sandbox) }, ids);
       const failed = outcomes.filter((o) => o.outcome !== 'enabled');
       if (failed.length > 0) throw new Error(`Test & Enable did not enable every mailbox: ${JSON.stringify(failed.map((f) => [f.emailAddress, f.outcome]))}`);
     }
