@@ -330,8 +330,22 @@ export interface MailDialogue {
   close(): void;
 }
 
+/** How long a goodbye may take: the verdict is made by then, and a server that does not answer LOGOUT must not hold it up. */
+const GOODBYE_MS = 3_000;
+
 abstract class BaseDialogue {
   constructor(protected readonly io: LineSocket) {}
+
+  /** Says goodbye with `say` (LOGOUT, QUIT), waiting at most GOODBYE_MS, then closes; never throws. */
+  protected async farewell(say: () => Promise<unknown>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([say().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, GOODBYE_MS)))]);
+    } finally {
+      clearTimeout(timer);
+      this.close();
+    }
+  }
   get endpoint(): MailEndpoint {
     return this.io.endpoint;
   }
@@ -517,13 +531,7 @@ export class ImapDialogue extends BaseDialogue implements MailDialogue {
   }
 
   async quit(): Promise<void> {
-    try {
-      await this.command(['LOGOUT'], 'LOGOUT');
-    } catch {
-      // Saying goodbye is a courtesy; the test's verdict is already made.
-    } finally {
-      this.close();
-    }
+    await this.farewell(() => this.command(['LOGOUT'], 'LOGOUT'));
   }
 }
 
@@ -627,13 +635,7 @@ export class Pop3Dialogue extends BaseDialogue implements MailDialogue {
   }
 
   async quit(): Promise<void> {
-    try {
-      await this.simple('QUIT');
-    } catch {
-      // As for IMAP: the verdict is made.
-    } finally {
-      this.close();
-    }
+    await this.farewell(() => this.simple('QUIT'));
   }
 }
 
@@ -726,13 +728,7 @@ export class SmtpDialogue extends BaseDialogue implements MailDialogue {
   }
 
   async quit(): Promise<void> {
-    try {
-      await this.send('QUIT');
-    } catch {
-      // As for IMAP: the verdict is made.
-    } finally {
-      this.close();
-    }
+    await this.farewell(() => this.send('QUIT'));
   }
 }
 

@@ -417,6 +417,22 @@ async function mailboxStep(session: Session): Promise<StepOutcome> {
   }
 }
 
+/**
+ * The password never reaches a result: the dialogue never records it, and should a server repeat it in a reply
+ * (as plain text or in its base64 forms), it is replaced there too.
+ */
+function scrubbed(outcome: StepOutcome, password: string): StepOutcome {
+  if (password.length < 4) return outcome;
+  const forms = [password, Buffer.from(password, 'utf8').toString('base64')];
+  const clean = (value: unknown): unknown => {
+    if (typeof value === 'string') return forms.reduce((text, form) => text.split(form).join('(password hidden)'), value);
+    if (Array.isArray(value)) return value.map(clean);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clean(v)]));
+    return value;
+  };
+  return clean(outcome) as StepOutcome;
+}
+
 const STEP_BODIES: Array<[StepName, (session: Session) => Promise<StepOutcome>]> = [
   ['server', serverStep],
   ['login', loginStep],
@@ -442,7 +458,7 @@ async function testServer(target: MailTarget, server: MailServerTarget, emit: Em
             return { status: 'failure', summary: '', diagnosis: { code: 'bad-configuration', summary: configurationProblem, fix: 'Correct the trusted CA certificate (PEM, one or more CERTIFICATE blocks)' } };
           }
           session.mark = session.dialogue?.transcript.length ?? 0;
-          return body(session);
+          return scrubbed(await body(session), server.login.password);
         },
         label(step),
       );

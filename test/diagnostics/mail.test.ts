@@ -336,6 +336,22 @@ describe('Test Connection for IMAP, POP3 and SMTP against Dovecot and Postfix', 
       assert.match(step.fix!, /or use IMAP/);
     });
 
+    test('a server that repeats the password in its reply does not get it into the result', async () => {
+      const password = 'Echoed-Secret-42';
+      const pop3 = scripted(
+        '+OK Fake POP3 ready',
+        (line) => ({ CAPA: '+OK\r\nUSER\r\n.', QUIT: '+OK bye' })[line] ?? (/^USER /.test(line) ? '+OK' : /^PASS /.test(line) ? `-ERR [AUTH] ${line.slice(5)} is not the password` : '-ERR no'),
+        { tls: true },
+      );
+      fakes.push(pop3);
+      const port = await pop3.port();
+      const result = await diagnostics.testConnection(target([server('pop3', port, 'implicit', { password, resolve: [`mail.liaison.test:${port}:127.0.0.1`] })], { trustedCaPem: ownCa.pem }));
+      const step = failed(result);
+      assert.equal(step.code, 'bad-credentials');
+      assert.equal(step.serverAnswer!.messageText, '-ERR [AUTH] (password hidden) is not the password');
+      assert.ok(!JSON.stringify(result).includes(password));
+    });
+
     test('a server that accepts the connection and never greets is a timeout at step 1', async () => {
       const silent = scripted(null, () => null);
       fakes.push(silent);
