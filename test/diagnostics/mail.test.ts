@@ -130,7 +130,7 @@ describe('Test Connection for IMAP, POP3 and SMTP against Dovecot and Postfix', 
       const greeting = { imap: /the server greets: \* OK \[CAPABILITY [^\]]+\] Dovecot \(Debian\) ready\.$/, pop3: /the server greets: \+OK Dovecot \(Debian\) ready\.$/, smtp: /the server greets: 220 mail\.liaison\.test ESMTP Postfix$/ }[protocol];
       assert.match(connection.summary, greeting, label);
       assert.match(connection.summary, tls === 'starttls' ? /and started verified TLS with (STARTTLS|STLS)/ : /over verified TLS/, label);
-      assert.ok(connection.details?.some((d) => /^certificate: CN=mail\.liaison\.test, issued by CN=Liaison Test Mail CA, for mail\.liaison\.test, valid to /.test(d)), label);
+      assert.ok(connection.details?.some((d) => /^certificate: CN=mail\.liaison\.test, issued by CN=Liaison Test Mail CA, for mail\.liaison\.test, localhost, valid to /.test(d)), label);
       assert.match(login.summary, new RegExp(`^Logged in to mail\\.liaison\\.test as alice@liaison\\.test \\((AUTHENTICATE PLAIN|USER/PASS|AUTH PLAIN)\\); AUTH methods offered: PLAIN, LOGIN$`), label);
       assert.match(opened.summary, mailbox, label);
     }
@@ -185,9 +185,9 @@ describe('Test Connection for IMAP, POP3 and SMTP against Dovecot and Postfix', 
       const result = await diagnostics.testConnection(target([server(protocol, port, tls, { host: 'wrong.liaison.test', resolve: [`wrong.liaison.test:${port}:127.0.0.1`] })]));
       const step = failed(result);
       assert.deepEqual([step.step, step.code], ['server', 'tls-name-mismatch'], JSON.stringify(step));
-      assert.equal(step.summary, `The certificate of wrong.liaison.test:${port} is not for wrong.liaison.test: it carries mail.liaison.test`);
+      assert.equal(step.summary, `The certificate of wrong.liaison.test:${port} is not for wrong.liaison.test: it carries mail.liaison.test, localhost`);
       assert.match(step.fix!, /Use the host name the certificate is issued for, or install a certificate that names wrong\.liaison\.test/);
-      assert.ok(step.details!.includes('names on the certificate: mail.liaison.test'));
+      assert.ok(step.details!.includes('names on the certificate: mail.liaison.test, localhost'));
       assert.deepEqual(statuses(result).slice(1), [`${protocol}:login:skipped`, `${protocol}:mailbox:skipped`]);
       if (tls === 'starttls') {
         const sent = step.details!.filter((d) => d.startsWith('C: '));
