@@ -44,10 +44,10 @@ describe('liaison analyze imap|pop3|smtp against Dovecot and Postfix', mailServe
 
   test('every step passes: IMAP over implicit TLS, IMAP with STARTTLS as the master user, POP3 with STLS, SMTP submission: exit 0', async () => {
     const runs: Array<[string, string[], string | undefined, RegExp]> = [
-      ['imap', ['--port', String(servers.ports.imaps)], undefined, /^✓ 3\. IMAP: Mailbox connection \(\d+ ms\): Opened the Inbox of alice@liaison\.test read-only \(EXAMINE\): 0 messages/m],
+      ['imap', ['--port', String(servers.ports.imaps)], undefined, /^✓ 3\. IMAP: Mailbox connection \(\d+(\.\d)? m?s\): Opened the Inbox of alice@liaison\.test read-only \(EXAMINE\): 0 messages/m],
       ['imap', ['--port', String(servers.ports.imap), '--starttls', '--master-user', servers.master.username], servers.master.password, /as alice@liaison\.test\*liaison-master \(AUTHENTICATE PLAIN\)/],
-      ['pop3', ['--port', String(servers.ports.pop3), '--starttls'], undefined, /^✓ 1\. POP3: Server connection \(DNS, TCP, TLS\) \(\d+ ms\): Connected to pop3:\/\/mail\.liaison\.test:\d+ with STARTTLS \(dialled at 127\.0\.0\.1:\d+\) and started verified TLS with STLS/m],
-      ['smtp', ['--port', String(servers.ports.submission), '--starttls'], undefined, /^✓ 3\. SMTP: Mailbox connection \(\d+ ms\): mail\.liaison\.test accepts alice@liaison\.test as the sender \(250 2\.1\.0 Ok\)/m],
+      ['pop3', ['--port', String(servers.ports.pop3), '--starttls'], undefined, /^✓ 1\. POP3: Server connection \(DNS, TCP, TLS\) \(\d+(\.\d)? m?s\): Connected to pop3:\/\/mail\.liaison\.test:\d+ with STARTTLS \(dialled at 127\.0\.0\.1:\d+\) and started verified TLS with STLS/m],
+      ['smtp', ['--port', String(servers.ports.submission), '--starttls'], undefined, /^✓ 3\. SMTP: Mailbox connection \(\d+(\.\d)? m?s\): mail\.liaison\.test accepts alice@liaison\.test as the sender \(250 2\.1\.0 Ok\)/m],
     ];
     const results = await Promise.all(runs.map(([protocol, args, password]) => analyze(protocol, args, password)));
     for (const [index, [protocol, , , line]] of runs.entries()) {
@@ -90,7 +90,7 @@ describe('liaison analyze imap|pop3|smtp against Dovecot and Postfix', mailServe
       { stdin: `${alice.password}\n` },
     );
     assert.equal(result.code, 1, explain(result));
-    assert.match(result.stdout, new RegExp(`^✗ 1\\. SMTP: Server connection \\(DNS, TCP, TLS\\) \\(\\d+ ms\\): The certificate of wrong\\.liaison\\.test:${port} is not for wrong\\.liaison\\.test: it carries mail\\.liaison\\.test, localhost$`, 'm'));
+    assert.match(result.stdout, new RegExp(`^✗ 1\\. SMTP: Server connection \\(DNS, TCP, TLS\\) \\(\\d+(\\.\\d)? m?s\\): The certificate of wrong\\.liaison\\.test:${port} is not for wrong\\.liaison\\.test: it carries mail\\.liaison\\.test, localhost$`, 'm'));
     assert.match(result.stdout, /^ {4}code {6}tls-name-mismatch$/m);
     assert.match(result.stdout, /^○ 2\. SMTP: Protocol and login: skipped: /m);
   });
