@@ -146,7 +146,7 @@ describe('incoming email over IMAP against Dovecot', mailServersSkip(), () => {
     await new Promise((r) => setTimeout(r, 1500));
     const id = messageId('idle');
     await servers.deliver({ from: 'carla@fabrikam.test', to: [box!.address] }, message({ from: 'carla@fabrikam.test', to: [box!.address], subject: 'pushed', messageId: id }));
-    await waitUntil('the pushed message tracked', async () => (await activityCounts(w.store, [id])).size === 1 || undefined, { timeoutMs: 20_000 });
+    await waitUntil('the pushed message tracked', async () => (await activityCounts(w.store, [id])).size === 1 || undefined, { timeoutMs: 45_000 });
     await engine.stop();
   });
 });

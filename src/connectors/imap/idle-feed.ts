@@ -85,6 +85,8 @@ export class IdleFeed implements ChangeFeed {
       await client.mailboxOpen('INBOX', { readOnly: true });
       watch.failures = 0;
       client.on('exists', () => this.options.events.onChange(watch.address));
+      // Mail that came while no connection was watching (before the first, or while it was down) is told too.
+      this.options.events.onChange(watch.address);
       // imapflow keeps the selected folder in IDLE (auto-idle), renewing it every maxIdleTime.
       const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
       void client.idle().catch(() => undefined);
