@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The test command: type-check, lint, then every test file under test/ with node:test (through tsx).
+// The test command: type-check (the service, then the console), lint, then every test file under test/ with node:test (through tsx).
 // `npm test -- test/api.test.ts` runs only the files named (and skips the checks).
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -21,6 +21,7 @@ function testFiles(dir) {
 const named = process.argv.slice(2);
 if (named.length === 0) {
   run('npx', ['tsc', '--noEmit']);
+  run('npx', ['tsc', '--noEmit', '-p', 'src/web']);
   run('npx', ['eslint', '--max-warnings', '0', '.']);
 }
 const files = named.length > 0 ? named : testFiles('test').sort();

@@ -1,5 +1,6 @@
 /**
- * The HTTP server: /health, /metrics, /docs, and the REST API under /api/v1 (bearer tokens).
+ * The HTTP server: /health, /metrics, /docs, the REST API under /api/v1 (bearer tokens or the console's session),
+ * and the admin console at every other path.
  */
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -9,6 +10,7 @@ import type { DiagnosticsContext } from '../diagnostics/runs.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { authenticate } from './auth.js';
+import { DEFAULT_WEB_ROOT, registerConsole } from './console.js';
 import { describeBytes, errorHandler, send } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activities.js';
@@ -38,6 +40,11 @@ export interface ApiOptions {
    * (`--resolve`). Without it those routes answer 503.
    */
   diagnostics?: DiagnosticsContext | null;
+  /**
+   * The built admin console (`vite build`'s output) served at `/`; undefined: dist/web of this package; null: no
+   * console (every page path answers that it is not built).
+   */
+  webRoot?: string | null;
 }
 
 /** Never let a secret reach the log, whatever a future log line includes. */
@@ -77,8 +84,10 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   });
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request, reply) => send(reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`));
   app.decorateRequest('user', null);
+  const consolePage = await registerConsole(app, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
+  // A page of the console is any GET path the API does not own; the rest of the misses are the API's own 404.
+  app.setNotFoundHandler((request, reply) => consolePage(request, reply) ?? send(reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`));
 
   await app.register(swagger, {
     openapi: {
