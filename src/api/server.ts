@@ -1,6 +1,8 @@
 /**
- * The HTTP server: /health, /metrics, /docs, and the REST API under /api/v1 (bearer tokens).
+ * The HTTP server: /health, /metrics, /docs, and the REST API under /api/v1 (bearer tokens, or the console's session
+ * cookie).
  */
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -17,6 +19,7 @@ import { mailboxRoutes } from './routes/mailboxes.js';
 import { organizationRoutes } from './routes/organization.js';
 import { profileRoutes } from './routes/profiles.js';
 import { recordRoutes } from './routes/records.js';
+import { sessionRoutes } from './routes/session.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from './schemas.js';
 import { validatorCompiler } from './validation.js';
@@ -49,7 +52,15 @@ export const LOG_REDACT = {
     '*.outgoingPassword',
     '*.clientSecret',
     '*.token',
+    '*.currentPassword',
+    '*.setupToken',
+    'req.headers.cookie',
+    'headers.cookie',
+    'req.headers["x-csrf-token"]',
+    'res.headers["set-cookie"]',
     'body.password',
+    'body.currentPassword',
+    'body.token',
     'body.outgoingPassword',
     'body.clientSecret',
   ],
@@ -79,6 +90,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => send(reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`));
   app.decorateRequest('user', null);
+  app.decorateRequest('consoleSession', null);
+  await app.register(cookie);
 
   await app.register(swagger, {
     openapi: {
@@ -87,11 +100,18 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         title: 'Liaison API',
         version: VERSION,
         description:
-          'Server-side synchronization between the CRM and mail servers. Every /api/v1 call needs `Authorization: Bearer <token>`; ' +
-          'create a token with `liaison user create` or `liaison user token`.',
+          'Server-side synchronization between the CRM and mail servers. Every /api/v1 call but those of /api/v1/session needs ' +
+          '`Authorization: Bearer <token>` (create a token with `liaison user create` or `liaison user token`) or the web console\'s ' +
+          'session cookie (sign in with POST /api/v1/session). A POST, PUT, PATCH or DELETE made with the cookie must also send the ' +
+          'session\'s CSRF token as the X-CSRF-Token header, and is refused from another origin.',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearerAuth: [] }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          cookieAuth: { type: 'apiKey', in: 'cookie', name: 'liaison_session' },
+        },
+      },
+      security: [{ bearerAuth: [] }, { cookieAuth: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: `${API_PREFIX}/openapi.json` } as never });
@@ -116,6 +136,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', authenticate(store));
+      await api.register(sessionRoutes(store));
       await api.register(userRoutes(store));
       await api.register(recordRoutes(store));
       await api.register(profileRoutes(store, options.diagnostics ?? null));
