@@ -44,13 +44,13 @@ const SESSION_ENDED = 'Your console session has ended (you signed out, it expire
 export function crossOriginProblem(request: FastifyRequest): string | null {
   const origin = request.headers.origin;
   if (origin === undefined) return null;
-  let host: string | null = null;
   try {
-    host = origin === 'null' ? null : new URL(origin).host;
+    // Both through URL, so that a default port (http://host:80) compares equal to none.
+    const from = new URL(origin);
+    if (from.host === new URL(`${from.protocol}//${request.host}`).host) return null;
   } catch {
-    host = null;
+    // "null" (a sandboxed page, a file) or garbage: not this server.
   }
-  if (host !== null && host.toLowerCase() === request.host.toLowerCase()) return null;
   return `cross-origin request refused: it comes from ${origin}, not from this server (${request.host})`;
 }
 
