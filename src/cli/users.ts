@@ -30,6 +30,8 @@ async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
   for await (const chunk of stream) {
     data += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
     if (data.includes('\n')) break;
+    // A password is a line, not a file: a mistaken pipe is stopped instead of read into memory whole.
+    if (data.length > 8192) throw new Error('standard input holds no line end in its first 8 KiB; --password-stdin reads one line, the password');
   }
   return data.split('\n')[0]!.replace(/\r$/, '');
 }
@@ -52,7 +54,7 @@ function promptHidden(question: string): Promise<string> {
         if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish(null);
         if (ch === '\u0003') return finish(new Error('cancelled; the password was not changed'));
         if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
-        else value += ch;
+        else if (ch >= ' ') value += ch;
       }
     };
     process.stderr.write(question);
