@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import pg from 'pg';
+import { Store } from '../src/store/store.js';
 import { liaison, start } from './helpers/cli.js';
 import { POSTGRES_URL, postgres } from './helpers/stores.js';
 
@@ -72,6 +73,66 @@ describe('liaison command', () => {
     assert.match(dup.stderr, /already the address/);
     assert.doesNotMatch(dup.stderr, /\n\s+at /, 'no stack trace for a known mistake');
   });
+
+  test('serve prints a one-time setup link while no administrator can sign in; the link creates the first one', async () => {
+    const data = tempDir();
+    const server = start(['serve', '--port', '0', '--no-workers', '--data', data]);
+    try {
+      const [, url, token] = await server.waitFor(/Set the first password within 24 hours at:\n {2}(http:\/\/\S+)\/setup#(\S+)/);
+      assert.match(server.output(), /No administrator yet/);
+      const status = await fetch(`${url}/api/v1/session/setup`);
+      assert.deepEqual(await status.json(), { needed: true, mode: 'create-admin' });
+      const done = await fetch(`${url}/api/v1/session/setup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token, password: 'the first admin password', email: 'first@example.com', name: 'First' }),
+      });
+      assert.equal(done.status, 200, await done.clone().text());
+      assert.match(done.headers.get('set-cookie') ?? '', /^liaison_session=[^;]+; .*HttpOnly/);
+      assert.equal(((await done.json()) as { user: { isAdmin: boolean } }).user.isAdmin, true);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+    // Restarted with an administrator who can sign in: no link.
+    const again = start(['serve', '--port', '0', '--no-workers', '--data', data]);
+    try {
+      await again.waitFor(/Liaison is running on/);
+      assert.doesNotMatch(again.output(), /setup#|No administrator/);
+    } finally {
+      await again.stop();
+    }
+  });
+
+  test('user password sets the console password from standard input, and refuses what it cannot use', async () => {
+    const data = tempDir();
+    assert.equal((await liaison(['migrate', '--data', data])).code, 0);
+    const created = await liaison(['user', 'create', '--email', 'pat@example.com', '--name', 'Pat', '--data', data]);
+    assert.equal(created.code, 0, created.stderr);
+    const notTty = await liaison(['user', 'password', '--email', 'pat@example.com', '--data', data], { stdin: 'a long enough password\n' });
+    assert.equal(notTty.code, 1);
+    assert.match(notTty.stderr, /not a terminal.*--password-stdin/);
+    const short = await liaison(['user', 'password', '--email', 'pat@example.com', '--password-stdin', '--data', data], { stdin: 'short\n' });
+    assert.equal(short.code, 1);
+    assert.match(short.stderr, /password: must be 12 to 1024 characters/);
+    const unknown = await liaison(['user', 'password', '--email', 'nobody@example.com', '--password-stdin', '--data', data], { stdin: 'a long enough password\n' });
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /nobody@example\.com/);
+
+    const store = await Store.open({ dataDir: data, env: {} });
+    try {
+      const pat = (await store.users.findByEmail('pat@example.com'))!;
+      const before = await store.sessions.create(pat.id);
+      const set = await liaison(['user', 'password', '--email', 'PAT@example.com', '--password-stdin', '--data', data], { stdin: 'a long enough password\r\nsecond line ignored\n' });
+      assert.equal(set.code, 0, set.stderr);
+      assert.match(set.stdout, /Set the console password of user pat@example\.com; 1 console session ended/);
+      assert.ok(!set.stdout.includes('a long enough password') && !set.stderr.includes('a long enough password'), 'the password is never printed');
+      assert.equal(await store.sessions.authenticate(before.secret), null, "the user's sessions ended");
+      assert.equal((await store.sessions.login('pat@example.com', 'a long enough password')).user.id, pat.id);
+    } finally {
+      await store.close();
+    }
+  });
+
 });
 
 describe('liaison command on PostgreSQL', postgres.suite, () => {

@@ -1,7 +1,7 @@
 /** Maps every error to one answer shape: { statusCode, error, message, problems? }. */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { DiagnosticsContext } from '../diagnostics/runs.js';
-import { ConflictError, type FieldProblem, ForbiddenError, NotFoundError, ValidationError } from '../domain/errors.js';
+import { ConflictError, type FieldProblem, ForbiddenError, NotFoundError, TooManyAttemptsError, UnauthorizedError, ValidationError } from '../domain/errors.js';
 import { SecretKeyError } from '../store/secrets.js';
 import { problemsFromAjv } from './validation.js';
 
@@ -13,6 +13,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: 'Conflict',
   413: 'Payload Too Large',
   415: 'Unsupported Media Type',
+  429: 'Too Many Requests',
   500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
@@ -53,6 +54,8 @@ export function errorHandler(error: FastifyError, request: FastifyRequest, reply
   if (error instanceof NotFoundError) return send(reply, 404, error.message);
   if (error instanceof ConflictError) return send(reply, 409, error.message);
   if (error instanceof ForbiddenError) return send(reply, 403, error.message);
+  if (error instanceof UnauthorizedError) return send(reply, 401, error.message);
+  if (error instanceof TooManyAttemptsError) return send(reply.header('Retry-After', String(error.retryAfterSeconds)), 429, error.message);
   if (error instanceof HttpError) return send(reply, error.statusCode, error.message);
   if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
     return send(reply, 400, `The request body is not valid JSON: ${error.message}`);

@@ -18,6 +18,7 @@ import { AUTHENTICATION_METHODS, CREDENTIAL_SOURCES, PROFILE_LIMITS, SERVER_TYPE
 import { STEP_TITLES } from '../diagnostics/types.js';
 import { PAGE_LIMIT } from '../store/common.js';
 import { ORGANIZATION_LIMITS } from '../store/organization.js';
+import { PASSWORD_LIMITS } from '../store/passwords.js';
 import { MAX_RECORD_ADDRESSES } from '../store/records.js';
 import { DEFAULT_INCOMING_FILTER, INCOMING_FILTER_OPTIONS } from '../store/users.js';
 
@@ -601,4 +602,58 @@ export const OrganizationUpdate = Type.Object(
     systemNotificationMailboxId: Type.Optional(Nullable(Id)),
   },
   { additionalProperties: false, minProperties: 1 },
+);
+
+// ---- console sign-in ----
+
+const NewPassword = Type.String({
+  minLength: PASSWORD_LIMITS.minLength,
+  maxLength: PASSWORD_LIMITS.maxLength,
+  description: `${PASSWORD_LIMITS.minLength} to ${PASSWORD_LIMITS.maxLength} characters, not only spaces`,
+});
+
+export const SessionCreate = Type.Object(
+  { email: Email, password: Type.String({ minLength: 1, maxLength: PASSWORD_LIMITS.maxLength }) },
+  { additionalProperties: false },
+);
+
+export const SessionInfo = Type.Object({
+  user: User,
+  csrfToken: Type.String({ description: 'Send it as the X-CSRF-Token header with every POST, PUT, PATCH and DELETE made with the session cookie' }),
+  expiresAt: Type.String({
+    format: 'date-time',
+    description: 'When the session ends unless used: 12 hours after its last use, never more than 7 days after signing in',
+  }),
+});
+
+export const SetupStatus = Type.Object({
+  needed: Type.Boolean({ description: 'True while no administrator has a password' }),
+  mode: Nullable(
+    StringEnum(['create-admin', 'set-password'] as const, {
+      description: 'create-admin: there is no administrator, the setup creates one (email and name); set-password: administrators exist, none with a password',
+    }),
+  ),
+});
+
+export const SetupRequest = Type.Object(
+  {
+    token: Type.String({ minLength: 1, maxLength: 256, description: 'The one-time token of the setup link Liaison printed when it started (after the #)' }),
+    password: NewPassword,
+    email: Type.Optional(Type.String({ minLength: 3, maxLength: 320, description: 'create-admin: the new administrator\'s address; set-password: which administrator (optional when only one has no password)' })),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'create-admin: the new administrator\'s name' })),
+  },
+  { additionalProperties: false },
+);
+
+export const PasswordChange = Type.Object(
+  {
+    password: NewPassword,
+    currentPassword: Type.Optional(
+      Type.String({
+        maxLength: PASSWORD_LIMITS.maxLength,
+        description: 'Required to change your own password (if you have one); an administrator sets another user\'s without it',
+      }),
+    ),
+  },
+  { additionalProperties: false },
 );

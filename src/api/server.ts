@@ -1,7 +1,8 @@
 /**
- * The HTTP server: /health, /metrics, /docs, the REST API under /api/v1 (bearer tokens or the console's session),
- * and the admin console at every other path.
+ * The HTTP server: /health, /metrics, /docs, the REST API under /api/v1 (bearer tokens or the console's session
+ * cookie), and the admin console at every other path.
  */
+import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -19,6 +20,7 @@ import { mailboxRoutes } from './routes/mailboxes.js';
 import { organizationRoutes } from './routes/organization.js';
 import { profileRoutes } from './routes/profiles.js';
 import { recordRoutes } from './routes/records.js';
+import { sessionRoutes } from './routes/session.js';
 import { userRoutes } from './routes/users.js';
 import { ErrorBody } from './schemas.js';
 import { validatorCompiler } from './validation.js';
@@ -56,7 +58,15 @@ export const LOG_REDACT = {
     '*.outgoingPassword',
     '*.clientSecret',
     '*.token',
+    '*.currentPassword',
+    '*.setupToken',
+    'req.headers.cookie',
+    'headers.cookie',
+    'req.headers["x-csrf-token"]',
+    'res.headers["set-cookie"]',
     'body.password',
+    'body.currentPassword',
+    'body.token',
     'body.outgoingPassword',
     'body.clientSecret',
   ],
@@ -85,6 +95,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
   app.decorateRequest('user', null);
+  app.decorateRequest('consoleSession', null);
+  await app.register(cookie);
   const consolePage = await registerConsole(app, options.webRoot === undefined ? DEFAULT_WEB_ROOT : options.webRoot);
   // A page of the console is any GET path the API does not own; the rest of the misses are the API's own 404.
   app.setNotFoundHandler((request, reply) => consolePage(request, reply) ?? send(reply, 404, `No route ${request.method} ${request.url.split('?')[0]}`));
@@ -96,11 +108,18 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         title: 'Liaison API',
         version: VERSION,
         description:
-          'Server-side synchronization between the CRM and mail servers. Every /api/v1 call needs `Authorization: Bearer <token>`; ' +
-          'create a token with `liaison user create` or `liaison user token`.',
+          'Server-side synchronization between the CRM and mail servers. Every /api/v1 call but those of /api/v1/session needs ' +
+          '`Authorization: Bearer <token>` (create a token with `liaison user create` or `liaison user token`) or the web console\'s ' +
+          'session cookie (sign in with POST /api/v1/session). A POST, PUT, PATCH or DELETE made with the cookie must also send the ' +
+          'session\'s CSRF token as the X-CSRF-Token header, and is refused from another origin.',
       },
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
-      security: [{ bearerAuth: [] }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          cookieAuth: { type: 'apiKey', in: 'cookie', name: 'liaison_session' },
+        },
+      },
+      security: [{ bearerAuth: [] }, { cookieAuth: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { url: `${API_PREFIX}/openapi.json` } as never });
@@ -125,6 +144,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   await app.register(
     async (api) => {
       api.addHook('onRequest', authenticate(store));
+      await api.register(sessionRoutes(store));
       await api.register(userRoutes(store));
       await api.register(recordRoutes(store));
       await api.register(profileRoutes(store, options.diagnostics ?? null));

@@ -109,6 +109,9 @@ export function serveCommand(program: Command): void {
       }
     }
     const admins = await store.users.list({ isAdmin: true, limit: 1 });
+    // While no administrator has a password (none yet, or only the demo's, with an API token), a one-time link
+    // to the console's setup page gives one a password; the token is in the fragment, never sent in a request line.
+    const setupToken = await store.sessions.issueSetupToken();
     process.stderr.write(
       `Liaison is running on ${base}  (API ${base}/api/v1, docs ${base}/docs, health ${base}/health)\n` +
         `Database: ${store.database.location}\n` +
@@ -123,7 +126,12 @@ export function serveCommand(program: Command): void {
             "  Liaison reaches the sandbox's host names without DNS, on its ports and on 443 and 80 (where Autodiscover looks)\n"
           : '') +
         (admins.items.length === 0
-          ? 'No administrator yet. Create one and note the token it prints:\n  npm run -s liaison -- user create --email you@example.com --name "Your Name" --admin\n'
+          ? 'No administrator yet. Create the first one at the link below (in the web console), or here, noting the API token it prints:\n' +
+            '  npm run -s liaison -- user create --email you@example.com --name "Your Name" --admin\n'
+          : '') +
+        (setupToken
+          ? `No administrator can sign in yet. Set the first password within 24 hours at:\n  ${base}/setup#${setupToken}\n` +
+            '  (or set one here: npm run -s liaison -- user password --email <address>)\n'
           : ''),
     );
     if (demo) describeDemo(demo, base, process.stderr);

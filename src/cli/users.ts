@@ -1,9 +1,10 @@
 /**
- * `liaison user ...`: create, list and delete users, issue, list and revoke API tokens, from the machine itself
- * (the first administrator comes from here).
+ * `liaison user ...`: create, list and delete users, issue, list and revoke API tokens, set console passwords,
+ * from the machine itself (the first administrator can come from here).
  */
 import type { Command } from 'commander';
 import { NotFoundError } from '../domain/errors.js';
+import { checkPasswordRules } from '../store/passwords.js';
 import { Store } from '../store/store.js';
 import type { User } from '../store/users.js';
 import { addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
@@ -23,6 +24,60 @@ async function userByEmail(store: Store, email: string): Promise<User> {
   return found;
 }
 
+/** The first line of a stream (without its line end), read up to the first newline or the end. */
+async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
+  let data = '';
+  for await (const chunk of stream) {
+    data += typeof chunk === 'string' ? chunk : (chunk as Buffer).toString('utf8');
+    if (data.includes('\n')) break;
+    // A password is a line, not a file: a mistaken pipe is stopped instead of read into memory whole.
+    if (data.length > 8192) throw new Error('standard input holds no line end in its first 8 KiB; --password-stdin reads one line, the password');
+  }
+  return data.split('\n')[0]!.replace(/\r$/, '');
+}
+
+/** Asks on the terminal without showing what is typed. */
+function promptHidden(question: string): Promise<string> {
+  const stdin = process.stdin;
+  return new Promise((resolve, reject) => {
+    let value = '';
+    const finish = (error: Error | null) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (error) reject(error);
+      else resolve(value);
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish(null);
+        if (ch === '\u0003') return finish(new Error('cancelled; the password was not changed'));
+        if (ch === '\u007f' || ch === '\b') value = [...value].slice(0, -1).join('');
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    process.stderr.write(question);
+    stdin.setEncoding('utf8');
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}
+
+/** The new password: the first line of standard input with --password-stdin, else asked twice on the terminal. */
+async function newPassword(fromStdin: boolean): Promise<string> {
+  if (fromStdin) return readFirstLine(process.stdin);
+  if (!process.stdin.isTTY) {
+    throw new Error('standard input is not a terminal, so the password cannot be asked for: send it on the first line of standard input with --password-stdin');
+  }
+  const first = await promptHidden('New console password (12 to 1024 characters): ');
+  checkPasswordRules(first);
+  const second = await promptHidden('The same password again: ');
+  if (first !== second) throw new Error('the two passwords differ; nothing was changed');
+  return first;
+}
+
 function printToken(json: boolean, user: { id: string; email: string; isAdmin: boolean }, token: string, verb: string): void {
   if (json) {
     process.stdout.write(`${JSON.stringify({ user, token })}\n`);
@@ -36,7 +91,7 @@ function printToken(json: boolean, user: { id: string; email: string; isAdmin: b
 }
 
 export function userCommands(program: Command): void {
-  const user = program.command('user').description('manage users and their API tokens');
+  const user = program.command('user').description('manage users, their API tokens and their console passwords');
 
   const create = user
     .command('create')
@@ -126,6 +181,27 @@ export function userCommands(program: Command): void {
       const found = await userByEmail(store, flags.email);
       await store.tokens.revoke(found.id, flags.tokenId);
       process.stdout.write(`Revoked token ${flags.tokenId} of ${found.email}\n`);
+    });
+  });
+
+  const password = user
+    .command('password')
+    .description(
+      "set a user's password for the web console (asked twice on the terminal, or the first line of standard input with --password-stdin); " +
+        "it ends the user's console sessions and lifts a lock-out. API tokens keep working",
+    )
+    .requiredOption('--email <address>', "the user's email address")
+    .option('--password-stdin', 'read the password from the first line of standard input', false);
+  addStoreOptions(password);
+  password.action(async (flags: StoreFlags & { email: string; passwordStdin: boolean }) => {
+    await withStore(flags, async (store) => {
+      const found = await userByEmail(store, flags.email);
+      const value = await newPassword(flags.passwordStdin);
+      const { sessionsEnded } = await store.sessions.setPassword(found.id, value);
+      process.stdout.write(
+        `Set the console password of ${found.isAdmin ? 'administrator' : 'user'} ${found.email}; ` +
+          `${sessionsEnded} console session${sessionsEnded === 1 ? '' : 's'} ended.\n`,
+      );
     });
   });
 

@@ -57,3 +57,23 @@ export class Problems {
     if (this.list.length > 0) throw new ValidationError(this.list);
   }
 }
+
+/** The caller did not prove who they are (a wrong password, a used setup link); the API answers 401. */
+export class UnauthorizedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnauthorizedError';
+  }
+}
+
+/** Too many failed attempts: refused until the lock ends, whatever is sent; the API answers 429 with Retry-After. */
+export class TooManyAttemptsError extends Error {
+  constructor(
+    message: string,
+    /** Seconds until the lock ends (at least 1). */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'TooManyAttemptsError';
+  }
+}

@@ -27,6 +27,7 @@ const RECORD_NAMES: Record<string, string> = {
   users: 'user',
   queues: 'queue',
   api_tokens: 'API token',
+  console_sessions: 'console session',
   email_server_profiles: 'email server profile',
   mailboxes: 'mailbox',
   crm_records: 'CRM record',

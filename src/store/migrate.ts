@@ -5,6 +5,7 @@ import { tokenPrefix } from './migrations/0002-token-prefix.js';
 import { connectionTests } from './migrations/0003-connection-tests.js';
 import { sync } from './migrations/0004-sync.js';
 import { mailServers } from './migrations/0005-mail-servers.js';
+import { consoleSessions } from './migrations/0006-console-sessions.js';
 
 /** Every migration, in order. Names sort; never rename or edit one that has shipped, add a new one. */
 function migrations(database: Database): Record<string, Migration> {
@@ -14,6 +15,7 @@ function migrations(database: Database): Record<string, Migration> {
     '0003-connection-tests': connectionTests(),
     '0004-sync': sync(),
     '0005-mail-servers': mailServers(),
+    '0006-console-sessions': consoleSessions(),
   };
 }
 

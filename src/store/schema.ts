@@ -3,6 +3,8 @@
  * that one set of migrations serves both: ids are UUID text, times are ISO-8601 UTC text (they sort as they
  * compare), flags are integers 0/1.
  */
+import type { Generated } from 'kysely';
+
 export type Flag = number;
 
 export interface UsersTable {
@@ -11,8 +13,32 @@ export interface UsersTable {
   is_admin: Flag;
   /** Which incoming email of the user's mailbox is tracked (sync/ports.ts IncomingFilterOption). */
   incoming_filter: string;
+  /** The console password as `scrypt$N$r$p$<salt>$<hash>` (store/passwords.ts); null: the user cannot sign in. */
+  password_hash: string | null;
+  /** Failed sign-ins in a row (reset by a success and by a lock). */
+  failed_logins: Generated<number>;
+  /** Until when sign-in is refused after too many failures; null: not locked. */
+  locked_until: string | null;
   created_at: string;
   updated_at: string;
+}
+
+/** A console session; the id is the SHA-256 (hex) of the secret the browser's cookie holds. */
+export interface ConsoleSessionsTable {
+  id: string;
+  user_id: string;
+  created_at: string;
+  last_seen_at: string;
+  /** The idle expiry, moved forward as the session is used, never beyond the absolute limit. */
+  expires_at: string;
+}
+
+/** A one-time link that sets the first administrator's password; the id is the SHA-256 (hex) of the token. */
+export interface ConsoleSetupTokensTable {
+  id: string;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
 }
 
 export interface ApiTokensTable {
@@ -258,4 +284,6 @@ export interface Schema {
   activity_mailboxes: ActivityMailboxesTable;
   sync_states: SyncStatesTable;
   message_outcomes: MessageOutcomesTable;
+  console_sessions: ConsoleSessionsTable;
+  console_setup_tokens: ConsoleSetupTokensTable;
 }

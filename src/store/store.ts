@@ -11,6 +11,7 @@ import { migrateToLatest, type MigrationReport } from './migrate.js';
 import { ProfileRepository } from './profiles.js';
 import { CrmRecordRepository } from './records.js';
 import { type KeySource, loadSecretKey, SecretBox, SecretKeyError } from './secrets.js';
+import { SessionRepository } from './sessions.js';
 import { SyncRepository } from './sync.js';
 import { QueueRepository, TokenRepository, UserRepository } from './users.js';
 
@@ -26,6 +27,8 @@ const KEY_CHECK_TEXT = 'liaison secret key check';
 export class Store {
   readonly users: UserRepository;
   readonly tokens: TokenRepository;
+  /** The web console's passwords, sessions and setup links. */
+  readonly sessions: SessionRepository;
   readonly queues: QueueRepository;
   readonly records: CrmRecordRepository;
   readonly profiles: ProfileRepository;
@@ -45,6 +48,7 @@ export class Store {
     const db = database.db;
     this.users = new UserRepository(db);
     this.tokens = new TokenRepository(db);
+    this.sessions = new SessionRepository(db, this.users);
     this.queues = new QueueRepository(db);
     this.records = new CrmRecordRepository(db);
     this.profiles = new ProfileRepository(db, secretBox);

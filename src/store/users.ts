@@ -184,7 +184,7 @@ export class UserRepository {
   }
 
   /**
-   * Deletes a user with their mailbox (and its alerts) and their API tokens. Their email activities stay in the
+   * Deletes a user with their mailbox (and its alerts), their API tokens and their console sessions. Their email activities stay in the
    * CRM, no longer in a mailbox; the parties that named them keep the address, unlinked. Refused for the last
    * administrator, and while they own a queue or an email server profile, unless `transferTo` names the user
    * who takes over those, and the user's email activities too, in the same transaction.
@@ -212,6 +212,7 @@ export class UserRepository {
         }
         await assertOwnsNothing(trx, id);
         const tokens = await trx.deleteFrom('api_tokens').where('user_id', '=', id).executeTakeFirst();
+        await trx.deleteFrom('console_sessions').where('user_id', '=', id).execute();
         await deleteAddresses(trx, 'user', id);
         await unlinkParties(trx, 'user', id);
         await trx.deleteFrom('users').where('id', '=', id).execute();
