@@ -590,6 +590,12 @@ export const Organization = Type.Object({
   systemNotificationMailboxId: Nullable(
     Type.String({ format: 'uuid', description: 'The mailbox system notifications (the profile owner\'s failure email) are sent from; null: none are sent' }),
   ),
+  defaultProfileId: Nullable(
+    Type.String({
+      format: 'uuid',
+      description: 'The default email server profile: what Apply Default Email Server Profile associates mailboxes with; null: none is set. The profile cannot be deleted while it is the default',
+    }),
+  ),
 });
 
 export const OrganizationUpdate = Type.Object(
@@ -600,6 +606,7 @@ export const OrganizationUpdate = Type.Object(
     maxAttachmentBytes: Type.Optional(Type.Integer({ minimum: ORGANIZATION_LIMITS.maxAttachmentBytes.min, maximum: ORGANIZATION_LIMITS.maxAttachmentBytes.max })),
     blockedAttachmentExtensions: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 33 }), { maxItems: ORGANIZATION_LIMITS.blockedExtensions })),
     systemNotificationMailboxId: Type.Optional(Nullable(Id)),
+    defaultProfileId: Type.Optional(Nullable(Id)),
   },
   { additionalProperties: false, minProperties: 1 },
 );

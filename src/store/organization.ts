@@ -11,13 +11,22 @@ import type { Schema } from './schema.js';
 
 export const ORGANIZATION_KEY = 'organization';
 
-export const DEFAULT_ORGANIZATION: Readonly<OrganizationSettings> = Object.freeze({
+/**
+ * The settings as the API reads and changes them: the sync engine's, and the console's default email server
+ * profile (what "Apply Default Email Server Profile" associates mailboxes with; null: none is set).
+ */
+export interface Organization extends OrganizationSettings {
+  defaultProfileId: string | null;
+}
+
+export const DEFAULT_ORGANIZATION: Readonly<Organization> = Object.freeze({
   useTrackingToken: true,
   trackingTokenPrefix: 'CRM:',
   trackingTokenDigits: 7,
   maxAttachmentBytes: ATTACHMENT_POLICY.maxBytes,
   blockedAttachmentExtensions: [...ATTACHMENT_POLICY.blockedExtensions].sort(),
   systemNotificationMailboxId: null,
+  defaultProfileId: null,
 });
 
 export const ORGANIZATION_LIMITS = {
@@ -27,15 +36,15 @@ export const ORGANIZATION_LIMITS = {
   blockedExtensions: 1000,
 } as const;
 
-export type OrganizationChange = Partial<OrganizationSettings>;
+export type OrganizationChange = Partial<Organization>;
 
 /** Reads the settings (defaults for what was never set). */
-export async function readOrganization(db: Db): Promise<OrganizationSettings> {
+export async function readOrganization(db: Db): Promise<Organization> {
   const row = await db.selectFrom('settings').select('value').where('key', '=', ORGANIZATION_KEY).executeTakeFirst();
   if (!row) return { ...DEFAULT_ORGANIZATION, blockedAttachmentExtensions: [...DEFAULT_ORGANIZATION.blockedAttachmentExtensions] };
-  let stored: Partial<OrganizationSettings>;
+  let stored: Partial<Organization>;
   try {
-    stored = JSON.parse(row.value) as Partial<OrganizationSettings>;
+    stored = JSON.parse(row.value) as Partial<Organization>;
   } catch (error) {
     // Only this module writes the value; one that no longer reads must not quietly become the defaults.
     throw new Error(`the organization settings in the settings table are not JSON (${(error as Error).message}); set them again with PATCH /api/v1/organization`);
@@ -80,17 +89,25 @@ function checkChange(change: OrganizationChange): OrganizationChange {
 export class OrganizationRepository {
   constructor(private readonly db: Kysely<Schema>) {}
 
-  get(): Promise<OrganizationSettings> {
+  get(): Promise<Organization> {
     return readOrganization(this.db);
   }
 
-  /** Changes the given settings, keeps the rest. The notification mailbox must exist. */
-  async update(change: OrganizationChange): Promise<OrganizationSettings> {
+  /**
+   * Changes the given settings, keeps the rest. The notification mailbox and the default profile must exist;
+   * the profile is locked until the change commits, so a profile being deleted at the same time is either
+   * still there (and its deletion then refused: it is the default) or found gone here.
+   */
+  async update(change: OrganizationChange): Promise<Organization> {
     const checked = checkChange(change);
     return this.db.transaction().execute(async (trx) => {
       if (checked.systemNotificationMailboxId) {
         const mailbox = await trx.selectFrom('mailboxes').select('id').where('id', '=', checked.systemNotificationMailboxId).executeTakeFirst();
         if (!mailbox) throw new ValidationError([{ field: 'systemNotificationMailboxId', message: `no mailbox has id ${checked.systemNotificationMailboxId}` }]);
+      }
+      if (checked.defaultProfileId) {
+        const profile = await updateLock(trx, trx.selectFrom('email_server_profiles').select('id').where('id', '=', checked.defaultProfileId)).executeTakeFirst();
+        if (!profile) throw new ValidationError([{ field: 'defaultProfileId', message: `no email server profile has id ${checked.defaultProfileId}` }]);
       }
       // Locked (PostgreSQL) so that two changes at once do not each keep only their own half.
       await trx.insertInto('settings').values({ key: ORGANIZATION_KEY, value: '{}' }).onConflict((oc) => oc.column('key').doNothing()).execute();

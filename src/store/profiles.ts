@@ -17,6 +17,7 @@ import {
 } from '../domain/profile.js';
 import { type Db, flag, isSet, isUniqueViolation, now, type Page, type PageRequest, pageLimit, toPage, updateLock } from './common.js';
 import { explainConflict } from './errors.js';
+import { readOrganization } from './organization.js';
 import type { EmailServerProfilesTable, Schema } from './schema.js';
 import type { SecretBox } from './secrets.js';
 import { assertUserExists } from './users.js';
@@ -209,7 +210,7 @@ export class ProfileRepository {
     return this.get(id);
   }
 
-  /** Deletes a profile no mailbox uses; refuses while any does. */
+  /** Deletes a profile no mailbox uses and that is not the organization's default; refuses while either holds. */
   async delete(id: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       // Locked first: a mailbox associated from now on waits, then finds the profile gone.
@@ -223,6 +224,11 @@ export class ProfileRepository {
       if (count > 0) {
         throw new ConflictError(
           `profile "${profile.name}" is used by ${count} mailbox${count === 1 ? '' : 'es'}; associate ${count === 1 ? 'it' : 'them'} with another profile (POST /api/v1/mailboxes/associate) before deleting it`,
+        );
+      }
+      if ((await readOrganization(trx)).defaultProfileId === id) {
+        throw new ConflictError(
+          `profile "${profile.name}" is the organization's default email server profile; choose another default (PATCH /api/v1/organization {"defaultProfileId": …}, or null for none) before deleting it`,
         );
       }
       await trx.deleteFrom('email_server_profiles').where('id', '=', id).execute();

@@ -18,7 +18,8 @@ export function organizationRoutes(store: Store): FastifyPluginAsyncTypebox {
         summary: "Change the organization's email settings (administrators)",
         description:
           'Only the settings given change. Tracking tokens number on from where they are whatever the prefix or digits; ' +
-          'systemNotificationMailboxId must name an existing mailbox (null: no system notifications are sent).',
+          'systemNotificationMailboxId must name an existing mailbox (null: no system notifications are sent); ' +
+          'defaultProfileId an existing email server profile (null: no default).',
         body: OrganizationUpdate,
         response: { 200: Organization, ...errorResponses },
       },
