@@ -366,7 +366,21 @@ export const MailboxLoginBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const MailboxDetail = Type.Composite([Mailbox, Type.Object({ recentAlerts: Type.Array(Alert) })]);
+/** What a mailbox's reader (its owner too, who may not read profiles) needs to know of its profile. */
+export const MailboxProfileSummary = Type.Object(
+  {
+    id: Id,
+    name: Type.String(),
+    serverType: StringEnum(SERVER_TYPES),
+    credentialSource: Nullable(StringEnum(CREDENTIAL_SOURCES)),
+  },
+  { description: "The mailbox's email server profile in brief; credentialSource mailbox: the mailbox's own login (PUT /mailboxes/{id}/login) is used" },
+);
+
+export const MailboxDetail = Type.Composite([
+  Mailbox,
+  Type.Object({ recentAlerts: Type.Array(Alert, { description: 'Newest first' }), profile: Nullable(MailboxProfileSummary) }),
+]);
 
 export const MailboxUpdate = Type.Object(
   {

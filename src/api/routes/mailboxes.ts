@@ -4,7 +4,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { type DiagnosticsContext, type TestAndEnableOutcome, testAndEnableMailboxes } from '../../diagnostics/runs.js';
-import { ForbiddenError, ValidationError } from '../../domain/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { Mailbox as MailboxRecord } from '../../store/mailboxes.js';
 import type { Store } from '../../store/store.js';
 import { currentUser, requireAdmin } from '../auth.js';
@@ -58,11 +58,22 @@ export function mailboxRoutes(store: Store, diagnostics: DiagnosticsContext | nu
     });
 
     app.get('/mailboxes/:id', {
-      schema: { tags, summary: 'Read a mailbox with its recent alerts', params: IdParams, response: { 200: MailboxDetail, ...errorResponses } },
+      schema: { tags, summary: 'Read a mailbox with its recent alerts and its profile in brief', params: IdParams, response: { 200: MailboxDetail, ...errorResponses } },
     }, async (request) => {
       const mailbox = await readable(request, request.params.id);
       const alerts = await store.alerts.list({ mailboxId: mailbox.id, limit: RECENT_ALERTS });
-      return { ...mailbox, recentAlerts: alerts.items };
+      // A profile deleted since the mailbox was read leaves it without one.
+      const profile = mailbox.profileId
+        ? await store.profiles.get(mailbox.profileId).catch((error: unknown) => {
+          if (error instanceof NotFoundError) return null;
+          throw error;
+        })
+        : null;
+      return {
+        ...mailbox,
+        recentAlerts: alerts.items,
+        profile: profile && { id: profile.id, name: profile.name, serverType: profile.serverType, credentialSource: profile.credentialSource },
+      };
     });
 
     /** The mailbox's own login may be set by its owner or an administrator, and only where the profile uses it. */

@@ -1,7 +1,8 @@
 /**
- * The organization's default email server profile (what the console's Apply Default Email Server Profile
- * associates mailboxes with): set and cleared by administrators, must name a profile, and keeps its profile
- * from being deleted. On SQLite and PostgreSQL.
+ * What the console's mailbox pages need of the API: the organization's default email server profile (what
+ * Apply Default Email Server Profile associates mailboxes with: set and cleared by administrators, must name a
+ * profile, keeps its profile from being deleted), and a mailbox's profile in brief for its owner, who may not
+ * read profiles (whether the mailbox's own login is used). On SQLite and PostgreSQL.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -61,6 +62,22 @@ for (const kind of DATABASES) {
       assert.equal(cleared.json().defaultProfileId, null);
       assert.equal((await api.call('DELETE', `/api/v1/email-server-profiles/${profileId}`)).statusCode, 204);
       assert.equal((await api.call('GET', `/api/v1/email-server-profiles/${profileId}`)).statusCode, 404);
+    });
+
+    test("a mailbox's reader gets its profile in brief, its owner too; none without a profile", async () => {
+      const none = (await api.call('GET', `/api/v1/mailboxes/${api.user.mailboxId}`, { token: api.userToken })).json();
+      assert.equal(none.profile, null);
+      const created = await api.call('POST', '/api/v1/email-server-profiles', {
+        body: { name: 'Own logins', serverType: 'imap-smtp', incomingServer: 'imap.contoso.test', outgoingServer: 'smtp.contoso.test', credentialSource: 'mailbox' },
+      });
+      const profileId = created.json().id as string;
+      await api.call('POST', '/api/v1/mailboxes/associate', { body: { mailboxIds: [api.user.mailboxId], profileId } });
+      const own = await api.call('GET', `/api/v1/mailboxes/${api.user.mailboxId}`, { token: api.userToken });
+      assert.equal(own.statusCode, 200, own.body);
+      assert.deepEqual(own.json().profile, { id: profileId, name: 'Own logins', serverType: 'imap-smtp', credentialSource: 'mailbox' });
+      assert.equal((await api.call('GET', `/api/v1/email-server-profiles/${profileId}`, { token: api.userToken })).statusCode, 403, 'the owner still cannot read the profile itself');
+      assert.equal((await api.call('GET', `/api/v1/mailboxes/${api.admin.mailboxId}`, { token: api.userToken })).statusCode, 403);
+      await api.call('POST', '/api/v1/mailboxes/associate', { body: { mailboxIds: [api.user.mailboxId], profileId: null } });
     });
 
     test('the OpenAPI document has the setting, nullable, on reading and on changing', async () => {
