@@ -283,7 +283,7 @@ function ProfileChange(props: { mailbox: MailboxDetail; onChanged: () => void })
       <ErrorNotice error={profiles.error} />
       <Field label="Profile" name="profileId" error={error?.forField('profileId')} hint="Another profile disables the mailbox and resets its statuses: Test & Enable it again.">
         {(attrs) => (
-          <select {...attrs} value={value} onChange={(e) => setChoice(e.currentTarget.value)}>
+          <select {...attrs} key={profiles.data ? 'loaded' : 'loading'} value={value} onChange={(e) => setChoice(e.currentTarget.value)}>
             <option value="">None</option>
             {(profiles.data?.items ?? []).map((p) => (
               <option key={p.id} value={p.id}>

@@ -187,7 +187,8 @@ export function MailboxesPage(props: { query: URLSearchParams }) {
       <form class="filters" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <Field label="Profile" name="profileId">
           {(attrs) => (
-            <select {...attrs} value={filters.profileId ?? ''} onChange={(e) => setQuery({ profileId: e.currentTarget.value })}>
+            // Keyed by whether the options arrived: a value set before its option exists would not show.
+            <select {...attrs} key={profiles.data ? 'loaded' : 'loading'} value={filters.profileId ?? ''} onChange={(e) => setQuery({ profileId: e.currentTarget.value })}>
               <option value="">Any</option>
               <option value="none">None</option>
               {(profiles.data ?? []).map((p) => (
@@ -225,7 +226,7 @@ export function MailboxesPage(props: { query: URLSearchParams }) {
         {isAdmin ? (
           <Field label="Owner" name="ownerId">
             {(attrs) => (
-              <select {...attrs} value={filters.ownerId ?? ''} onChange={(e) => setQuery({ ownerId: e.currentTarget.value })}>
+              <select {...attrs} key={users.data ? 'loaded' : 'loading'} value={filters.ownerId ?? ''} onChange={(e) => setQuery({ ownerId: e.currentTarget.value })}>
                 <option value="">Anyone</option>
                 {(users.data ?? []).map((u) => (
                   <option key={u.id} value={u.id}>
@@ -439,7 +440,7 @@ function DefaultProfileSetting(props: { detailsRef: { current: HTMLDetailsElemen
           hint="What Apply Default Email Server Profile associates the selected mailboxes with. A profile cannot be deleted while it is the default."
         >
           {(attrs) => (
-            <select {...attrs} value={value} onChange={(e) => setChoice(e.currentTarget.value)}>
+            <select {...attrs} key={`${props.profiles.length}`} value={value} onChange={(e) => setChoice(e.currentTarget.value)}>
               <option value="">None</option>
               {props.profiles.map((p) => (
                 <option key={p.id} value={p.id}>
