@@ -14,6 +14,8 @@ const missing = browserMissing();
 const DOMAIN = 'contoso.test';
 const GINA = `gina@${DOMAIN}`;
 const DORA = `dora@${DOMAIN}`;
+/** A Liaison user whose mailbox the sandbox does not have: its Test & Enable fails. */
+const OTTO = `otto@${DOMAIN}`;
 
 describe('the Mailboxes pages', { skip: missing ?? false }, () => {
   let world: ConsoleWorld;
@@ -37,7 +39,7 @@ describe('the Mailboxes pages', { skip: missing ?? false }, () => {
       requestTimeoutSeconds: 20,
       ownerId: world.admin.user.id,
     });
-    for (const [name, email] of [['Gina', GINA], ['Dora', DORA], ['Ivy', `ivy@${DOMAIN}`]] as const) {
+    for (const [name, email] of [['Gina', GINA], ['Dora', DORA], ['Otto', OTTO], ['Ivy', `ivy@${DOMAIN}`]] as const) {
       ids[name] = (await store.users.create({ name, email })).mailboxId!;
     }
   });
@@ -48,7 +50,7 @@ describe('the Mailboxes pages', { skip: missing ?? false }, () => {
 
   const row = (page: Page, address: string) => page.getByRole('row').filter({ has: page.getByRole('checkbox', { name: `Select ${address}` }) });
 
-  test('an administrator associates, approves and Test & Enables two mailboxes, and sees both enabled per row', async () => {
+  test('an administrator associates, approves and Test & Enables mailboxes, and sees per row which were enabled, which failed and which were refused', async () => {
     const page = await browser.page();
     await signIn(page, world, world.admin);
     await page.getByRole('navigation').getByRole('link', { name: 'Mailboxes' }).click();
@@ -59,36 +61,45 @@ describe('the Mailboxes pages', { skip: missing ?? false }, () => {
     await page.getByRole('button', { name: 'Approve Email' }).click();
     await page.getByRole('status').filter({ hasText: 'Select one or more mailboxes first' }).waitFor();
 
-    await page.getByRole('checkbox', { name: `Select ${GINA}` }).check();
-    await page.getByRole('checkbox', { name: `Select ${DORA}` }).check();
-    await page.getByText('2 mailboxes selected').waitFor();
+    for (const address of [GINA, DORA, OTTO]) await page.getByRole('checkbox', { name: `Select ${address}` }).check();
+    await page.getByText('3 mailboxes selected').waitFor();
     await page.getByLabel('Profile to associate with').selectOption({ label: 'Sandbox Exchange' });
     await page.getByRole('button', { name: 'Associate with profile' }).click();
-    await page.getByText('Associated 2 mailboxes with "Sandbox Exchange"').waitFor();
+    await page.getByText('Associated 3 mailboxes with "Sandbox Exchange"').waitFor();
     assert.match(await row(page, GINA).innerText(), /Sandbox Exchange[\s\S]*associated/);
     assert.equal((await world.store.mailboxes.get(ids.Dora!)).profileId, sandboxProfile.id);
 
     await page.getByRole('button', { name: 'Approve Email' }).click();
-    await page.getByText('Approved the email address of 2 mailboxes').waitFor();
+    await page.getByText('Approved the email address of 3 mailboxes').waitFor();
     assert.match(await row(page, DORA).innerText(), /approved[\s\S]*Email address approved/);
 
+    // Ivy has no profile and no approved address: refused, with why.
+    await page.getByRole('checkbox', { name: `Select ivy@${DOMAIN}` }).check();
     await page.getByRole('button', { name: 'Test & Enable' }).click();
-    await page.getByText('Test & Enable: 2 enabled, 0 failed, 0 refused.').waitFor({ timeout: 60_000 });
+    await page.getByRole('status').filter({ hasText: 'Testing 4 mailboxes…' }).waitFor();
+    await page.getByText('Test & Enable: 2 enabled, 1 failed, 1 refused.').waitFor({ timeout: 60_000 });
     for (const address of [GINA, DORA]) {
       const text = await row(page, address).innerText();
       assert.match(text, /Tested and enabled in/, `${address}: ${text}`);
-      assert.match(text, /\benabled\b/);
+      assert.match(text, /success\s+success\s+yes/, `${address} shows its refreshed statuses: ${text}`);
     }
     for (const id of [ids.Gina!, ids.Dora!]) assert.equal((await world.store.mailboxes.get(id)).enabled, true);
-    assert.match(await row(page, GINA).innerText(), /success/, 'the row shows the refreshed status');
+    const otto = await row(page, OTTO).innerText();
+    assert.match(otto, /failed\s+Mailbox connection: /, otto);
+    assert.match(otto, /failure\s+failure\s+no/, otto);
+    const ivy = await row(page, `ivy@${DOMAIN}`).innerText();
+    assert.match(ivy, /refused\s+Not tested:[\s\S]*not approved[\s\S]*no email server profile/, ivy);
+    assert.equal((await world.store.mailboxes.get(ids.Otto!)).enabled, false);
     await screenshot(page, 'mailboxes-list');
 
     // The filters live in the address: the profile filter shows only the profile's mailboxes.
     await page.getByLabel('Profile', { exact: true }).selectOption({ label: 'Sandbox Exchange' });
     await page.waitForURL(new RegExp(`profileId=${sandboxProfile.id}`));
-    await page.getByRole('checkbox', { name: `Select ${GINA}` }).waitFor();
-    assert.equal(await page.getByRole('checkbox', { name: `Select ${world.admin.email}` }).count(), 0);
+    await page.getByRole('checkbox', { name: `Select ${world.admin.email}` }).waitFor({ state: 'detached' });
+    assert.equal(await page.getByRole('checkbox', { name: `Select ${GINA}` }).count(), 1);
+    assert.equal(await page.getByRole('checkbox', { name: `Select ivy@${DOMAIN}` }).count(), 0);
     await page.reload();
+    await page.getByLabel('Profile', { exact: true }).locator('option', { hasText: 'Sandbox Exchange' }).waitFor({ state: 'attached' });
     assert.equal(await page.getByLabel('Profile', { exact: true }).inputValue(), sandboxProfile.id, 'the filter survives a reload');
     await page.getByRole('checkbox', { name: `Select ${DORA}` }).waitFor();
     await page.context().close();

@@ -199,7 +199,7 @@ export function MailboxesPage(props: { query: URLSearchParams }) {
             </select>
           )}
         </Field>
-        <Field label="Status" name="status" hint="Incoming or outgoing">
+        <Field label="Sync status (in or out)" name="status">
           {(attrs) => (
             <select {...attrs} value={filters.status ?? ''} onChange={(e) => setQuery({ status: e.currentTarget.value })}>
               <option value="">Any</option>
