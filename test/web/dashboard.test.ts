@@ -96,6 +96,16 @@ describe('the dashboard and alerts pages', { skip: missing ?? false }, () => {
     await screenshot(phone, 'dashboard-phone');
   });
 
+  test("a member's dashboard counts only their own mailbox, and links no profile page", async () => {
+    const page = await browser.page();
+    await signIn(page, world, world.member);
+    await page.getByTestId('updated').filter({ hasText: 'live' }).waitFor();
+    assert.equal(await page.getByTestId('mailboxes-total').textContent(), '1');
+    assert.equal((await page.getByTestId('tracked-today').textContent())?.trim(), '0');
+    await page.getByText('No mailbox is failing.').waitFor();
+    assert.equal(await page.locator('a[href^="/profiles/"]').count(), 0);
+  });
+
   test('the alerts page shows an alert with its links, the server response and the fix; filters live in the address', async () => {
     await world.store.alerts.raise({
       level: 'error',

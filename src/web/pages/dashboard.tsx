@@ -114,6 +114,8 @@ export function formatAge(ms: number): string {
 }
 
 const hourFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+/** Axis labels: the hour alone, in the browser's own convention ("14" or "2 PM"). */
+const tickFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric' });
 const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
 
 function mailboxesLink(profileId: string | null, status: 'success' | 'failure' | 'not-run' | 'disabled'): string {
@@ -256,8 +258,14 @@ function TrackedChart(props: { buckets: Dashboard['trackedPerHour'] }) {
                 </text>
               ) : null}
               {i % 6 === 0 || i === buckets.length - 1 ? (
-                <text class="tick" x={x + (slot - CHART.gap) / 2} y={CHART.height - 6} text-anchor="middle">
-                  {hourFormat.format(new Date(b.hour))}
+                // The first and last labels are anchored inside the chart so that they are not cut off.
+                <text
+                  class="tick"
+                  x={i === 0 ? x : i === buckets.length - 1 ? x + slot - CHART.gap : x + (slot - CHART.gap) / 2}
+                  y={CHART.height - 6}
+                  text-anchor={i === 0 ? 'start' : i === buckets.length - 1 ? 'end' : 'middle'}
+                >
+                  {tickFormat.format(new Date(b.hour))}
                 </text>
               ) : null}
             </g>
