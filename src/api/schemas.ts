@@ -678,3 +678,97 @@ export const PasswordChange = Type.Object(
   },
   { additionalProperties: false },
 );
+
+// ---- dashboard ----
+
+const StatusCounts = Type.Object(
+  {
+    success: Type.Integer({ minimum: 0 }),
+    failure: Type.Integer({ minimum: 0 }),
+    notRun: Type.Integer({ minimum: 0 }),
+    disabled: Type.Integer({ minimum: 0 }),
+  },
+  {
+    description:
+      'Mailboxes by status, each counted once: disabled when not enabled; otherwise only the directions the mailbox synchronizes ' +
+      '(method server-side-sync) count: failure when one of their statuses is failure, success when all are success, not-run otherwise ' +
+      '(a direction has not run yet). Statuses are those of the mailboxes API (not-run, success, failure).',
+  },
+);
+
+const DashboardMailbox = {
+  id: Id,
+  name: Type.String(),
+  emailAddress: Type.String(),
+  profileId: Nullable(Id),
+  profileName: Nullable(Type.String()),
+};
+
+export const Dashboard = Type.Object(
+  {
+    generatedAt: DateTime,
+    totals: Type.Object({
+      mailboxes: Type.Integer({ minimum: 0 }),
+      enabled: Type.Integer({ minimum: 0 }),
+      failing: Type.Integer({ minimum: 0, description: 'Mailboxes whose status is failure (all of them; failing lists at most 20)' }),
+      trackedToday: Type.Integer({ minimum: 0, description: 'Incoming email activities Liaison recorded since 00:00 UTC today' }),
+      trackedLast24Hours: Type.Integer({ minimum: 0, description: 'The sum of trackedPerHour' }),
+    }),
+    profiles: Type.Array(
+      Type.Object({
+        profileId: Nullable(Type.String({ format: 'uuid', description: 'null: the mailboxes with no email server profile' })),
+        profileName: Nullable(Type.String()),
+        total: Type.Integer({ minimum: 0 }),
+        counts: StatusCounts,
+      }),
+      { description: 'One row per profile (an administrator sees every profile, those without mailboxes too), by name; the mailboxes with no profile last' },
+    ),
+    failing: Type.Array(
+      Type.Object({
+        ...DashboardMailbox,
+        consecutiveFailures: Type.Integer({ minimum: 0 }),
+        lastError: Nullable(Type.String()),
+        lastSuccessAt: Nullable(DateTime),
+        lastFailureAt: Nullable(DateTime),
+      }),
+      { maxItems: 20, description: 'Mailboxes whose status is failure: most consecutive failures first, then the oldest last success (never first); at most 20' },
+    ),
+    trackedPerHour: Type.Array(
+      Type.Object({
+        hour: Type.String({ format: 'date-time', description: 'The start of the hour (UTC)' }),
+        count: Type.Integer({ minimum: 0 }),
+      }),
+      {
+        minItems: 24,
+        maxItems: 24,
+        description:
+          'Incoming email activities by the hour Liaison recorded them (their createdAt, not the time the mail server received them), ' +
+          'oldest first: the 23 hours before the current one, and the current one so far. An email that reached several mailboxes is one activity.',
+      },
+    ),
+    oldestUnsynced: Nullable(
+      Type.Object(
+        {
+          ...DashboardMailbox,
+          lastSuccessAt: Nullable(Type.String({ format: 'date-time', description: 'null: it never synchronized successfully' })),
+          since: Type.String({ format: 'date-time', description: 'What ageMs counts from: the last success; for one that never succeeded, its last Test & Enable or else its creation' }),
+          ageMs: Type.Integer({ minimum: 0 }),
+        },
+        { description: 'The enabled mailbox whose last successful sync is the oldest (one that never succeeded comes first); null: no mailbox is enabled' },
+      ),
+    ),
+    pendingSend: Type.Object({
+      count: Type.Integer({ minimum: 0, description: 'Email activities waiting to be sent: status pending-send or sending' }),
+      sending: Type.Integer({ minimum: 0, description: 'Of those, being sent now' }),
+      oldestSince: Nullable(Type.String({ format: 'date-time', description: 'The oldest waiting email\'s last change (when it was put in pending send, or its last attempt)' })),
+      oldestAgeMs: Nullable(Type.Integer({ minimum: 0 })),
+      deliveryUncertain: Type.Integer({ minimum: 0, description: 'Sends whose outcome is unknown: a person must decide (POST /email-activities/{id}/delivery)' }),
+    }),
+  },
+  {
+    title: 'Dashboard',
+    description:
+      "What the console's dashboard shows, for the mailboxes the caller may see: an administrator every mailbox, another user their own " +
+      "mailbox and their queues' (as GET /mailboxes), and the email of those mailboxes (as GET /email-activities).",
+  },
+);

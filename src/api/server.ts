@@ -16,6 +16,7 @@ import { describeBytes, errorHandler, send } from './errors.js';
 import { registerMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activities.js';
 import { alertRoutes } from './routes/alerts.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { mailboxRoutes } from './routes/mailboxes.js';
 import { organizationRoutes } from './routes/organization.js';
 import { profileRoutes } from './routes/profiles.js';
@@ -151,6 +152,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       await api.register(mailboxRoutes(store, options.diagnostics ?? null));
       await api.register(activityRoutes(store));
       await api.register(alertRoutes(store));
+      await api.register(dashboardRoutes(store));
       await api.register(organizationRoutes(store));
     },
     { prefix: API_PREFIX },
