@@ -57,15 +57,16 @@ for (const kind of DATABASES) {
       assert.equal(empty.statusCode, 400);
     });
 
-    test('conversationId is applied: no email of these is in that conversation', async () => {
-      // (Which email a conversation holds is tested on the store, with received email that has one.)
+    test('conversationId and messageId are applied: no email of these has them', async () => {
+      // (Which email they find is tested on the store, with received email that has both.)
       assert.deepEqual(ids(await api.call('GET', '/api/v1/email-activities?conversationId=conv-none')), []);
+      assert.deepEqual(ids(await api.call('GET', `/api/v1/email-activities?messageId=${encodeURIComponent('<none@x.test>')}`)), []);
     });
 
     test('the OpenAPI document lists the new filters', async () => {
       const doc = (await api.call('GET', '/api/v1/openapi.json', { token: null })).json();
       const names = doc.paths['/api/v1/email-activities'].get.parameters.map((p: { name: string }) => p.name);
-      for (const name of ['party', 'q', 'since', 'until', 'conversationId']) assert.ok(names.includes(name), `${name} is documented`);
+      for (const name of ['party', 'q', 'since', 'until', 'conversationId', 'messageId']) assert.ok(names.includes(name), `${name} is documented`);
     });
   });
 }

@@ -182,6 +182,9 @@ for (const kind of DATABASES) {
       assert.equal(reply.conversationId, 'conv-A');
       assert.deepEqual(await walk({ conversationId: 'conv-A' }, 1), [reply.id, second, first]);
       assert.deepEqual(await walk({ conversationId: 'conv-a' }), [], 'exactly, case and all');
+      // The email a reply answers, by its Message-ID.
+      assert.deepEqual(await walk({ messageId: reply.inReplyTo! }), [second]);
+      assert.deepEqual(await walk({ messageId: '<nothing@t.test>' }), []);
     });
 
     test('the filters keep to what the user may see', async () => {

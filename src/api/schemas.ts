@@ -565,6 +565,7 @@ export const ActivityQuery = Type.Object(
     status: Type.Optional(StringEnum(ACTIVITY_STATUSES)),
     regardingId: Type.Optional(Id),
     conversationId: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: "Only the email of this conversation (the activity's conversationId), exactly" })),
+    messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'Only the email of this Message-ID (with its angle brackets), exactly: e.g. what an inReplyTo names' })),
     party: Type.Optional(
       Type.String({
         minLength: 1,

@@ -119,6 +119,8 @@ export interface ActivityFilter extends PageRequest {
   regardingId?: string | undefined;
   /** Only the activities of this conversation (the server's conversation id), exactly. */
   conversationId?: string | undefined;
+  /** Only the activity of this Message-ID (with its angle brackets), exactly: what an In-Reply-To names. */
+  messageId?: string | undefined;
   /**
    * Only activities with a party (from, to, cc or bcc) whose address or display name contains this text, case
    * aside (ASCII letters only on SQLite, whose lower() folds no others).
@@ -386,6 +388,7 @@ export class ActivityRepository {
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.regardingId) query = query.where('regarding_id', '=', filter.regardingId);
     if (filter.conversationId) query = query.where('conversation_id', '=', filter.conversationId);
+    if (filter.messageId) query = query.where('message_id', '=', filter.messageId);
     if (filter.party) {
       const pattern = containsPattern(filter.party);
       query = query.where('id', 'in', (eb) =>

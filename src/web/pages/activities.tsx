@@ -550,8 +550,12 @@ function Conversation(props: { activity: Activity }) {
     () => (a.conversationId ? get<Page<ActivitySummary>>('/email-activities', { conversationId: a.conversationId, limit: 100 }) : Promise.resolve(null)),
     [a.conversationId],
   );
+  const answeredList = useLoad<Page<ActivitySummary> | null>(
+    () => (a.inReplyTo ? get<Page<ActivitySummary>>('/email-activities', { messageId: a.inReplyTo, limit: 1 }) : Promise.resolve(null)),
+    [a.inReplyTo],
+  );
   const rest = (others.data?.items ?? []).filter((o) => o.id !== a.id);
-  const answered = (others.data?.items ?? []).find((o) => a.inReplyTo && o.messageId === a.inReplyTo);
+  const answered = answeredList.data?.items[0];
   return (
     <section aria-labelledby="conversation-title">
       <h2 id="conversation-title">Conversation</h2>
