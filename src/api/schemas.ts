@@ -578,6 +578,24 @@ export const ActivityQuery = Type.Object(
     direction: Type.Optional(StringEnum(DIRECTIONS)),
     status: Type.Optional(StringEnum(ACTIVITY_STATUSES)),
     regardingId: Type.Optional(Id),
+    conversationId: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: "Only the email of this conversation (the activity's conversationId), exactly" })),
+    messageId: Type.Optional(Type.String({ minLength: 1, maxLength: 1000, description: 'Only the email of this Message-ID (with its angle brackets), exactly: e.g. what an inReplyTo names' })),
+    party: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 320,
+        description: 'Only email with a party (from, to, cc or bcc) whose address or display name contains this text, case aside (on SQLite only ASCII letters are folded)',
+      }),
+    ),
+    q: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Only email whose subject contains this text, case aside (as party)' })),
+    since: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description:
+          "Only email at or after this moment: an incoming email's receivedAt, an outgoing one's sentAt, or its createdAt while it has neither (a draft, one waiting to be sent). Compared to the second",
+      }),
+    ),
+    until: Type.Optional(Type.String({ format: 'date-time', description: 'Only email before this moment (the same moment as since; later than since)' })),
   },
   { additionalProperties: false },
 );

@@ -117,8 +117,43 @@ export interface ActivityFilter extends PageRequest {
   direction?: Direction | undefined;
   status?: ActivityStatus | undefined;
   regardingId?: string | undefined;
+  /** Only the activities of this conversation (the server's conversation id), exactly. */
+  conversationId?: string | undefined;
+  /** Only the activity of this Message-ID (with its angle brackets), exactly: what an In-Reply-To names. */
+  messageId?: string | undefined;
+  /**
+   * Only activities with a party (from, to, cc or bcc) whose address or display name contains this text, case
+   * aside (ASCII letters only on SQLite, whose lower() folds no others).
+   */
+  party?: string | undefined;
+  /** Only activities whose subject contains this text, case aside (as party). */
+  q?: string | undefined;
+  /** Only activities at or after this moment (see activityTime). */
+  since?: string | undefined;
+  /** Only activities before this moment (see activityTime). */
+  until?: string | undefined;
   /** Only activities this user may see now: those of the mailboxes they own (see Actor). */
   visibleTo?: string | undefined;
+}
+
+/**
+ * The moment since/until compare: when an incoming email was received, when an outgoing one was sent, and when
+ * either was created while it has no such time (a draft, an email waiting to be sent). Stored times are
+ * ISO-8601 UTC text, some with milliseconds and some (the server's own, as EWS gives them) without, so they
+ * compare as text to the second: their first 19 characters.
+ */
+const activityTime = sql<string>`substr(case when direction = 'incoming' then coalesce(received_at, created_at) else coalesce(sent_at, created_at) end, 1, 19)`;
+
+/** A LIKE pattern that finds the text anywhere, its own % _ and \ taken literally (escape '\'). */
+function containsPattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** A time as activityTime reads stored ones (UTC, to the second: a fraction is dropped), for text comparison. */
+function storedTime(field: 'since' | 'until', value: string): string {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new ValidationError([{ field, message: 'must be a date-time (RFC 3339, e.g. 2026-03-01T10:00:00Z)' }]);
+  return date.toISOString().slice(0, 19);
 }
 
 /** Every column but the bodies, which only the single-email read loads. */
@@ -352,6 +387,30 @@ export class ActivityRepository {
     if (filter.direction) query = query.where('direction', '=', filter.direction);
     if (filter.status) query = query.where('status', '=', filter.status);
     if (filter.regardingId) query = query.where('regarding_id', '=', filter.regardingId);
+    if (filter.conversationId) query = query.where('conversation_id', '=', filter.conversationId);
+    if (filter.messageId) query = query.where('message_id', '=', filter.messageId);
+    if (filter.party) {
+      const pattern = containsPattern(filter.party);
+      query = query.where('id', 'in', (eb) =>
+        eb
+          .selectFrom('activity_parties')
+          .select('activity_parties.activity_id')
+          .where((p) =>
+            p.or([
+              sql<boolean>`lower(activity_parties.address) like ${pattern} escape '\\'`,
+              sql<boolean>`lower(activity_parties.display_name) like ${pattern} escape '\\'`,
+            ]),
+          ),
+      );
+    }
+    if (filter.q) query = query.where(sql<boolean>`lower(subject) like ${containsPattern(filter.q)} escape '\\'`);
+    const since = filter.since === undefined ? undefined : storedTime('since', filter.since);
+    const until = filter.until === undefined ? undefined : storedTime('until', filter.until);
+    if (since !== undefined && until !== undefined && since >= until) {
+      throw new ValidationError([{ field: 'until', message: 'must be later than since' }]);
+    }
+    if (since !== undefined) query = query.where(sql<boolean>`${activityTime} >= ${since}`);
+    if (until !== undefined) query = query.where(sql<boolean>`${activityTime} < ${until}`);
     if (filter.visibleTo) query = query.where(visibleTo(this.db, filter.visibleTo));
     const rows = await query.execute();
     const page = toPage(rows, limit, (r) => r);
