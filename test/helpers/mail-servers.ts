@@ -15,7 +15,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -430,12 +430,16 @@ maximal_backoff_time = 2s
       const user: MailUser = { address, password, maildir: join(mailDir, domain, local, 'Maildir') };
       users.set(address, user);
       const lines = [...users.values()].map((u) => `${u.address}:{PLAIN}${u.password}::::::`);
-      await writeFile(join(dovecotDir, 'users'), `${lines.join('\n')}\n`);
+      // Written aside and renamed: Dovecot re-reads the file when it changes, and must never read half of it.
+      await writeFile(join(dovecotDir, 'users.new'), `${lines.join('\n')}\n`);
+      await rename(join(dovecotDir, 'users.new'), join(dovecotDir, 'users'));
       await writeFile(join(postfixDir, 'recipients'), `${[...users.keys()].map((a) => `${a} ok`).join('\n')}\n`);
       // Postfix reads texthash tables when a daemon starts: new smtpd processes see the user at once, a running
       // one after its next restart; `postfix reload` would need the postfix wrapper, so the daemons are told here.
       postfix.kill('SIGHUP');
-      await new Promise((r) => setTimeout(r, 300));
+      // Dovecot looks at the passwd-file again at most once a second: a user added in the second of the last
+      // look-up is unknown until the next one. Wait into the next second (and at least for Postfix's daemons).
+      await new Promise((r) => setTimeout(r, Math.max(300, 1050 - (Date.now() % 1000))));
       return user;
     },
     async deliver(envelope, mime) {
