@@ -54,13 +54,13 @@ describe('the dashboard and alerts pages', { skip: missing ?? false }, () => {
     assert.equal((await tracked.textContent())?.trim(), '0');
     // A mark on the window: a reload would lose it.
     await page.evaluate(() => {
-      (window as unknown as { dashboardMark: number }).dashboardMark = 42;
+      (globalThis as unknown as { dashboardMark: number }).dashboardMark = 42;
     });
 
     await deliver(world.sandbox!, addresses[0]!, { subject: 'Dashboard test one' });
     await deliver(world.sandbox!, addresses[1]!, { subject: 'Dashboard test two' });
     await page.getByTestId('tracked-today').filter({ hasText: /^\s*2\s*$/ }).waitFor({ timeout: 30_000 });
-    assert.equal(await page.evaluate(() => (window as unknown as { dashboardMark?: number }).dashboardMark), 42, 'the page was not reloaded');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { dashboardMark?: number }).dashboardMark), 42, 'the page was not reloaded');
     assert.equal((await page.getByTestId('tracked-24h').textContent())?.trim(), '2');
 
     // The chart says what it shows, and its numbers are there as a table for those who cannot see it.
