@@ -164,14 +164,22 @@ export function RecordFormPage(props: { params: Record<string, string> }) {
   return <RecordForm key={`${kind}/${props.params.id ?? 'new'}`} kind={kind} id={props.params.id ?? null} />;
 }
 
+/** What a form shows after it moved to the record it just created (a new user whose password was refused). */
+let carried: { path: string; error: ApiError; saved: string } | null = null;
+
 function RecordForm(props: { kind: RecordKind; id: string | null }) {
   const { kind, id } = props;
   const info = RECORD_KINDS[kind];
   const session = useSession();
   const isAdmin = session.user.isAdmin;
   const loaded = useLoad<AnyRecord | null>(() => (id ? get<AnyRecord>(`${info.path}/${id}`) : Promise.resolve(null)), [kind, id]);
-  const [error, setError] = useState<ApiError | null>(null);
-  const [saved, setSaved] = useState<string | null>(null);
+  const [initial] = useState(() => {
+    const mine = carried?.path === `/records/${kind}/${id}` ? carried : null;
+    if (mine) carried = null;
+    return mine;
+  });
+  const [error, setError] = useState<ApiError | null>(initial?.error ?? null);
+  const [saved, setSaved] = useState<string | null>(initial?.saved ?? null);
   const [busy, setBusy] = useState(false);
   // Grows at every save: the form is drawn again from the saved record (and its password fields emptied).
   const [version, setVersion] = useState(0);
@@ -237,7 +245,15 @@ function RecordForm(props: { kind: RecordKind; id: string | null }) {
       const password = String(form.get('password') ?? '');
       if (kind === 'users' && password) {
         const currentPassword = String(form.get('currentPassword') ?? '');
-        await put(`/users/${result.id}/password`, { password, ...(own ? { currentPassword } : {}) });
+        try {
+          await put(`/users/${result.id}/password`, { password, ...(own ? { currentPassword } : {}) });
+        } catch (caught) {
+          if (id) throw caught;
+          // The user exists now: their own page shows why the password was refused, and another try changes them.
+          carried = { path: `/records/${kind}/${result.id}`, error: asApiError(caught), saved: 'The user was created, but the password was not set.' };
+          navigate(carried.path, { replace: true });
+          return;
+        }
       }
       if (id) {
         await loaded.reload();
