@@ -292,6 +292,7 @@ function wireValue(field: string, value: string | boolean, schema: Record<string
  */
 export function bodyOf(values: Values, initial: Values, creating: boolean, schema: Record<string, PropertySchema>): ProfileBody {
   const body: Record<string, unknown> = {};
+  const typeChanged = values.serverType !== initial.serverType;
   for (const field of Object.keys(FIELDS)) {
     if (!applies(field, values)) continue;
     const value = values[field]!;
@@ -303,7 +304,8 @@ export function bodyOf(values: Values, initial: Values, creating: boolean, schem
     if (creating) {
       const wire = wireValue(field, value, schema);
       if (wire !== null && !(kind === 'number' && String(value).trim() === '')) body[field] = wire;
-    } else if (value !== initial[field]) {
+    } else if (value !== initial[field] || (typeChanged && kind === 'choice')) {
+      // A new server type gets the choices shown (credential source, authentication), not the API's defaults.
       body[field] = wireValue(field, value, schema);
     }
   }
@@ -380,7 +382,14 @@ function ProfileForm(props: {
   }, [error]);
 
   const set = (field: string, value: string | boolean) => {
-    setValues((v) => ({ ...v, [field]: value }));
+    setValues((v) => {
+      const next = { ...v, [field]: value };
+      if (field === 'serverType') {
+        // A port the API derived for the old type is derived again for the new one: do not show the old one.
+        for (const port of ['incomingPort', 'outgoingPort']) if (v[port] === initial[port]) next[port] = value === initial.serverType ? initial[port]! : '';
+      }
+      return next;
+    });
     setSaved(null);
   };
   const type = values.serverType as ServerType;
