@@ -180,6 +180,8 @@ describe('the console’s email and records pages', { skip: missing ?? false }, 
     // Not an administrator: of the users only themselves, and no "New user".
     await samPage.goto(`${world.base}/records/users`);
     await samPage.getByText('this is you').waitFor();
+    // The subtitle comes before the list has loaded: wait for their own row.
+    await samPage.getByRole('row').filter({ hasText: 'sam@contoso.test' }).waitFor();
     assert.equal(await samPage.getByRole('row').count(), 2, 'a header row and their own');
     assert.equal(await samPage.getByRole('link', { name: 'New user' }).count(), 0);
     await samPage.goto(`${world.base}/records/queues`);
