@@ -137,6 +137,8 @@ describe('the dashboard and alerts pages', { skip: missing ?? false }, () => {
     await page.getByLabel('Level').selectOption('error');
     await page.waitForURL(/level=error/);
     await page.locator('li.alert-item').filter({ hasText: 'profile.tested' }).waitFor({ state: 'detached' });
+    // The list may be between two answers (emptied, then filled): wait for the error alert before counting.
+    await page.locator('li.alert-item').filter({ hasText: 'ews.unauthorized' }).waitFor();
     assert.equal(await page.locator('li.alert-item').filter({ hasText: 'ews.unauthorized' }).count(), 1);
     // The filter is in the address: opening it anew gives the same list.
     await page.reload();
