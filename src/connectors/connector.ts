@@ -72,6 +72,26 @@ export interface MessageFailure {
   error: Error;
 }
 
+/**
+ * One message a folder holds, as the missing-mail audit lists it: ids and a few headers, never the body. The audit
+ * compares these with the outcomes the engine recorded; what has none is missing.
+ */
+export interface InventoryEntry {
+  /** The server's id of the message, the same id `listChanges` gives (EWS ItemId, IMAP UID, POP3 UIDL). */
+  serverId: string;
+  internetMessageId?: string;
+  /** When the server received it (EWS DateTimeReceived, IMAP INTERNALDATE, POP3: the Date header). */
+  receivedAt?: string;
+  subject?: string;
+  from?: string;
+}
+
+export interface InventoryPage {
+  entries: InventoryEntry[];
+  /** Where the next page starts (pass it back as `page`); null when this was the last. */
+  next: string | null;
+}
+
 /** A mailbox opened through a connector: what the engine's cycle does with it. */
 export interface MailboxSession {
   readonly address: string;
@@ -79,6 +99,13 @@ export interface MailboxSession {
   listChanges(folder: WellKnownFolder | FolderRef, cursor: string | null, max: number): Promise<ChangePage>;
   /** The messages, in the order asked; a message that cannot be read is a MessageFailure, not a missing entry. */
   fetch(serverIds: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>>;
+  /**
+   * What a folder holds that the server received since `since` (null: everything), oldest first where the server
+   * can tell, at most `max` entries a page, from `page` (null: the first). Reads ids and headers only (EWS
+   * FindItem, IMAP UID SEARCH SINCE + FETCH ENVELOPE, POP3 UIDL + TOP 0), and throws like any other call (the
+   * engine's failure policy and throttling apply). Absent: this server type cannot be audited yet.
+   */
+  inventory?(folder: WellKnownFolder | FolderRef, since: Date | null, page: string | null, max: number): Promise<InventoryPage>;
   /** Sends a message from this mailbox. */
   send(message: OutgoingMessage): Promise<SendReceipt | void>;
   /**
