@@ -92,15 +92,18 @@ export function decideCycle(input: CycleInput): CycleDecision {
     if (deciding!.error.backOffMs !== null) delayMs = Math.max(delayMs, throttleDelayMs(deciding!.error.backOffMs, 0));
   }
 
+  // The mailbox keeps one last error: the one that decided the cycle, whichever direction recorded last. A direction
+  // that succeeded beside one that failed must not clear it (the mailbox would look healthy while it fails).
+  const lastError = deciding ? describeError(deciding.error) : null;
   const records = directions.map((direction): DirectionRecord => {
     const outcome = input.outcomes[direction]!;
     const previous = direction === 'incoming' ? input.mailbox.incomingStatus : input.mailbox.outgoingStatus;
-    if (outcome.ok) return { direction, status: 'success', consecutiveFailures, lastError: null, disable, alert: null };
+    if (outcome.ok) return { direction, status: 'success', consecutiveFailures, lastError, disable, alert: null };
     const error = outcome.error;
     if (error.kind === 'throttled') {
-      return { direction, status: previous, consecutiveFailures, lastError: describeError(error), disable, alert: null };
+      return { direction, status: previous, consecutiveFailures, lastError, disable, alert: null };
     }
-    return { direction, status: 'failure', consecutiveFailures, lastError: describeError(error), disable, alert: alertFor(input, direction, error, consecutiveFailures, disable) };
+    return { direction, status: 'failure', consecutiveFailures, lastError, disable, alert: alertFor(input, direction, error, consecutiveFailures, disable) };
   });
 
   return { records, delayMs, consecutiveFailures, disable, decidingError: deciding?.error ?? null, throttled: kind === 'throttled' };

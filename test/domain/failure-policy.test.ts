@@ -71,6 +71,16 @@ describe('failure policy', () => {
     assert.equal(mixed.consecutiveFailures, 1);
   });
 
+  test('a direction that succeeds beside one that fails keeps the failure as the last error, in whichever order they are recorded', () => {
+    const mixed = decideCycle(input({ outcomes: { incoming: { ok: false, error: error('transient') }, outgoing: { ok: true } } }));
+    // The store writes the records one after the other; the last one written must not clear the mailbox's error.
+    assert.deepEqual(mixed.records.map((r) => r.lastError), ['test.transient: a transient error', 'test.transient: a transient error']);
+    const reversed = decideCycle(input({ outcomes: { incoming: { ok: true }, outgoing: { ok: false, error: error('permanent') } } }));
+    assert.deepEqual(reversed.records.map((r) => r.lastError), ['test.permanent: a permanent error', 'test.permanent: a permanent error']);
+    const fine = decideCycle(input({ outcomes: { incoming: { ok: true }, outgoing: { ok: true } } }));
+    assert.deepEqual(fine.records.map((r) => r.lastError), [null, null]);
+  });
+
   test('a transient error with a hint waits at least as long as the hint', () => {
     const d = decideCycle(input({ outcomes: { incoming: { ok: false, error: error('transient', { backOffMs: 120_000 }) } } }));
     assert.equal(d.delayMs, 120_000);
