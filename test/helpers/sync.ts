@@ -71,6 +71,22 @@ export function syncStoreOf(store: Store): SyncStore {
   return store.sync;
 }
 
+/** An Exchange profile for the sandbox's service account at its fixed EWS URL (Basic, its CA trusted). */
+export async function createSandboxProfile(store: Store, sandbox: TestSandbox, over: Partial<ProfileInput> & Pick<ProfileInput, 'ownerId'>): Promise<Profile> {
+  return store.profiles.create({
+    name: 'Sandbox',
+    serverType: 'exchange',
+    autodiscover: false,
+    incomingServer: sandbox.info.ews,
+    username: sandbox.info.serviceAccount!.username,
+    password: sandbox.password,
+    authentication: 'basic',
+    trustedCaPem: sandbox.sandbox.pki.caCertPem,
+    requestTimeoutSeconds: 20,
+    ...over,
+  });
+}
+
 export async function createSandboxMailboxes(sandbox: TestSandbox, addresses: readonly string[]): Promise<void> {
   for (const address of addresses) {
     const created = await sandbox.control('POST', '/mailboxes', { address, displayName: address.split('@')[0] });
@@ -89,19 +105,7 @@ export async function openWorld(sandbox: TestSandbox, options: WorldOptions): Pr
     const ownerAddress = addresses.pop()!;
     await createSandboxMailboxes(sandbox, [...addresses, ownerAddress]);
     const owner = await store.users.create({ name: 'Profile Owner', email: ownerAddress, isAdmin: true });
-    const profile = await store.profiles.create({
-      name: 'Sandbox',
-      serverType: 'exchange',
-      autodiscover: false,
-      incomingServer: sandbox.info.ews,
-      username: sandbox.info.serviceAccount!.username,
-      password: sandbox.password,
-      authentication: 'basic',
-      trustedCaPem: sandbox.sandbox.pki.caCertPem,
-      requestTimeoutSeconds: 20,
-      ownerId: owner.id,
-      ...options.profile,
-    });
+    const profile = await createSandboxProfile(store, sandbox, { ownerId: owner.id, ...options.profile });
     const filter = options.filter ?? 'all';
     await store.users.update(owner.id, { incomingFilter: filter });
     const mailboxes = await createEnabledMailboxes(store, profile.id, addresses, filter);

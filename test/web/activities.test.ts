@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { browserMissing, type ConsoleWorld, openBrowser, screenshot, signIn, startConsole, type TestBrowser } from '../helpers/console.js';
-import { createSandboxMailboxes, waitUntil } from '../helpers/sync.js';
+import { createSandboxMailboxes, createSandboxProfile, waitUntil } from '../helpers/sync.js';
 
 const missing = browserMissing();
 
@@ -18,18 +18,7 @@ describe('the console’s email and records pages', { skip: missing ?? false }, 
     world = await startConsole({ sandbox: true });
     const sandbox = world.sandbox!;
     await createSandboxMailboxes(sandbox, [world.admin.email]);
-    const profile = await world.store.profiles.create({
-      name: 'Sandbox',
-      serverType: 'exchange',
-      autodiscover: false,
-      incomingServer: sandbox.info.ews,
-      username: sandbox.info.serviceAccount!.username,
-      password: sandbox.password,
-      authentication: 'basic',
-      trustedCaPem: sandbox.sandbox.pki.caCertPem,
-      requestTimeoutSeconds: 20,
-      ownerId: world.admin.user.id,
-    });
+    const profile = await createSandboxProfile(world.store, sandbox, { ownerId: world.admin.user.id });
     await world.store.mailboxes.update(world.admin.user.mailboxId!, { profileId: profile.id, approvalStatus: 'approved', enabled: true });
     world.startEngine();
     browser = await openBrowser();

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { browserMissing, type ConsoleWorld, openBrowser, screenshot, signIn, startConsole, type TestBrowser } from '../helpers/console.js';
 import { deliver } from '../helpers/engine-harness.js';
-import { addFault, createEnabledMailboxes, createSandboxMailboxes } from '../helpers/sync.js';
+import { addFault, createEnabledMailboxes, createSandboxMailboxes, createSandboxProfile } from '../helpers/sync.js';
 
 const missing = browserMissing();
 
@@ -23,18 +23,7 @@ describe('the dashboard and alerts pages', { skip: missing ?? false }, () => {
     const sandbox = world.sandbox!;
     addresses = [`dash-a-${process.pid}@${sandbox.info.domain}`, `dash-b-${process.pid}@${sandbox.info.domain}`];
     await createSandboxMailboxes(sandbox, addresses);
-    const profile = await world.store.profiles.create({
-      name: 'Sandbox Exchange',
-      serverType: 'exchange',
-      autodiscover: false,
-      incomingServer: sandbox.info.ews,
-      username: sandbox.info.serviceAccount!.username,
-      password: sandbox.password,
-      authentication: 'basic',
-      trustedCaPem: sandbox.sandbox.pki.caCertPem,
-      requestTimeoutSeconds: 20,
-      ownerId: world.admin.user.id,
-    });
+    const profile = await createSandboxProfile(world.store, sandbox, { name: 'Sandbox Exchange', ownerId: world.admin.user.id });
     profileId = profile.id;
     mailboxIds = (await createEnabledMailboxes(world.store, profile.id, addresses)).map((m) => m.id);
     world.startEngine();
