@@ -42,6 +42,42 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
   return { ...state, reload };
 }
 
+/** The pages after a list's first (its More button): the first page's items followed by those loaded since. */
+export interface MorePages<T> {
+  items: T[];
+  nextCursor: string | null;
+  loadMore(cursor: string): Promise<void>;
+  busy: boolean;
+  error: ApiError | null;
+}
+
+export function useMorePages<T>(first: Loaded<{ items: T[]; nextCursor: string | null }>, fetchPage: (cursor: string) => Promise<{ items: T[]; nextCursor: string | null }>): MorePages<T> {
+  const [more, setMore] = useState<{ items: T[]; nextCursor: string | null } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  // A new first page (other filters, a reload) starts the list again.
+  useEffect(() => setMore(null), [first.data]);
+  const loadMore = async (cursor: string) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const page = await fetchPage(cursor);
+      setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], nextCursor: page.nextCursor }));
+    } catch (e) {
+      setError(asApiError(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return {
+    items: [...(first.data?.items ?? []), ...(more?.items ?? [])],
+    nextCursor: more ? more.nextCursor : (first.data?.nextCursor ?? null),
+    loadMore,
+    busy,
+    error,
+  };
+}
+
 export function asApiError(error: unknown): ApiError {
   return error instanceof ApiError ? error : new ApiError(0, (error as Error)?.message ?? String(error));
 }

@@ -202,4 +202,21 @@ describe('the console’s email and records pages', { skip: missing ?? false }, 
     await assert.rejects(world.store.activities.get(draft.id), /does not exist/);
     await page.context().close();
   });
+
+  test('a list longer than a page loads the rest with Load more, each record once', async () => {
+    for (let i = 0; i < 55; i += 1) await world.store.records.create('lead', { name: `Paged Lead ${String(i).padStart(2, '0')}` });
+    const page = await browser.page();
+    await signIn(page, world, world.admin);
+    await page.goto(`${world.base}/records/leads`);
+    const rows = page.getByRole('row').filter({ hasText: 'Paged Lead' });
+    await rows.nth(49).waitFor();
+    assert.equal(await rows.count(), 50, 'the first page holds 50');
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await rows.nth(54).waitFor();
+    await page.getByRole('button', { name: 'Load more' }).waitFor({ state: 'detached' });
+    const names = await rows.locator('td:first-child').allInnerTexts();
+    assert.equal(names.length, 55);
+    assert.equal(new Set(names).size, 55, 'no record is listed twice');
+    await page.context().close();
+  });
 });

@@ -8,7 +8,7 @@ import type * as S from '../../api/schemas.js';
 import { type ApiError, del, get, post } from '../api.js';
 import { navigate, setQuery } from '../router.js';
 import type { Activity, ActivityCreate, ActivitySummary, Mailbox, Page, Party, User } from '../types.js';
-import { asApiError, ErrorNotice, Field, Loading, MoreButton, Notice, PageHeader, Status, useLoad, useSession, When } from '../ui.js';
+import { asApiError, ErrorNotice, Field, Loading, MoreButton, Notice, PageHeader, Status, useLoad, useMorePages, useSession, When } from '../ui.js';
 import { kindOfType, RECORD_KINDS } from './records.js';
 import './activities.css';
 
@@ -77,25 +77,7 @@ export function ActivitiesPage(props: { query: URLSearchParams }) {
 
   const mailboxes = useMailboxes();
   const first = useLoad(() => get<Page<ActivitySummary>>('/email-activities', { ...request }), [key]);
-  const [more, setMore] = useState<Page<ActivitySummary> | null>(null);
-  const [moreError, setMoreError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => setMore(null), [first.data]);
-  const items = [...(first.data?.items ?? []), ...(more?.items ?? [])];
-  const nextCursor = more ? more.nextCursor : (first.data?.nextCursor ?? null);
-
-  const loadMore = async (cursor: string) => {
-    setBusy(true);
-    setMoreError(null);
-    try {
-      const page = await get<Page<ActivitySummary>>('/email-activities', { ...request, after: cursor });
-      setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], nextCursor: page.nextCursor }));
-    } catch (error) {
-      setMoreError(asApiError(error));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { items, nextCursor, loadMore, busy, error: moreError } = useMorePages(first, (cursor) => get<Page<ActivitySummary>>('/email-activities', { ...request, after: cursor }));
 
   const apply = (event: Event) => {
     event.preventDefault();

@@ -3,12 +3,12 @@
  * administrator's; a user sees only themselves) and queues (everyone reads them, an administrator changes them).
  */
 import type { Static } from '@sinclair/typebox';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import type * as S from '../../api/schemas.js';
 import { type ApiError, del, get, patch, post, put } from '../api.js';
 import { navigate } from '../router.js';
 import type { CrmRecord, Page, Queue, User } from '../types.js';
-import { asApiError, ErrorNotice, Field, Loading, MoreButton, Notice, PageHeader, useLoad, useSession, When } from '../ui.js';
+import { asApiError, ErrorNotice, Field, Loading, MoreButton, Notice, PageHeader, useLoad, useMorePages, useSession, When } from '../ui.js';
 import './records.css';
 
 type UserCreate = Static<typeof S.UserCreate>;
@@ -82,25 +82,7 @@ function RecordList(props: { kind: RecordKind }) {
     () => (ownOnly ? get<User>('/users/me').then((me) => ({ items: [me], nextCursor: null })) : get<Page<AnyRecord>>(info.path)),
     [kind, ownOnly],
   );
-  const [more, setMore] = useState<{ items: AnyRecord[]; nextCursor: string | null } | null>(null);
-  const [moreError, setMoreError] = useState<ApiError | null>(null);
-  const [busy, setBusy] = useState(false);
-  useEffect(() => setMore(null), [first.data]);
-
-  const items = [...(first.data?.items ?? []), ...(more?.items ?? [])];
-  const nextCursor = more ? more.nextCursor : (first.data?.nextCursor ?? null);
-  const loadMore = async (cursor: string) => {
-    setBusy(true);
-    setMoreError(null);
-    try {
-      const page = await get<Page<AnyRecord>>(info.path, { after: cursor });
-      setMore((m) => ({ items: [...(m?.items ?? []), ...page.items], nextCursor: page.nextCursor }));
-    } catch (error) {
-      setMoreError(asApiError(error));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { items, nextCursor, loadMore, busy, error: moreError } = useMorePages(first, (cursor) => get<Page<AnyRecord>>(info.path, { after: cursor }));
 
   return (
     <section>
