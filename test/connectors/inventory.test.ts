@@ -7,9 +7,17 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { FolderRef, InventoryEntry, InventoryPage, MailboxSession, WellKnownFolder } from '../../src/connectors/connector.js';
+import { ImapFlow } from 'imapflow';
 import { EwsConnector } from '../../src/connectors/ews/connector.js';
 import { createHttpTransport } from '../../src/connectors/ews/transport/http.js';
+import { ImapSmtpConnector } from '../../src/connectors/imap/connector.js';
+import { uidSet } from '../../src/connectors/imap/inventory.js';
+import { InvalidCursorError } from '../../src/connectors/imap/session.js';
+import type { Profile } from '../../src/store/profiles.js';
 import { SchemaCheckingTransport } from '../helpers/ews-client.js';
+import { mailServersSkip, startMailServers, type MailServers, type MailUser } from '../helpers/mail-servers.js';
+import { message } from '../helpers/mail-world.js';
+import { testProfile } from '../helpers/memory-sync-store.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { sandboxTransportOptions } from '../helpers/sandbox-connect.js';
 
@@ -168,5 +176,129 @@ describe('inventory over EWS (sandbox)', () => {
   test('every request validates against the schemas', () => {
     assert.ok(transport.requests.length > 5);
     assert.deepEqual(transport.invalid().map((r) => r.violation), []);
+  });
+});
+
+test('uidSet writes runs of UIDs as ranges', () => {
+  assert.equal(uidSet([1, 2, 3, 5, 7, 8, 10]), '1:3,5,7:8,10');
+  assert.equal(uidSet([42]), '42');
+  assert.equal(uidSet([]), '');
+});
+
+describe('inventory over IMAP and POP3 (Dovecot)', mailServersSkip(), () => {
+  let servers: MailServers;
+  before(async () => {
+    servers = await startMailServers();
+  });
+  after(async () => servers?.stop());
+
+  const profile = (over: Partial<Profile>) =>
+    testProfile({
+      outgoingServer: `smtp://${servers.host}:${servers.ports.submission}`,
+      username: servers.master.username,
+      credentialSource: 'profile',
+      masterUserSeparator: '*',
+      trustedCaPem: servers.caPem,
+      requestTimeoutSeconds: 10,
+      ...over,
+    } as Partial<Profile>);
+  const imapConnector = () =>
+    new ImapSmtpConnector({
+      profile: profile({ serverType: 'imap-smtp', incomingServer: `imaps://${servers.host}:${servers.ports.imaps}` }),
+      secrets: { password: servers.master.password, outgoingPassword: null, clientSecret: null },
+      resolve: servers.resolve,
+    });
+
+  /** APPENDs a message with the INTERNALDATE given (what a delivery at that time would have left), as the user. */
+  async function appendAt(user: MailUser, folder: string, mime: string, internalDate: Date): Promise<void> {
+    const client = new ImapFlow({
+      host: '127.0.0.1',
+      port: servers.ports.imaps,
+      secure: true,
+      servername: servers.host,
+      tls: { ca: [servers.caPem], servername: servers.host },
+      auth: { user: `${user.address}${servers.master.separator}${servers.master.username}`, pass: servers.master.password },
+      logger: false,
+    });
+    await client.connect();
+    try {
+      const done = await client.append(folder, mime, [], internalDate);
+      assert.ok(done, `appended to ${folder}`);
+    } finally {
+      await client.logout();
+    }
+  }
+
+  const base = Date.parse('2026-11-02T08:00:00Z');
+  const hours = (h: number) => new Date(base + h * 3_600_000);
+  const mail = (user: MailUser, n: number) => message({ from: 'Jane Doe <jane.doe@fabrikam.test>', to: [user.address], subject: `Number ${n}`, messageId: `<imap-${n}-${user.address}>`, date: hours(n) });
+
+  describe('IMAP', () => {
+    let user: MailUser;
+    let session: MailboxSession;
+    let connector: ImapSmtpConnector;
+    before(async () => {
+      user = await servers.addUser('imapaudit');
+      // INTERNALDATEs an hour apart across midnight (UTC), appended out of UID order on purpose: UID order rules.
+      for (const n of [0, 20, 5, 14, 18, 23, 30]) await appendAt(user, 'INBOX', mail(user, n), hours(n));
+      connector = imapConnector();
+      session = await connector.open(user.address);
+    });
+    after(async () => session?.close?.());
+
+    test('pages of 3 over 7 messages: each once, by UID, with Message-ID, subject, sender, INTERNALDATE and the ids listChanges gives', async () => {
+      const { entries, pages } = await inventoryAll(session, 'inbox', null, 3);
+      assert.deepEqual(pages.map((p) => p.entries.length), [3, 3, 1]);
+      noRepeats(entries);
+      const order = [0, 20, 5, 14, 18, 23, 30];
+      assert.deepEqual(entries.map((e) => e.internetMessageId), order.map((n) => `<imap-${n}-${user.address}>`));
+      assert.deepEqual(entries.map((e) => e.subject), order.map((n) => `Number ${n}`));
+      assert.deepEqual(entries.map((e) => e.receivedAt), order.map((n) => hours(n).toISOString()));
+      assert.ok(entries.every((e) => e.from === 'Jane Doe <jane.doe@fabrikam.test>'), JSON.stringify(entries[0]));
+      const changes = await session.listChanges('inbox', null, 100);
+      assert.deepEqual(entries.map((e) => e.serverId), changes.changes.map((c) => c.serverId));
+    });
+
+    test('since is exact on INTERNALDATE, though SINCE on the server compares days only', async () => {
+      // 22:30 on the 2nd: the day's 08:00, 13:00 and 22:00 are left out though SINCE (by day) lets them through.
+      const { entries, pages } = await inventoryAll(session, 'inbox', new Date(base + 14.5 * 3_600_000), 2);
+      assert.deepEqual(entries.map((e) => e.subject), ['Number 20', 'Number 18', 'Number 23', 'Number 30']);
+      assert.ok(pages.slice(0, -1).every((p) => p.entries.length === 2), 'a page dropped to the exact bound is topped up');
+      const atBound = await inventoryAll(session, 'inbox', hours(18), 10);
+      assert.deepEqual(atBound.entries.map((e) => e.subject), ['Number 20', 'Number 18', 'Number 23', 'Number 30'], 'the bound itself is in');
+      assert.deepEqual((await inventoryAll(session, 'inbox', hours(31), 10)).entries, []);
+    });
+
+    test('a message delivered between two pages (by Postfix) comes once, in a later page; nothing listed moves', async () => {
+      const late = `<late-${Date.now()}@fabrikam.test>`;
+      const { entries } = await inventoryAll(session, 'inbox', null, 3, async (n) => {
+        if (n !== 0) return;
+        await servers.deliver({ from: 'late@fabrikam.test', to: [user.address] }, message({ from: 'late@fabrikam.test', to: [user.address], subject: 'Late', messageId: late }));
+        await servers.waitForMail(user.address, 8);
+      });
+      noRepeats(entries);
+      assert.equal(entries.length, 8);
+      assert.equal(entries.at(-1)!.internetMessageId, late);
+      assert.ok(Date.parse(entries.at(-1)!.receivedAt!) > Date.now() - 3_600_000, 'its INTERNALDATE is the delivery');
+    });
+
+    test('an empty folder is one empty last page; a folder by reference as the other methods take it', async () => {
+      assert.deepEqual(await session.inventory!('drafts', null, null, 10), { entries: [], next: null });
+      const folder = await session.ensureFolder(['Audit'], 'inbox');
+      assert.deepEqual(await session.inventory!(folder, null, null, 10), { entries: [], next: null });
+      await appendAt(user, folder.id, mail(user, 40), hours(40));
+      const page = await session.inventory!(folder, null, null, 10);
+      assert.deepEqual(page.entries.map((e) => e.subject), ['Number 40']);
+      assert.match(page.entries[0]!.serverId, /:INBOX\/Audit$/);
+    });
+
+    test('a page of another UIDVALIDITY is an invalid cursor (the audit starts again); a page not given is refused', async () => {
+      const first = await session.inventory!('inbox', null, null, 2);
+      const token = JSON.parse(first.next!) as { v: string; u: number };
+      const error = await rejection(session.inventory!('inbox', null, JSON.stringify({ ...token, v: `${token.v}1` }), 2));
+      assert.ok(error instanceof InvalidCursorError);
+      assert.equal(connector.classify(error).kind, 'invalid-cursor');
+      await assert.rejects(session.inventory!('inbox', null, 'nonsense', 2), /not a page/);
+    });
   });
 });
