@@ -13,6 +13,9 @@ import { createHttpTransport } from '../../src/connectors/ews/transport/http.js'
 import { ImapSmtpConnector } from '../../src/connectors/imap/connector.js';
 import { uidSet } from '../../src/connectors/imap/inventory.js';
 import { InvalidCursorError } from '../../src/connectors/imap/session.js';
+import { parseDateHeader } from '../../src/connectors/mail/inventory.js';
+import { Pop3SmtpConnector } from '../../src/connectors/pop3/connector.js';
+import { entryFromHeaders, HEADER_LIMIT } from '../../src/connectors/pop3/inventory.js';
 import type { Profile } from '../../src/store/profiles.js';
 import { SchemaCheckingTransport } from '../helpers/ews-client.js';
 import { mailServersSkip, startMailServers, type MailServers, type MailUser } from '../helpers/mail-servers.js';
@@ -185,6 +188,29 @@ test('uidSet writes runs of UIDs as ranges', () => {
   assert.equal(uidSet([]), '');
 });
 
+test('Date headers: RFC 5322 and its obsolete forms read; anything else left out rather than guessed', () => {
+  const iso = (text: string) => parseDateHeader(text)?.toISOString() ?? null;
+  assert.equal(iso('Mon, 2 Nov 2026 08:00:00 +0100'), '2026-11-02T07:00:00.000Z');
+  assert.equal(iso(' 2 Nov 2026 08:00 -0530 (IST)'), '2026-11-02T13:30:00.000Z');
+  assert.equal(iso('Mon,\r\n 02 Nov 26 08:00:00 GMT'), '2026-11-02T08:00:00.000Z');
+  assert.equal(iso('Mon, 2 Nov 2026 08:00:00 EST'), '2026-11-02T13:00:00.000Z');
+  for (const bad of ['yesterday sometime', '2026-11-02T08:00:00Z', 'Mon, 31 Feb 2026 08:00:00 +0000', 'Mon, 2 Nov 2026 25:00:00 +0000', 'Mon, 2 Nov 2026 08:00:00 +0000 and more', 'Mon, 2 Nov 2026 08:00:00']) {
+    assert.equal(iso(bad), null, bad);
+  }
+});
+
+test('a header section: Message-ID, subject and sender decoded; a Date nobody can read is left out, not made now', async () => {
+  const header = (date: string) => Buffer.from(`From: =?utf-8?Q?J=C3=A4ne_Doe?= <jane@fabrikam.test>\r\nSubject: =?utf-8?Q?H=C3=A9llo?=\r\nMessage-ID: <m1@fabrikam.test>\r\nDate: ${date}\r\n\r\n`);
+  assert.deepEqual(await entryFromHeaders('u1', header('Mon, 2 Nov 2026 08:00:00 +0000')), {
+    serverId: 'u1',
+    internetMessageId: '<m1@fabrikam.test>',
+    receivedAt: '2026-11-02T08:00:00.000Z',
+    subject: 'Héllo',
+    from: 'Jäne Doe <jane@fabrikam.test>',
+  });
+  assert.equal((await entryFromHeaders('u1', header('some day'))).receivedAt, undefined);
+});
+
 describe('inventory over IMAP and POP3 (Dovecot)', mailServersSkip(), () => {
   let servers: MailServers;
   before(async () => {
@@ -299,6 +325,117 @@ describe('inventory over IMAP and POP3 (Dovecot)', mailServersSkip(), () => {
       assert.ok(error instanceof InvalidCursorError);
       assert.equal(connector.classify(error).kind, 'invalid-cursor');
       await assert.rejects(session.inventory!('inbox', null, 'nonsense', 2), /not a page/);
+    });
+  });
+
+  describe('POP3', () => {
+    let user: MailUser;
+    let connector: Pop3SmtpConnector;
+    const pop3Connector = () =>
+      new Pop3SmtpConnector({
+        profile: profile({ serverType: 'pop3-smtp', incomingServer: `pop3s://${servers.host}:${servers.ports.pop3s}` }),
+        secrets: { password: servers.master.password, outgoingPassword: null, clientSecret: null },
+        resolve: servers.resolve,
+      });
+    const popMail = (n: number, date?: string) =>
+      message({ from: 'Jane Doe <jane.doe@fabrikam.test>', to: [user.address], subject: `Pop ${n}`, messageId: `<pop-${n}-${user.address}>`, date: hours(n) }).replace(
+        /^Date: .*$/m,
+        (line) => (date === undefined ? line : `Date: ${date}`),
+      );
+
+    before(async () => {
+      user = await servers.addUser('popaudit');
+      connector = pop3Connector();
+      for (const n of [0, 5, 10, 15, 20]) await appendAt(user, 'INBOX', popMail(n), hours(n));
+      await appendAt(user, 'INBOX', popMail(25, 'not a date at all'), hours(25));
+      await appendAt(user, 'INBOX', popMail(30), hours(30));
+    });
+
+    test('pages of 3 over 7 messages: each once, in UIDL order, with the headers and the UIDLs listChanges gives', async () => {
+      const session = await connector.open(user.address);
+      try {
+        const { entries, pages } = await inventoryAll(session, 'inbox', null, 3);
+        assert.deepEqual(pages.map((p) => p.entries.length), [3, 3, 1]);
+        noRepeats(entries);
+        assert.deepEqual(entries.map((e) => e.subject), [0, 5, 10, 15, 20, 25, 30].map((n) => `Pop ${n}`));
+        assert.deepEqual(entries.map((e) => e.internetMessageId), [0, 5, 10, 15, 20, 25, 30].map((n) => `<pop-${n}-${user.address}>`));
+        assert.ok(entries.every((e) => e.from === 'Jane Doe <jane.doe@fabrikam.test>'));
+        assert.equal(entries[1]!.receivedAt, hours(5).toISOString(), 'receivedAt is the Date header');
+        assert.equal(entries[5]!.receivedAt, undefined, 'an unreadable Date is left out');
+        const changes = await session.listChanges('inbox', null, 100);
+        assert.deepEqual(entries.map((e) => e.serverId), changes.changes.map((c) => c.serverId));
+      } finally {
+        await session.close?.();
+      }
+    });
+
+    test('since filters on the Date header; a message without a readable one is kept', async () => {
+      const session = await connector.open(user.address);
+      try {
+        const { entries } = await inventoryAll(session, 'inbox', hours(15), 2);
+        assert.deepEqual(entries.map((e) => e.subject), ['Pop 15', 'Pop 20', 'Pop 25', 'Pop 30']);
+      } finally {
+        await session.close?.();
+      }
+    });
+
+    test('mail arriving between two pages: the session keeps its listing; a later session lists it last, resuming after the page', async () => {
+      const first = await connector.open(user.address);
+      const page1 = await first.inventory!('inbox', null, null, 4);
+      const late = `<pop-late-${Date.now()}@fabrikam.test>`;
+      await servers.deliver({ from: 'late@fabrikam.test', to: [user.address] }, message({ from: 'late@fabrikam.test', to: [user.address], subject: 'Late', messageId: late }));
+      await servers.waitForMail(user.address, 8);
+      const page2 = await first.inventory!('inbox', null, page1.next, 4);
+      await first.close?.();
+      assert.equal(page2.next, null);
+      const run = [...page1.entries, ...page2.entries];
+      noRepeats(run);
+      assert.equal(run.length, 7, 'what the session listed when it began');
+
+      const second = await connector.open(user.address);
+      try {
+        const resumed = await inventoryAll(second, 'inbox', null, 4);
+        assert.deepEqual(resumed.entries.slice(0, 7).map((e) => e.serverId), run.map((e) => e.serverId));
+        assert.equal(resumed.entries.at(-1)!.internetMessageId, late);
+        // A token from the first session continues a second one after the same UIDL.
+        const continued = await second.inventory!('inbox', null, page1.next, 100);
+        assert.deepEqual(continued.entries.map((e) => e.serverId), resumed.entries.slice(4).map((e) => e.serverId));
+      } finally {
+        await second.close?.();
+      }
+    });
+
+    test('a header section over 256 KB is cut, the connection kept; lines without end too', async () => {
+      const big = await servers.addUser('popbig');
+      const filler = Array.from({ length: 400 }, (_, i) => `X-Filler-${i}: ${'f'.repeat(1000)}`).join('\r\n');
+      await appendAt(big, 'INBOX', `Message-ID: <big-1@fabrikam.test>\r\nSubject: Many lines\r\n${filler}\r\n\r\nbody\r\n`, hours(1));
+      await appendAt(big, 'INBOX', `Message-ID: <big-2@fabrikam.test>\r\nSubject: One long line\r\nX-Long: ${'l'.repeat(400_000)}\r\nX-After: yes\r\n\r\nbody\r\n`, hours(2));
+      await appendAt(big, 'INBOX', `Message-ID: <big-3@fabrikam.test>\r\nSubject: Small\r\nDate: Mon, 2 Nov 2026 08:00:00 +0000\r\n\r\nbody\r\n`, hours(3));
+      assert.ok(filler.length > HEADER_LIMIT);
+      const session = await connector.open(big.address);
+      try {
+        const { entries } = await inventoryAll(session, 'inbox', null, 10);
+        assert.deepEqual(entries.map((e) => [e.internetMessageId, e.subject]), [
+          ['<big-1@fabrikam.test>', 'Many lines'],
+          ['<big-2@fabrikam.test>', 'One long line'],
+          ['<big-3@fabrikam.test>', 'Small'],
+        ]);
+        assert.equal(entries[2]!.receivedAt, '2026-11-02T08:00:00.000Z', 'the message after the cut ones is read whole');
+      } finally {
+        await session.close?.();
+      }
+    });
+
+    test('an empty maildrop is one empty last page; a folder other than the Inbox is refused', async () => {
+      const empty = await servers.addUser('popempty');
+      const session = await connector.open(empty.address);
+      try {
+        assert.deepEqual(await session.inventory!('inbox', null, null, 10), { entries: [], next: null });
+        await assert.rejects(session.inventory!('sent', null, null, 10), /POP3 has no folders/);
+        await assert.rejects(session.inventory!('inbox', null, '{"i":"x"}', 10), /not a page/);
+      } finally {
+        await session.close?.();
+      }
     });
   });
 });
