@@ -3,10 +3,11 @@
  * Connection and Test & Enable run (sign in, open the Inbox, make sure the Undeliverable folder exists).
  */
 import type { ChangePage, FetchedMessage, FolderRef, InventoryEntry, InventoryPage, MailboxSession, MessageChange, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import { addressText, pageSize } from '../mail/inventory.js';
 import type { EwsClient } from './client.js';
 import { CreateFolder } from './operations/create-folder.js';
 import { CreateItem } from './operations/create-item.js';
-import { type FolderRef as EwsFolderRef, type DistinguishedFolderName, type EwsFolder, type Mailbox, type PerItem } from './operations/common.js';
+import { type FolderRef as EwsFolderRef, type DistinguishedFolderName, type EwsFolder, type PerItem } from './operations/common.js';
 import { FindFolder } from './operations/find-folder.js';
 import { FindItem } from './operations/find-item.js';
 import { GET_ITEM_BATCH, GetItem } from './operations/get-item.js';
@@ -36,15 +37,6 @@ const WATCHED_EVENTS: readonly SubscriptionEventType[] = ['NewMailEvent', 'Creat
  * and a partial page is followed from the offset the server reports.
  */
 export const INVENTORY_PAGE_LIMIT = 1000;
-
-/** A sender as the audit shows it: "Name <address>", or whichever of the two the server gave. */
-export function mailboxText(m: Mailbox | undefined): string | undefined {
-  if (!m) return undefined;
-  const name = m.name?.trim();
-  const address = m.emailAddress?.trim();
-  if (name && address && name !== address) return `${name} <${address}>`;
-  return address || name || undefined;
-}
 
 /** The name of the folder failed email is moved to, under the Inbox (as the commercial component names it). */
 export const UNDELIVERABLE_FOLDER = 'Undeliverable';
@@ -153,8 +145,8 @@ export class EwsMailboxSession implements MailboxSession {
    * offset as the server reports it (Exchange may return fewer than asked under EWSFindCountLimit).
    */
   async inventory(folder: WellKnownFolder | FolderRef, since: Date | null, page: string | null, max: number): Promise<InventoryPage> {
-    const offset = page === null ? 0 : Number(page);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new Error(`inventory page "${page}" is not an offset this connector gave`);
+    const offset = page === null ? 0 : /^\d{1,15}$/.test(page) ? Number(page) : -1;
+    if (offset < 0) throw new Error(`inventory page "${page}" is not an offset this connector gave`);
     const found = await this.client.call(
       FindItem,
       {
@@ -163,7 +155,7 @@ export class EwsMailboxSession implements MailboxSession {
         shape: { baseShape: 'IdOnly', properties: ['message:InternetMessageId', 'item:DateTimeReceived', 'item:Subject', 'message:From'] },
         ...(since ? { restriction: { op: 'IsGreaterThanOrEqualTo' as const, path: 'item:DateTimeReceived', value: since } } : {}),
         sortOrder: [{ path: 'item:DateTimeReceived', order: 'Ascending' }],
-        paging: { offset, maxEntriesReturned: Math.max(1, Math.min(INVENTORY_PAGE_LIMIT, Math.floor(max))), basePoint: 'Beginning' },
+        paging: { offset, maxEntriesReturned: Math.min(INVENTORY_PAGE_LIMIT, pageSize(max)), basePoint: 'Beginning' },
       },
       { mailbox: this.address },
     );
@@ -173,7 +165,7 @@ export class EwsMailboxSession implements MailboxSession {
       if (item.internetMessageId) entry.internetMessageId = item.internetMessageId;
       if (item.dateTimeReceived) entry.receivedAt = item.dateTimeReceived;
       if (item.subject !== undefined) entry.subject = item.subject;
-      const from = mailboxText(item.from);
+      const from = addressText(item.from?.name, item.from?.emailAddress);
       if (from) entry.from = from;
       return entry;
     });
