@@ -356,6 +356,15 @@ describe('inventory over IMAP and POP3 (Dovecot)', mailServersSkip(), () => {
       assert.ok(Date.parse(entries.at(-1)!.receivedAt!) > Date.now() - 3_600_000, 'its INTERNALDATE is the delivery');
     });
 
+    test('listChanges in the same session sees a message appended after the folder was selected', async () => {
+      const first = await session.listChanges('inbox', null, 100);
+      assert.equal(first.complete, true);
+      const fresh = `<fresh-${Date.now()}@fabrikam.test>`;
+      await appendAt(user, 'INBOX', message({ from: 'fresh@fabrikam.test', to: [user.address], subject: 'Fresh', messageId: fresh }), new Date());
+      const next = await session.listChanges('inbox', first.cursor, 100);
+      assert.deepEqual(next.changes.map((c) => c.internetMessageId), [fresh]);
+    });
+
     test('an empty folder is one empty last page; a folder by reference as the other methods take it', async () => {
       assert.deepEqual(await session.inventory!('drafts', null, null, 10), { entries: [], next: null });
       const folder = await session.ensureFolder(['Audit'], 'inbox');

@@ -176,8 +176,13 @@ export class ImapSession implements MailboxSession {
   listChanges(folder: WellKnownFolder | FolderRef, cursorText: string | null, max: number): Promise<ChangePage> {
     return this.exclusive(async (client) => {
       const path = await this.pathOf(client, folder);
+      const selectedBefore = client.mailbox ? client.mailbox.path === path : false;
       const lock = await client.getMailboxLock(path, { readOnly: true });
       try {
+        // A folder that stayed selected from an earlier call knows only what the server last told: a NOOP lets it
+        // report what arrived since (EXISTS). UIDNEXT is learnt only when the folder is selected, so it is trusted
+        // only from a selection this call made; otherwise the search below says what is new.
+        await client.noop();
         const mailbox = client.mailbox;
         if (!mailbox) throw new Error(`${path} could not be selected`);
         const uidValidity = String(mailbox.uidValidity);
@@ -186,7 +191,7 @@ export class ImapSession implements MailboxSession {
         if (cursor && cursor.v !== uidValidity) throw new InvalidCursorError(path, cursor.v, uidValidity);
         const after = cursor?.u ?? 0;
         const nextUid = Number(mailbox.uidNext ?? 0);
-        if (mailbox.exists === 0 || (nextUid > 0 && after + 1 >= nextUid)) {
+        if (mailbox.exists === 0 || (!selectedBefore && nextUid > 0 && after + 1 >= nextUid)) {
           return { changes: [], cursor: JSON.stringify({ v: uidValidity, u: after }), complete: true };
         }
         // `n:*` always names the highest message, even when its UID is below n: keep only what is above the cursor.
