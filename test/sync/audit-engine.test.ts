@@ -1,0 +1,284 @@
+/**
+ * The missing-mail audit in the engine, against a fake server: audits run on demand and on schedule under the
+ * mailbox's lease right after a completed incoming pass; mail that arrives just before the inventory is never
+ * called missing; what the cursor skipped is reported (oldest first, with when the gap began), queued, and
+ * tracked exactly once by the next pass; a throttled inventory obeys the back-off without touching the mailbox's
+ * status, a transient one is recorded and retried later, a permanent one disables the mailbox.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { ClassifiedError, Connector, InventoryPage, MailboxSession } from '../../src/connectors/connector.js';
+import { ConnectorRegistry } from '../../src/connectors/registry.js';
+import { createSyncEngine } from '../../src/sync/engine.js';
+import type { EngineEvent } from '../../src/sync/engine-types.js';
+import { waitFor } from '../helpers/engine-harness.js';
+import { MemorySyncStore, testProfile } from '../helpers/memory-sync-store.js';
+
+interface FakeMessage {
+  serverId: string;
+  messageId: string;
+  receivedAt: string;
+  subject: string;
+}
+
+class Throttled extends Error {}
+class Denied extends Error {}
+
+class FakeServer {
+  messages: FakeMessage[] = [];
+  /** Server ids the change listing never shows (a cursor that skipped them). */
+  skipped = new Set<string>();
+  fetches: string[][] = [];
+  inventories = 0;
+  /** Runs before each inventory answer (mail arriving just before the audit). */
+  beforeInventory: (() => void) | null = null;
+  inventoryError: Error | null = null;
+  pageSize = 2;
+
+  deliver(n: number, subject = `Message ${n}`, receivedAt = new Date(Date.UTC(2026, 10, 1, 8, n)).toISOString()): FakeMessage {
+    const message = { serverId: `id-${n}`, messageId: `<m${n}@fabrikam.test>`, receivedAt, subject };
+    this.messages.push(message);
+    return message;
+  }
+
+  mime(m: FakeMessage): Buffer {
+    return Buffer.from(`Message-ID: ${m.messageId}\r\nFrom: sender@fabrikam.test\r\nTo: user@contoso.test\r\nSubject: ${m.subject}\r\nDate: ${new Date(m.receivedAt).toUTCString()}\r\n\r\nHello\r\n`);
+  }
+}
+
+function connector(server: FakeServer): Connector {
+  const classify = (error: unknown): ClassifiedError => {
+    if (error instanceof Throttled) return { kind: 'throttled', code: 'fake.busy', message: 'the server is busy', serverResponse: 'ErrorServerBusy', fix: null, backOffMs: 120_000 };
+    if (error instanceof Denied) return { kind: 'permanent', code: 'fake.denied', message: 'access denied', serverResponse: null, fix: 'Grant access.', backOffMs: null };
+    return { kind: 'transient', code: 'fake.error', message: String((error as Error)?.message ?? error), serverResponse: null, fix: null, backOffMs: null };
+  };
+  return {
+    serverType: 'fake-mail',
+    classify,
+    async open(address): Promise<MailboxSession> {
+      return {
+        address,
+        async listChanges(_folder, cursor) {
+          const from = cursor === null ? 0 : Number(cursor);
+          const changes = server.messages
+            .slice(from)
+            .filter((m) => !server.skipped.has(m.serverId))
+            .map((m) => ({ kind: 'created' as const, serverId: m.serverId, internetMessageId: m.messageId, receivedAt: m.receivedAt }));
+          return { changes, cursor: String(server.messages.length), complete: true };
+        },
+        async fetch(ids) {
+          server.fetches.push([...ids]);
+          return ids.map((id) => {
+            const m = server.messages.find((x) => x.serverId === id);
+            return m ? { serverId: id, mime: server.mime(m), internetMessageId: m.messageId, receivedAt: m.receivedAt } : { serverId: id, error: new Error(`no item ${id}`) };
+          });
+        },
+        async inventory(_folder, since, page, max): Promise<InventoryPage> {
+          server.inventories += 1;
+          server.beforeInventory?.();
+          if (server.inventoryError) throw server.inventoryError;
+          const all = server.messages.filter((m) => since === null || new Date(m.receivedAt) >= since);
+          const start = page === null ? 0 : Number(page);
+          const size = Math.min(max, server.pageSize);
+          const entries = all.slice(start, start + size).map((m) => ({ serverId: m.serverId, internetMessageId: m.messageId, receivedAt: m.receivedAt, subject: m.subject, from: 'sender@fabrikam.test' }));
+          return { entries, next: start + size < all.length ? String(start + size) : null };
+        },
+        async send() {},
+        async findSent() {
+          return false;
+        },
+        async ensureFolder() {
+          throw new Error('no folders');
+        },
+        async move() {
+          throw new Error('no folders');
+        },
+        async waitForChange() {
+          return false;
+        },
+      };
+    },
+    async close() {},
+  };
+}
+
+function setup(server: FakeServer, options: { processEmailFrom?: string; auditIntervalMs?: number } = {}) {
+  const sync = new MemorySyncStore();
+  const profile = sync.addProfile(testProfile({ serverType: 'fake-mail' as never, processEmailFrom: options.processEmailFrom ?? null }));
+  const mailbox = sync.addMailbox('user@contoso.test', profile.id, { outgoing: false });
+  const events: EngineEvent[] = [];
+  const engine = createSyncEngine({
+    sync,
+    connectors: new ConnectorRegistry().register('fake-mail', () => connector(server)),
+    resolve: [],
+    pollFloorMs: 20,
+    leaseMs: 5_000,
+    push: false,
+    ...(options.auditIntervalMs !== undefined ? { auditIntervalMs: options.auditIntervalMs } : {}),
+    onEvent: (e) => events.push(e),
+  });
+  const tracked = () => [...sync.outcomesOf(mailbox.id).values()].filter((m) => m.kind === 'tracked').length;
+  const incomingCycles = () => events.filter((e) => e.type === 'cycle' && e.direction === 'incoming').length;
+  return { sync, profile, mailbox, engine, events, tracked, incomingCycles };
+}
+
+describe('missing-mail audit in the engine', () => {
+  test('a message the cursor skipped is reported missing, queued, then tracked exactly once; a re-audit finds nothing', async () => {
+    const server = new FakeServer();
+    for (let n = 1; n <= 5; n += 1) server.deliver(n);
+    server.skipped.add('id-2');
+    server.skipped.add('id-4');
+    const t = setup(server);
+    t.engine.start();
+    try {
+      await waitFor('three tracked', () => t.tracked() === 3);
+      assert.equal(server.inventories, 0, 'no audit before one is asked for or due');
+      t.sync.audit.request(t.mailbox.id);
+      await waitFor('the audit', () => t.sync.audit.runsOf(t.mailbox.id).length === 1);
+      const run = t.sync.audit.runsOf(t.mailbox.id)[0]!;
+      assert.equal(run.trigger, 'on-demand');
+      assert.equal(run.status, 'completed');
+      assert.equal(run.onServer, 5);
+      assert.equal(run.tracked, 3);
+      assert.equal(run.filtered, 0);
+      assert.equal(run.failed, 0);
+      assert.deepEqual(run.missing.map((m) => m.serverId), ['id-2', 'id-4'], 'oldest first');
+      assert.equal(run.gapBeganAt, server.messages[1]!.receivedAt);
+      assert.ok(server.inventories >= 3, 'five entries in pages of two');
+      const alert = t.sync.alerts.find((a) => a.code === 'audit.missing-mail');
+      assert.ok(alert, 'an alert');
+      assert.match(alert.message, /found 2 of 5 messages/);
+      assert.ok(alert.message.indexOf('Message 2') < alert.message.indexOf('Message 4'), 'named oldest first');
+      assert.match(alert.message, new RegExp(`gap began ${server.messages[1]!.receivedAt}`));
+
+      await waitFor('the missing two tracked by a later pass', () => t.tracked() === 5);
+      await waitFor('the queue emptied', () => t.sync.audit.queueOf(t.mailbox.id).size === 0);
+      assert.equal(t.sync.activities.size, 5, 'one activity each');
+      const fetchedMissing = server.fetches.flat().filter((id) => id === 'id-2' || id === 'id-4');
+      assert.deepEqual(fetchedMissing.sort(), ['id-2', 'id-4'], 'fetched by server id, once each');
+
+      t.sync.audit.request(t.mailbox.id);
+      await waitFor('the second audit', () => t.sync.audit.runsOf(t.mailbox.id).length === 2);
+      const again = t.sync.audit.runsOf(t.mailbox.id)[1]!;
+      assert.equal(again.missing.length, 0);
+      assert.equal(again.tracked, 5);
+      assert.equal(t.sync.alerts.filter((a) => a.code === 'audit.missing-mail').length, 1, 'no alert when nothing is missing');
+    } finally {
+      await t.engine.stop();
+    }
+  });
+
+  test('mail that arrives just before (or while) the inventory is listed is never reported missing', async () => {
+    const server = new FakeServer();
+    server.deliver(1);
+    const t = setup(server);
+    let arrived = 1;
+    // Each inventory call: a new message lands on the server after the incoming pass listed the Inbox.
+    server.beforeInventory = () => {
+      arrived += 1;
+      server.deliver(arrived, `Arrived ${arrived}`, new Date().toISOString());
+    };
+    server.pageSize = 100;
+    t.engine.start();
+    try {
+      await waitFor('the first tracked', () => t.tracked() === 1);
+      for (let round = 1; round <= 3; round += 1) {
+        t.sync.audit.request(t.mailbox.id);
+        await waitFor(`audit ${round}`, () => t.sync.audit.runsOf(t.mailbox.id).length === round);
+      }
+      for (const run of t.sync.audit.runsOf(t.mailbox.id)) {
+        assert.equal(run.status, 'completed');
+        assert.deepEqual(run.missing, [], 'nothing missing');
+        assert.equal(run.onServer, run.tracked);
+      }
+      assert.equal(t.sync.alerts.filter((a) => a.code === 'audit.missing-mail').length, 0);
+      await waitFor('every arrival tracked', () => t.tracked() === server.messages.length);
+      assert.equal(t.sync.activities.size, server.messages.length, 'each tracked once');
+    } finally {
+      await t.engine.stop();
+    }
+  });
+
+  test('out of scope before Process Email From; filtered and failed messages are accounted for', async () => {
+    const server = new FakeServer();
+    server.deliver(1, 'Old', '2025-01-01T00:00:00.000Z');
+    server.deliver(2, 'New');
+    server.deliver(3, 'Skipped');
+    server.skipped.add('id-1');
+    server.skipped.add('id-3');
+    const t = setup(server, { processEmailFrom: '2026-01-01T00:00:00.000Z' });
+    t.engine.start();
+    try {
+      await waitFor('one tracked', () => t.tracked() === 1);
+      t.sync.audit.request(t.mailbox.id);
+      await waitFor('the audit', () => t.sync.audit.runsOf(t.mailbox.id).length === 1);
+      const run = t.sync.audit.runsOf(t.mailbox.id)[0]!;
+      assert.equal(run.onServer, 2, 'the old message is out of scope');
+      assert.deepEqual(run.missing.map((m) => m.subject), ['Skipped']);
+    } finally {
+      await t.engine.stop();
+    }
+  });
+
+  test('scheduled: the first audit is one interval after the first cycle, then every interval', async () => {
+    const server = new FakeServer();
+    server.deliver(1);
+    const t = setup(server, { auditIntervalMs: 300 });
+    t.engine.start();
+    try {
+      await waitFor('first cycle', () => t.incomingCycles() >= 1);
+      assert.ok((await t.sync.audit.schedule(t.mailbox.id)).dueAt, 'the first audit is scheduled');
+      await waitFor('two scheduled audits', () => t.sync.audit.runsOf(t.mailbox.id).length >= 2);
+      assert.ok(t.sync.audit.runsOf(t.mailbox.id).every((r) => r.trigger === 'scheduled' && r.missing.length === 0));
+    } finally {
+      await t.engine.stop();
+    }
+  });
+
+  test('a throttled inventory waits as the server asks and leaves the status; a transient one is recorded, nothing disabled', async () => {
+    for (const kind of ['throttled', 'transient'] as const) {
+      const server = new FakeServer();
+      server.deliver(1);
+      const t = setup(server);
+      t.engine.start();
+      try {
+        await waitFor('tracked', () => t.tracked() === 1);
+        server.inventoryError = kind === 'throttled' ? new Throttled('busy') : new Error('connection reset');
+        const before = Date.now();
+        t.sync.audit.request(t.mailbox.id);
+        await waitFor('the failed audit', () => t.sync.audit.runsOf(t.mailbox.id).length === 1);
+        await waitFor('released', () => t.sync.mailboxes.get(t.mailbox.id)!.leasedBy === null);
+        const run = t.sync.audit.runsOf(t.mailbox.id)[0]!;
+        assert.equal(run.status, 'failed');
+        assert.match(run.error ?? '', kind === 'throttled' ? /fake\.busy/ : /fake\.error/);
+        const m = t.sync.mailboxes.get(t.mailbox.id)!;
+        assert.equal(m.enabled, true);
+        assert.equal(m.incomingStatus, 'success');
+        assert.equal(m.consecutiveFailures, 0);
+        if (kind === 'throttled') assert.ok(new Date(m.nextDueAt!).getTime() >= before + 120_000, 'the back-off is obeyed');
+        assert.equal((await t.sync.audit.schedule(t.mailbox.id)).requestedAt, null, 'the request was answered (failed)');
+        assert.ok(new Date((await t.sync.audit.schedule(t.mailbox.id)).dueAt!).getTime() > Date.now() + 60_000, 'tried again later');
+        assert.equal(t.sync.alerts.filter((a) => a.code === 'audit.missing-mail').length, 0);
+      } finally {
+        await t.engine.stop();
+      }
+    }
+  });
+
+  test('a permanent inventory error disables the mailbox with an alert', async () => {
+    const server = new FakeServer();
+    server.deliver(1);
+    const t = setup(server);
+    t.engine.start();
+    try {
+      await waitFor('tracked', () => t.tracked() === 1);
+      server.inventoryError = new Denied('denied');
+      t.sync.audit.request(t.mailbox.id);
+      await waitFor('disabled', () => !t.sync.mailboxes.get(t.mailbox.id)!.enabled);
+      assert.equal(t.sync.audit.runsOf(t.mailbox.id)[0]!.status, 'failed');
+      assert.ok(t.sync.alerts.some((a) => a.code === 'fake.denied' && /disabled/.test(a.message)));
+    } finally {
+      await t.engine.stop();
+    }
+  });
+});
