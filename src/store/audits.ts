@@ -167,7 +167,8 @@ export class AuditRepository implements AuditPort {
 
   /**
    * Asks for an audit of the mailbox now: the request is remembered and the mailbox made due, so whichever worker
-   * leases it next runs the audit right after its incoming pass. Answers when it was asked.
+   * leases it next runs the audit right after its incoming pass. Answers the request's time (an earlier one still
+   * waiting, if any).
    */
   async request(mailboxId: string, at: Date): Promise<string> {
     const iso = at.toISOString();
@@ -179,9 +180,11 @@ export class AuditRepository implements AuditPort {
         next_due_at: eb.case().when(eb.or([eb('next_due_at', 'is', null), eb('next_due_at', '>', iso)])).then(iso).else(eb.ref('next_due_at')).end(),
       }))
       .where('id', '=', mailboxId)
+      .returning('audit_requested_at')
       .executeTakeFirst();
-    if (Number(done.numUpdatedRows) === 0) throw new NotFoundError('mailbox', mailboxId);
-    return iso;
+    if (!done) throw new NotFoundError('mailbox', mailboxId);
+    // An earlier request still waiting is the one kept: the audit that serves it serves this one too.
+    return done.audit_requested_at ?? iso;
   }
 
   /** The mailbox's latest audits, newest first. */
