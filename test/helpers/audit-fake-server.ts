@@ -25,6 +25,8 @@ export class FakeServer {
   beforeInventory: (() => void) | null = null;
   inventoryError: Error | null = null;
   pageSize = 2;
+  /** List everything, whatever `since` says (a server that filters by day only lists some older mail too). */
+  ignoreSince = false;
 
   deliver(n: number, subject = `Message ${n}`, receivedAt = new Date(Date.UTC(2026, 10, 1, 8, n)).toISOString()): FakeMessage {
     const message = { serverId: `id-${n}`, messageId: `<m${n}@fabrikam.test>`, receivedAt, subject };
@@ -68,7 +70,7 @@ export function connector(server: FakeServer): Connector {
           server.inventories += 1;
           server.beforeInventory?.();
           if (server.inventoryError) throw server.inventoryError;
-          const all = server.messages.filter((m) => since === null || new Date(m.receivedAt) >= since);
+          const all = server.messages.filter((m) => server.ignoreSince || since === null || new Date(m.receivedAt) >= since);
           const start = page === null ? 0 : Number(page);
           const size = Math.min(max, server.pageSize);
           const entries = all.slice(start, start + size).map((m) => ({ serverId: m.serverId, internetMessageId: m.messageId, receivedAt: m.receivedAt, subject: m.subject, from: 'sender@fabrikam.test' }));
