@@ -5,7 +5,7 @@
  * old server, a redirect). The host is told (onLocationChanged) so it can store the new location and raise an
  * information alert.
  */
-import type { ChangeFeedEvents, ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import type { ChangeFeedEvents, ChangePage, ClassifiedError, Connector, FetchedMessage, FolderRef, InventoryPage, LocationEvents, MailboxLocation, MailboxSession, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
 import { discoverEwsUrl, type DiscoverOptions } from './autodiscover/index.js';
 import { type ChangeFeedOptions, EwsChangeFeed } from './change-feed.js';
 import { classifyEwsError } from './classify.js';
@@ -202,6 +202,9 @@ class RelocatingSession implements MailboxSession {
 
   listChanges(folder: WellKnownFolder | FolderRef, cursor: string | null, max: number): Promise<ChangePage> {
     return this.run((s) => s.listChanges(folder, cursor, max));
+  }
+  inventory(folder: WellKnownFolder | FolderRef, since: Date | null, page: string | null, max: number): Promise<InventoryPage> {
+    return this.run((s) => s.inventory(folder, since, page, max));
   }
   fetch(serverIds: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>> {
     return this.run((s) => s.fetch(serverIds));

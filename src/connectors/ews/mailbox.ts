@@ -2,7 +2,8 @@
  * One Exchange mailbox reached by impersonation: the MailboxSession the engine uses, and the checks Test
  * Connection and Test & Enable run (sign in, open the Inbox, make sure the Undeliverable folder exists).
  */
-import type { ChangePage, FetchedMessage, FolderRef, MailboxSession, MessageChange, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import type { ChangePage, FetchedMessage, FolderRef, InventoryEntry, InventoryPage, MailboxSession, MessageChange, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
+import { addressText, pageSize } from '../mail/inventory.js';
 import type { EwsClient } from './client.js';
 import { CreateFolder } from './operations/create-folder.js';
 import { CreateItem } from './operations/create-item.js';
@@ -29,6 +30,13 @@ const DISTINGUISHED: Record<WellKnownFolder, DistinguishedFolderName> = {
 
 /** What counts as a change worth a sync: mail arriving, leaving or changing in the folders watched. */
 const WATCHED_EVENTS: readonly SubscriptionEventType[] = ['NewMailEvent', 'CreatedEvent', 'DeletedEvent', 'ModifiedEvent', 'MovedEvent', 'CopiedEvent'];
+
+/**
+ * The most FindItem entries one inventory page asks for. Exchange's EWSFindCountLimit keeps at most 1000 items of
+ * a FindItem in memory (250 with a restriction, from Exchange 2013 on); a larger page has no effect beyond that,
+ * and a partial page is followed from the offset the server reports.
+ */
+export const INVENTORY_PAGE_LIMIT = 1000;
 
 /** The name of the folder failed email is moved to, under the Inbox (as the commercial component names it). */
 export const UNDELIVERABLE_FOLDER = 'Undeliverable';
@@ -129,6 +137,43 @@ export class EwsMailboxSession implements MailboxSession {
       return out;
     });
     return { changes, cursor: result.syncState, complete: result.includesLastItemInRange };
+  }
+
+  /**
+   * FindItem (Shallow, IdOnly plus the few properties the audit shows) sorted by DateTimeReceived ascending, so
+   * that mail arriving while the audit pages lands after what it has already read; offset paging, the next
+   * offset as the server reports it (Exchange may return fewer than asked under EWSFindCountLimit).
+   */
+  async inventory(folder: WellKnownFolder | FolderRef, since: Date | null, page: string | null, max: number): Promise<InventoryPage> {
+    const offset = page === null ? 0 : /^\d{1,15}$/.test(page) ? Number(page) : -1;
+    if (offset < 0) throw new Error(`inventory page "${page}" is not an offset this connector gave`);
+    const found = await this.client.call(
+      FindItem,
+      {
+        parentFolderIds: [folderRef(folder, this.address)],
+        traversal: 'Shallow',
+        shape: { baseShape: 'IdOnly', properties: ['message:InternetMessageId', 'item:DateTimeReceived', 'item:Subject', 'message:From'] },
+        ...(since ? { restriction: { op: 'IsGreaterThanOrEqualTo' as const, path: 'item:DateTimeReceived', value: since } } : {}),
+        sortOrder: [{ path: 'item:DateTimeReceived', order: 'Ascending' }],
+        paging: { offset, maxEntriesReturned: Math.min(INVENTORY_PAGE_LIMIT, pageSize(max)), basePoint: 'Beginning' },
+      },
+      { mailbox: this.address },
+    );
+    const entries = found.items.map((item, index): InventoryEntry => {
+      if (!item.itemId) throw new EwsProtocolError('FindItem', `item ${offset + index + 1} of the folder came back without an ItemId`);
+      const entry: InventoryEntry = { serverId: item.itemId.id };
+      if (item.internetMessageId) entry.internetMessageId = item.internetMessageId;
+      if (item.dateTimeReceived) entry.receivedAt = item.dateTimeReceived;
+      if (item.subject !== undefined) entry.subject = item.subject;
+      const from = addressText(item.from?.name, item.from?.emailAddress);
+      if (from) entry.from = from;
+      return entry;
+    });
+    if (found.includesLastItemInRange) return { entries, next: null };
+    const next = found.indexedPagingOffset ?? offset + entries.length;
+    // A server that says more is coming but does not move forward would have the audit ask the same page forever.
+    if (next <= offset) throw new EwsProtocolError('FindItem', `the server reports more items but its next offset (${next}) does not move past ${offset}`);
+    return { entries, next: String(next) };
   }
 
   async fetch(serverIds: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>> {

@@ -9,11 +9,12 @@
  * A server id is `uidvalidity:uid:folder path`, so that a fetch or a move knows its folder.
  */
 import { ImapFlow, type FetchMessageObject, type ListResponse } from 'imapflow';
-import type { ChangePage, FetchedMessage, FolderRef, MailboxSession, MessageChange, MessageFailure, OutgoingMessage, SendReceipt, WellKnownFolder } from '../connector.js';
+import type { ChangePage, FetchedMessage, FolderRef, InventoryPage, MailboxSession, MessageChange, MessageFailure, OutgoingMessage, SendReceipt, WellKnownFolder } from '../connector.js';
 import type { MailLogin } from '../mail/credentials.js';
 import { tlsOptionsFor, type MailEndpoint } from '../mail/endpoint.js';
 import { submissionOf } from '../mail/outgoing.js';
 import type { SmtpSender } from '../smtp/types.js';
+import { imapInventory } from './inventory.js';
 
 /** The cursor is stale: the folder's UIDVALIDITY changed, so its UIDs name other messages now. */
 export class InvalidCursorError extends Error {
@@ -74,7 +75,7 @@ function parseCursor(text: string | null): Cursor | null {
   return null;
 }
 
-function serverIdOf(path: string, uidValidity: string, uid: number): string {
+export function serverIdOf(path: string, uidValidity: string, uid: number): string {
   return `${uidValidity}:${uid}:${path}`;
 }
 
@@ -86,12 +87,12 @@ function parseServerId(id: string): { uidValidity: string; uid: number; path: st
   return { uidValidity: id.slice(0, first), uid, path: id.slice(second + 1) };
 }
 
-function messageIdOf(message: FetchMessageObject): string | undefined {
+export function messageIdOf(message: FetchMessageObject): string | undefined {
   const id = message.envelope?.messageId?.trim();
   return id ? id : undefined;
 }
 
-function isoOf(date: Date | string | undefined): string | undefined {
+export function isoOf(date: Date | string | undefined): string | undefined {
   if (date === undefined) return undefined;
   const parsed = date instanceof Date ? date : new Date(date);
   return Number.isNaN(parsed.getTime()) ? undefined : parsed.toISOString();
@@ -211,6 +212,11 @@ export class ImapSession implements MailboxSession {
         lock.release();
       }
     });
+  }
+
+  /** The missing-mail audit's listing of a folder (inventory.ts): UID SEARCH SINCE, then FETCH ENVELOPE INTERNALDATE. */
+  inventory(folder: WellKnownFolder | FolderRef, since: Date | null, page: string | null, max: number): Promise<InventoryPage> {
+    return this.exclusive(async (client) => imapInventory(client, await this.pathOf(client, folder), since, page, max));
   }
 
   fetch(serverIds: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>> {

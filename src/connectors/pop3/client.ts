@@ -147,6 +147,8 @@ interface Reply {
   text: string;
   /** The multi-line body, dot-unstuffed, CRLFs kept, without the final ".". */
   body: Buffer | null;
+  /** The body was cut at the limit (a `truncate` exchange): the rest was read and dropped. */
+  truncated?: boolean;
 }
 
 interface Pending {
@@ -157,6 +159,11 @@ interface Pending {
   status: string | null;
   parts: Buffer[];
   size: number;
+  /** Past the limit, drop the rest of the body (still read to its end) instead of ending the connection. */
+  truncate?: boolean;
+  truncated?: boolean;
+  /** The start of the line being read was dropped (truncate): its end is not the start of a line. */
+  midLine?: boolean;
   timer: NodeJS.Timeout;
   resolve(reply: Reply): void;
   reject(error: Pop3Error): void;
@@ -355,6 +362,21 @@ export class Pop3Client {
     return this.transaction(`TOP ${n} ${bodyLines}`, true, (reply) => reply.body!, options.maxBytes ?? this.maxMessageBytes);
   }
 
+  /**
+   * TOP n 0 for its header section, at most `maxBytes` of it kept: a longer one is cut at a line boundary (the
+   * rest is read to its end and dropped, never buffered), and says so.
+   */
+  async topHeaders(n: number, maxBytes: number): Promise<{ header: Buffer; truncated: boolean }> {
+    checkNumber(n, 'TOP');
+    const command = `TOP ${n} 0`;
+    return this.serial(async () => {
+      this.requireTransaction('TOP');
+      const reply = await this.exchange(command, command, { phase: 'transaction', multiline: true, limit: maxBytes, truncate: true });
+      if (!reply.ok) throw this.error(`${this.server} answered ${command} with ${reply.line}`, { kind: 'server', phase: 'transaction', command, response: reply.line });
+      return { header: reply.body!, truncated: reply.truncated === true };
+    });
+  }
+
   /** DELE: marks a message deleted; the server removes it only at QUIT. */
   async dele(n: number): Promise<void> {
     checkNumber(n, 'DELE');
@@ -458,7 +480,7 @@ export class Pop3Client {
   }
 
   /** Sends one command (null: none, for the greeting) and reads its reply. */
-  private exchange(line: string | null, shown: string | null, options: { phase: Pop3Phase; multiline?: boolean; limit?: number }): Promise<Reply> {
+  private exchange(line: string | null, shown: string | null, options: { phase: Pop3Phase; multiline?: boolean; limit?: number; truncate?: boolean }): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       if (this.ended) return reject(this.closedError(shown, options.phase));
       if (line !== null && this.inbox.length > 0) {
@@ -469,7 +491,7 @@ export class Pop3Client {
         return reject(error);
       }
       const timer = setTimeout(() => this.timedOut(), this.timeoutMs);
-      this.pending = { command: shown, phase: options.phase, multiline: options.multiline ?? false, limit: options.limit ?? LISTING_LIMIT, status: null, parts: [], size: 0, timer, resolve, reject };
+      this.pending = { command: shown, phase: options.phase, multiline: options.multiline ?? false, limit: options.limit ?? LISTING_LIMIT, status: null, parts: [], size: 0, timer, resolve, reject, ...(options.truncate ? { truncate: true } : {}) };
       if (line !== null) this.socket.write(`${line}\r\n`);
       else this.pump();
     });
@@ -509,20 +531,34 @@ export class Pop3Client {
     for (;;) {
       const end = buffer.indexOf(LF, start);
       if (end < 0) break;
-      if (end - start === 2 && buffer[start] === DOT && buffer[start + 1] === CR) {
+      const continued = p.midLine === true;
+      p.midLine = false;
+      if (!continued && end - start === 2 && buffer[start] === DOT && buffer[start + 1] === CR) {
         this.inbox = buffer.subarray(end + 1);
         const status = parseStatus(p.status)!;
-        return this.settle(p, { ...status, line: p.status, body: Buffer.concat(p.parts, p.size) });
+        const body = p.truncated ? Buffer.concat(p.parts) : Buffer.concat(p.parts, p.size);
+        return this.settle(p, { ...status, line: p.status, body, ...(p.truncated ? { truncated: true } : {}) });
       }
       // RFC 1939 §3: a line that starts with "." has had one more put in front of it.
-      const part = buffer.subarray(buffer[start] === DOT ? start + 1 : start, end + 1);
+      const part = buffer.subarray(!continued && buffer[start] === DOT ? start + 1 : start, end + 1);
       p.size += part.length;
-      if (p.size > p.limit) return this.end(this.tooLarge(p));
-      p.parts.push(part);
+      if (p.size > p.limit) {
+        if (!p.truncate) return this.end(this.tooLarge(p));
+        p.truncated = true;
+      } else p.parts.push(part);
       start = end + 1;
     }
     this.inbox = buffer.subarray(start);
-    if (p.size + this.inbox.length > p.limit + 1) this.end(this.tooLarge(p));
+    if (p.size + this.inbox.length > p.limit + 1) {
+      if (!p.truncate) this.end(this.tooLarge(p));
+      else if (this.inbox.length > LINE_LIMIT) {
+        // A line without end past the limit: dropped as it comes, its end still awaited.
+        p.size += this.inbox.length;
+        p.truncated = true;
+        p.midLine = true;
+        this.inbox = EMPTY;
+      }
+    }
   }
 
   private settle(p: Pending, reply: Reply): void {

@@ -8,12 +8,13 @@
  * There is no Sent folder to look in: findSent answers "cannot tell", so a send whose outcome is uncertain is set
  * aside as delivery uncertain for a person, never sent twice.
  */
-import type { ChangePage, FetchedMessage, FolderRef, MailboxSession, MessageFailure, OutgoingMessage, SendReceipt, WellKnownFolder } from '../connector.js';
+import type { ChangePage, FetchedMessage, FolderRef, InventoryPage, MailboxSession, MessageFailure, OutgoingMessage, SendReceipt, WellKnownFolder } from '../connector.js';
 import type { MailLogin } from '../mail/credentials.js';
 import type { MailEndpoint } from '../mail/endpoint.js';
 import { submissionOf } from '../mail/outgoing.js';
 import type { SmtpSender } from '../smtp/types.js';
 import { Pop3Client, Pop3Error } from './client.js';
+import { pop3Inventory } from './inventory.js';
 
 /** POP3 has only the Inbox: asked for another folder, or to move, the session says so. */
 export class Pop3NoFoldersError extends Error {
@@ -107,6 +108,15 @@ export class Pop3Session implements MailboxSession {
         cursor: JSON.stringify({ seen: kept } satisfies Cursor),
         complete: page.length === fresh.length,
       };
+    });
+  }
+
+  /** The missing-mail audit's listing (inventory.ts): the UIDL listing a page at a time, TOP n 0 for the headers. */
+  inventory(folder: WellKnownFolder | FolderRef, since: Date | null, page: string | null, max: number): Promise<InventoryPage> {
+    return this.exclusive(async () => {
+      if (folder !== 'inbox') throw new Pop3NoFoldersError(`only the Inbox can be listed, not ${typeof folder === 'string' ? folder : folder.displayName}`);
+      const client = await this.connection();
+      return pop3Inventory(client, [...this.numbers], since, page, max);
     });
   }
 
