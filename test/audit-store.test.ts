@@ -30,6 +30,7 @@ function run(over: Partial<AuditRunInput> = {}): AuditRunInput {
     missing: [missing(1)],
     gapBeganAt: missing(1).receivedAt,
     error: null,
+    servedRequest: null,
     ...over,
   };
 }
@@ -104,13 +105,17 @@ for (const kind of DATABASES) {
       assert.equal((await store.audits.schedule(mailboxId)).requestedAt, asked);
       const [claim] = (await store.sync.claimDue('w2', 10, 60_000, new Date('2026-03-01T12:00:01.000Z'))).filter((c) => c.lease.mailboxId === mailboxId);
       assert.ok(claim, 'claimed at once');
-      // An audit that started before the request does not answer it.
-      await store.audits.recordAudit(claim.lease, run({ startedAt: '2026-03-01T11:59:00.000Z' }), new Date('2026-03-02T00:00:00.000Z'), null);
+      // A second request while the first waits is the same request.
+      assert.equal(await store.audits.request(mailboxId, new Date('2026-03-01T12:00:00.500Z')), asked);
+      // A scheduled audit, or one that served another request, does not answer it.
+      await store.audits.recordAudit(claim.lease, run({ trigger: 'scheduled' }), new Date('2026-03-02T00:00:00.000Z'), null);
+      await store.audits.recordAudit(claim.lease, run({ servedRequest: '2026-03-01T11:00:00.000Z' }), new Date('2026-03-02T00:00:00.000Z'), null);
       assert.equal((await store.audits.schedule(mailboxId)).requestedAt, asked);
-      assert.equal(await store.audits.since(mailboxId, asked), null);
-      await store.audits.recordAudit(claim.lease, run({ startedAt: '2026-03-01T12:00:01.000Z' }), new Date('2026-03-02T12:00:00.000Z'), null);
+      assert.equal(await store.audits.serving(mailboxId, asked), null);
+      // Served whatever the worker's clock says.
+      await store.audits.recordAudit(claim.lease, run({ startedAt: '2026-03-01T11:59:00.000Z', servedRequest: asked }), new Date('2026-03-02T12:00:00.000Z'), null);
       assert.deepEqual(await store.audits.schedule(mailboxId), { dueAt: '2026-03-02T12:00:00.000Z', requestedAt: null });
-      assert.equal((await store.audits.since(mailboxId, asked))!.startedAt, '2026-03-01T12:00:01.000Z');
+      assert.equal((await store.audits.serving(mailboxId, asked))!.startedAt, '2026-03-01T11:59:00.000Z');
     });
 
     test('outcomes match by server id or Internet Message-ID; writes of a lost lease are refused', async () => {

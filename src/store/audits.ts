@@ -118,6 +118,7 @@ export class AuditRepository implements AuditPort {
           missing_messages: JSON.stringify(run.missing.slice(0, MISSING_LIST_CAP)),
           gap_began_at: run.gapBeganAt,
           error: run.error,
+          served_request: run.servedRequest,
         })
         .execute();
       for (const part of chunks(run.missing)) {
@@ -131,8 +132,11 @@ export class AuditRepository implements AuditPort {
         .updateTable('mailboxes')
         .set((eb) => ({
           audit_due_at: nextDueAt.toISOString(),
-          // A request made while this audit ran is served by the next one: only earlier requests are cleared.
-          audit_requested_at: eb.case().when('audit_requested_at', '<=', run.startedAt).then(null).else(eb.ref('audit_requested_at')).end(),
+          // Only the request this audit read is answered (by value: no clocks compared).
+          audit_requested_at:
+            run.servedRequest === null
+              ? eb.ref('audit_requested_at')
+              : eb.case().when('audit_requested_at', '=', run.servedRequest).then(null).else(eb.ref('audit_requested_at')).end(),
         }))
         .where('id', '=', lease.mailboxId)
         .execute();
@@ -210,13 +214,13 @@ export class AuditRepository implements AuditPort {
     return result;
   }
 
-  /** The first audit of the mailbox that started at or after `since` (an on-demand request's answer). */
-  async since(mailboxId: string, since: string): Promise<AuditRun | null> {
+  /** The audit that served this on-demand request (what request() answered), if it ran. */
+  async serving(mailboxId: string, request: string): Promise<AuditRun | null> {
     const row = await this.db
       .selectFrom('audit_runs')
       .selectAll()
       .where('mailbox_id', '=', mailboxId)
-      .where('started_at', '>=', since)
+      .where('served_request', '=', request)
       .orderBy('started_at')
       .orderBy('id')
       .limit(1)

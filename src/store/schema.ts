@@ -287,6 +287,8 @@ export interface AuditRunsTable {
   missing_messages: string;
   gap_began_at: string | null;
   error: string | null;
+  /** The on-demand request (mailboxes.audit_requested_at) this audit served. */
+  served_request: string | null;
 }
 
 /** Messages an audit found missing, until an incoming pass gives them an outcome (0007). */

@@ -1,7 +1,8 @@
 /**
  * An audit "at once" (POST /api/v1/mailboxes/{id}/audit, `liaison audit`): the request is stored and the mailbox
  * made due; whichever worker holds (or next claims) the mailbox's lease runs the audit right after its incoming
- * pass, and the caller waits for that audit's record. Nothing here touches the mail server or the lease: with any
+ * pass, and the caller waits for the record of the audit that served its request (matched by the
+ * request's value, never by comparing the clocks of the API's and the worker's machines). Nothing here touches the mail server or the lease: with any
  * number of worker processes exactly one of them audits the mailbox, under the same fencing as its other writes.
  * When no worker answers in time, the request stays queued and the answer says so.
  */
@@ -35,7 +36,7 @@ export async function requestAudit(store: Store, mailboxId: string, options: { w
   const requestedAt = await store.audits.request(mailboxId, now());
   const deadline = Date.now() + Math.max(0, options.waitMs ?? DEFAULT_AUDIT_WAIT_MS);
   for (;;) {
-    const audit = await store.audits.since(mailboxId, requestedAt);
+    const audit = await store.audits.serving(mailboxId, requestedAt);
     if (audit) return { status: audit.status, requestedAt, audit };
     if (Date.now() >= deadline || options.signal?.aborted) return { status: 'queued', requestedAt, audit: null };
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(1, deadline - Date.now()))));

@@ -86,7 +86,7 @@ export async function auditIfDue(context: CycleContext, intervalMs: number = DEF
     const finishedAt = context.now();
     await port.recordAudit(
       lease,
-      { trigger, startedAt, finishedAt: finishedAt.toISOString(), status: 'completed', ...comparison, error: null },
+      { trigger, startedAt, finishedAt: finishedAt.toISOString(), status: 'completed', ...comparison, error: null, servedRequest: schedule.requestedAt },
       nextScheduled(finishedAt, intervalMs),
       alert,
     );
@@ -120,6 +120,7 @@ export async function auditIfDue(context: CycleContext, intervalMs: number = DEF
         missing: [],
         gapBeganAt: null,
         error: `${classified.code}: ${classified.message}`,
+        servedRequest: schedule.requestedAt,
       },
       retryAt,
       null,

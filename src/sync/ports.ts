@@ -294,6 +294,8 @@ export interface AuditRunInput {
   gapBeganAt: string | null;
   /** Why the audit itself failed (status failed). */
   error: string | null;
+  /** The on-demand request (AuditSchedule.requestedAt) this audit serves; null for a scheduled one. */
+  servedRequest: string | null;
 }
 
 /** A message the audit found missing, waiting for the next incoming pass. */
@@ -310,8 +312,8 @@ export interface AuditPort {
   /** The mailbox's outcomes that match these server ids or Internet Message-IDs. */
   outcomesMatching(mailboxId: string, serverIds: readonly string[], internetMessageIds: readonly string[]): Promise<AuditOutcome[]>;
   /**
-   * Records the audit, queues its missing messages, schedules the next one, serves the on-demand requests made
-   * before it started, and raises the alert: one fenced transaction. Answers the stored run's id.
+   * Records the audit, queues its missing messages, schedules the next one, clears the request it served (if it
+   * is still the one waiting), and raises the alert: one fenced transaction. Answers the stored run's id.
    */
   recordAudit(lease: Lease, run: AuditRunInput, nextDueAt: Date, alert: AlertInput | null): Promise<string>;
   /** Missing messages queued for processing, oldest first. */

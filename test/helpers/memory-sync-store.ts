@@ -160,7 +160,7 @@ export class MemoryAuditPort implements AuditPort {
     for (const m of run.missing) if (!queue.has(m.serverId)) queue.set(m.serverId, { serverId: m.serverId, internetMessageId: m.internetMessageId, receivedAt: m.receivedAt });
     const schedule = this.scheduleOf(lease.mailboxId);
     schedule.dueAt = nextDueAt.toISOString();
-    if (schedule.requestedAt !== null && schedule.requestedAt <= run.startedAt) schedule.requestedAt = null;
+    if (run.servedRequest !== null && schedule.requestedAt === run.servedRequest) schedule.requestedAt = null;
     if (alert) this.store.alerts.push(alert);
     return id;
   }

@@ -5,7 +5,8 @@ import { sql, type Kysely } from 'kysely';
  * on-demand one was asked for (the API and the CLI set it and make the mailbox due; the worker holding the lease
  * runs it). `audit_runs` keeps every audit: trigger, status, the counts (on the server, tracked, filtered with
  * per-rule counts, failed, out of scope, missing), when the gap began, the first missing messages by name (the
- * total always kept) and the error when the audit itself failed. `audit_queue` holds the missing messages until
+ * total always kept) the error when the audit itself failed, and the
+ * on-demand request it served (matched by value, so no clocks of different machines are compared). `audit_queue` holds the missing messages until
  * an incoming pass gives them an outcome: one row per mailbox and server id.
  */
 export function missingMailAudit() {
@@ -31,6 +32,7 @@ export function missingMailAudit() {
         .addColumn('missing_messages', 'text', (c) => c.notNull().defaultTo('[]'))
         .addColumn('gap_began_at', 'text')
         .addColumn('error', 'text')
+        .addColumn('served_request', 'text')
         .addCheckConstraint('audit_runs_trigger', sql`trigger in ('scheduled', 'on-demand')`)
         .addCheckConstraint('audit_runs_status', sql`status in ('completed', 'failed')`)
         .execute();
