@@ -8,7 +8,12 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { FolderRef, InventoryEntry, InventoryPage, MailboxSession, WellKnownFolder } from '../../src/connectors/connector.js';
 import { ImapFlow } from 'imapflow';
+import { EwsClient } from '../../src/connectors/ews/client.js';
 import { EwsConnector } from '../../src/connectors/ews/connector.js';
+import { EwsMailboxSession } from '../../src/connectors/ews/mailbox.js';
+import { EwsProtocolError } from '../../src/connectors/ews/soap/errors.js';
+import type { HttpRequest, HttpResponse, HttpTransport } from '../../src/connectors/ews/transport/types.js';
+import { validateEwsEnvelope } from '../../src/xml/ews-schema.js';
 import { createHttpTransport } from '../../src/connectors/ews/transport/http.js';
 import { ImapSmtpConnector } from '../../src/connectors/imap/connector.js';
 import { uidSet } from '../../src/connectors/imap/inventory.js';
@@ -180,6 +185,49 @@ describe('inventory over EWS (sandbox)', () => {
     assert.ok(transport.requests.length > 5);
     assert.deepEqual(transport.invalid().map((r) => r.violation), []);
   });
+});
+
+/** An Exchange that answers every FindItem with the RootFolder given (the shape of the ms-docs FindItem answer). */
+class ScriptedFindItem implements HttpTransport {
+  readonly bodies: string[] = [];
+  constructor(private readonly rootFolder: (index: number) => string) {}
+  async request(req: HttpRequest): Promise<HttpResponse> {
+    const body = String(req.body);
+    assert.equal(validateEwsEnvelope(body), null);
+    this.bodies.push(body);
+    const xml =
+      '<?xml version="1.0" encoding="utf-8"?><s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>' +
+      '<m:FindItemResponse xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types">' +
+      `<m:ResponseMessages><m:FindItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode>${this.rootFolder(this.bodies.length - 1)}` +
+      '</m:FindItemResponseMessage></m:ResponseMessages></m:FindItemResponse></s:Body></s:Envelope>';
+    return { status: 200, headers: { 'content-type': 'text/xml; charset=utf-8' }, headerLists: {}, body: Buffer.from(xml), elapsedMs: 1 };
+  }
+  stream(): never {
+    throw new Error('not used');
+  }
+  async close(): Promise<void> {}
+}
+
+const items = (ids: readonly string[]) => `<t:Items>${ids.map((id) => `<t:Message><t:ItemId Id="${id}" ChangeKey="CK"/><t:Subject>${id}</t:Subject></t:Message>`).join('')}</t:Items>`;
+const scriptedSession = (transport: HttpTransport) =>
+  new EwsMailboxSession(BOB, new EwsClient({ transport, url: 'https://mail.contoso.test/EWS/Exchange.asmx', credentials: { username: 'svc@contoso.test', password: 'x', method: 'basic' } }));
+
+test('EWS: a partial page (EWSFindCountLimit) goes on from the offset Exchange reports, not from the one asked', async () => {
+  const transport = new ScriptedFindItem((i) =>
+    i === 0 ? `<m:RootFolder IndexedPagingOffset="2" TotalItemsInView="4" IncludesLastItemInRange="false">${items(['a', 'b'])}</m:RootFolder>` : `<m:RootFolder IndexedPagingOffset="4" TotalItemsInView="4" IncludesLastItemInRange="true">${items(['c', 'd'])}</m:RootFolder>`,
+  );
+  const session = scriptedSession(transport);
+  const { entries, pages } = await inventoryAll(session, 'inbox', null, 250);
+  assert.deepEqual(entries.map((e) => e.serverId), ['a', 'b', 'c', 'd']);
+  assert.deepEqual(pages.map((p) => p.next), ['2', null]);
+  assert.match(transport.bodies[1]!, /Offset="2"/);
+});
+
+test('EWS: an answer that says more is coming but does not move on is thrown, not asked again forever', async () => {
+  const session = scriptedSession(new ScriptedFindItem(() => `<m:RootFolder IndexedPagingOffset="3" TotalItemsInView="9" IncludesLastItemInRange="false"><t:Items/></m:RootFolder>`));
+  const error = await rejection(session.inventory('inbox', null, '3', 3));
+  assert.ok(error instanceof EwsProtocolError, String(error));
+  assert.match(error.message, /does not move past 3/);
 });
 
 test('uidSet writes runs of UIDs as ranges', () => {
