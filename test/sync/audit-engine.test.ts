@@ -193,4 +193,25 @@ describe('missing-mail audit in the engine', () => {
       await t.engine.stop();
     }
   });
+
+  test('a worker that lost the lease during the audit writes nothing: no audit, no queue, no alert', async () => {
+    const server = new FakeServer();
+    server.deliver(1);
+    server.deliver(2);
+    server.skipped.add('id-2');
+    const t = setup(server);
+    t.engine.start();
+    try {
+      await waitFor('tracked', () => t.tracked() === 1);
+      server.beforeInventory = () => t.sync.steal(t.mailbox.id);
+      t.sync.audit.request(t.mailbox.id);
+      await waitFor('the lease loss noticed', () => t.events.some((e) => e.type === 'lease-lost'));
+      assert.equal(t.sync.audit.runsOf(t.mailbox.id).length, 0);
+      assert.equal(t.sync.audit.queueOf(t.mailbox.id).size, 0);
+      assert.equal(t.sync.alerts.filter((a) => a.code === 'audit.missing-mail').length, 0);
+      assert.notEqual((await t.sync.audit.schedule(t.mailbox.id)).requestedAt, null, 'the request still waits for the next holder');
+    } finally {
+      await t.engine.stop();
+    }
+  });
 });
