@@ -377,9 +377,69 @@ export const MailboxProfileSummary = Type.Object(
   { description: "The mailbox's email server profile in brief; credentialSource mailbox: the mailbox's own login (PUT /mailboxes/{id}/login) is used" },
 );
 
+// ---- the missing-mail audit ----
+
+export const AuditMissingMessage = Type.Object(
+  {
+    serverId: Type.String({ description: "The server's id of the message (EWS ItemId, IMAP UID, POP3 UIDL)" }),
+    internetMessageId: Nullable(Type.String()),
+    receivedAt: Nullable(Type.String({ format: 'date-time' })),
+    subject: Nullable(Type.String()),
+    from: Nullable(Type.String()),
+  },
+  { title: 'AuditMissingMessage' },
+);
+
+export const AuditRun = Type.Object(
+  {
+    id: Id,
+    mailboxId: Id,
+    trigger: StringEnum(['scheduled', 'on-demand'] as const),
+    status: StringEnum(['completed', 'failed'] as const, { description: 'failed: the audit itself could not finish (see error)' }),
+    startedAt: Type.String({ format: 'date-time' }),
+    finishedAt: Type.String({ format: 'date-time' }),
+    onServer: Type.Integer({ description: 'Messages in the synchronized folders since Process Email From: tracked + filtered + failed + missing' }),
+    tracked: Type.Integer(),
+    filtered: Type.Integer(),
+    filteredByRule: Type.Record(Type.String(), Type.Integer(), { description: 'Filtered messages per filter rule' }),
+    failed: Type.Integer({ description: 'Failed, retried or set aside (undeliverable)' }),
+    outOfScope: Type.Integer({ description: 'Received before Process Email From: not counted elsewhere' }),
+    missing: Type.Integer({ description: 'Messages with no outcome in Liaison (all of them; missingMessages names the first 100)' }),
+    missingMessages: Type.Array(AuditMissingMessage, { description: 'Oldest first; queued for the next synchronization' }),
+    gapBeganAt: Nullable(Type.String({ format: 'date-time', description: 'When the oldest missing message was received' })),
+    error: Nullable(Type.String()),
+  },
+  { title: 'AuditRun' },
+);
+
+export const AuditRequestQuery = Type.Object(
+  { wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300, default: 60, description: 'Seconds to wait for the audit (0: just queue it)' })) },
+  { additionalProperties: false },
+);
+
+export const AuditAnswer = Type.Object(
+  {
+    status: StringEnum(['completed', 'failed', 'queued'] as const, { description: 'queued: no worker ran it within the wait; it runs at its next cycle' }),
+    requestedAt: Type.String({ format: 'date-time' }),
+    audit: Nullable(AuditRun),
+  },
+  { title: 'AuditAnswer' },
+);
+
+export const AuditList = Type.Object({ items: Type.Array(AuditRun, { description: 'Newest first' }) });
+export const AuditListQuery = Type.Object(
+  { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 10 })) },
+  { additionalProperties: false },
+);
+
 export const MailboxDetail = Type.Composite([
   Mailbox,
-  Type.Object({ recentAlerts: Type.Array(Alert, { description: 'Newest first' }), profile: Nullable(MailboxProfileSummary) }),
+  Type.Object({
+    recentAlerts: Type.Array(Alert, { description: 'Newest first' }),
+    profile: Nullable(MailboxProfileSummary),
+    /** The mailbox's latest missing-mail audit; null: never audited. */
+    lastAudit: Nullable(AuditRun),
+  }),
 ]);
 
 export const MailboxUpdate = Type.Object(

@@ -17,6 +17,17 @@ export interface EngineHostOptions {
   leaseMs?: number;
   /** Each event, after the metrics saw it (serve --sandbox prints tracked email with it). */
   onEvent?: (event: EngineEvent) => void;
+  /** The missing-mail audit's interval; default LIAISON_AUDIT_INTERVAL_HOURS, or daily. 0: on demand only. */
+  auditIntervalMs?: number;
+}
+
+/** LIAISON_AUDIT_INTERVAL_HOURS (hours, 0 turns scheduled audits off); undefined when unset. */
+export function auditIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.LIAISON_AUDIT_INTERVAL_HOURS;
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const hours = Number(raw);
+  if (!Number.isFinite(hours) || hours < 0) throw new Error(`LIAISON_AUDIT_INTERVAL_HOURS must be a number of hours (0 or more), not "${raw}"`);
+  return hours * 60 * 60 * 1000;
 }
 
 export function startEngine(store: Store, options: EngineHostOptions): SyncEngine {
@@ -29,6 +40,7 @@ export function startEngine(store: Store, options: EngineHostOptions): SyncEngin
     ...(options.push !== undefined ? { push: options.push } : {}),
     ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    ...((options.auditIntervalMs ?? auditIntervalFromEnv()) !== undefined ? { auditIntervalMs: options.auditIntervalMs ?? auditIntervalFromEnv()! } : {}),
     onEvent: (event) => {
       metrics.observe(event);
       options.onEvent?.(event);
@@ -55,5 +67,9 @@ export function describeEngineEvent(event: EngineEvent): string | null {
       if (event.status === 'success' && !busy) return null;
       return `cycle ${event.direction} ${event.address}: ${event.status} in ${event.durationMs} ms (tracked ${c.tracked}, linked ${c.linked}, filtered ${c.filtered}, failed ${c.failed}, sent ${c.sent})`;
     }
+    case 'audit':
+      return event.status === 'failed'
+        ? `audit ${event.address}: failed (see GET /api/v1/mailboxes/${event.mailboxId}/audits)`
+        : `audit ${event.address}: ${event.onServer} on the server, ${event.missing} missing`;
   }
 }

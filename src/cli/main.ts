@@ -7,6 +7,7 @@ import { DatabaseConfigError, openDatabase } from '../store/database.js';
 import { SecretKeyError } from '../store/secrets.js';
 import { VERSION } from '../version.js';
 import { analyzeCommand } from './analyze.js';
+import { auditCommand } from './audit.js';
 import { diagnosticsService } from './diagnostics.js';
 import { addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
 import { sandboxCommand } from './sandbox.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   });
 
   userCommands(program);
+  auditCommand(program);
   sandboxCommand(program);
   analyzeCommand(program, () => ({
     stdin: process.stdin,

@@ -14,11 +14,18 @@ interface WorkerFlags extends StoreFlags {
   push: boolean;
   workerId?: string;
   leaseSeconds: number;
+  auditIntervalHours?: number;
 }
 
 function parseLeaseSeconds(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 2 || n > 3600) throw new InvalidArgumentError('must be a whole number of seconds from 2 to 3600');
+  return n;
+}
+
+function parseAuditHours(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 24 * 365) throw new InvalidArgumentError('must be a number of hours, 0 or more');
   return n;
 }
 
@@ -39,6 +46,11 @@ export function workerCommand(program: Command): void {
         .env('LIAISON_LEASE_SECONDS')
         .default(60)
         .argParser(parseLeaseSeconds),
+    )
+    .addOption(
+      new Option('--audit-interval-hours <h>', "how often each mailbox's missing-mail audit runs (0: on demand only; default 24)")
+        .env('LIAISON_AUDIT_INTERVAL_HOURS')
+        .argParser(parseAuditHours),
     )
     .addOption(new Option('--worker-id <id>', 'name of this worker in leases (default: host name, process id and a random part)').env('LIAISON_WORKER_ID'));
   addStoreOptions(command);
@@ -65,6 +77,7 @@ export function workerCommand(program: Command): void {
       concurrency: flags.concurrency,
       push: flags.push,
       leaseMs: flags.leaseSeconds * 1000,
+      ...(flags.auditIntervalHours !== undefined ? { auditIntervalMs: flags.auditIntervalHours * 3_600_000 } : {}),
       ...(flags.workerId ? { workerId: flags.workerId } : {}),
       onEvent: (event) => {
         const line = describeEngineEvent(event);

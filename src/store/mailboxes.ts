@@ -127,6 +127,8 @@ export function newMailboxRow(owner: { userId: string } | { queueId: string }): 
     last_error: null,
     last_cycle_at: null,
     last_failure_at: null,
+    audit_due_at: null,
+    audit_requested_at: null,
     login_username: null,
     login_password_enc: null,
     created_at: at,

@@ -6,6 +6,7 @@ import { connectionTests } from './migrations/0003-connection-tests.js';
 import { sync } from './migrations/0004-sync.js';
 import { mailServers } from './migrations/0005-mail-servers.js';
 import { consoleSessions } from './migrations/0006-console-sessions.js';
+import { missingMailAudit } from './migrations/0007-missing-mail-audit.js';
 
 /** Every migration, in order. Names sort; never rename or edit one that has shipped, add a new one. */
 function migrations(database: Database): Record<string, Migration> {
@@ -16,6 +17,7 @@ function migrations(database: Database): Record<string, Migration> {
     '0004-sync': sync(),
     '0005-mail-servers': mailServers(),
     '0006-console-sessions': consoleSessions(),
+    '0007-missing-mail-audit': missingMailAudit(),
   };
 }
 

@@ -157,6 +157,10 @@ export interface MailboxesTable {
   last_error: string | null;
   last_cycle_at: string | null;
   last_failure_at: string | null;
+  /** The next scheduled missing-mail audit (0007). */
+  audit_due_at: string | null;
+  /** An on-demand audit asked for and not yet run. */
+  audit_requested_at: string | null;
   /** IMAP/POP3 profiles with credentialSource mailbox: the mailbox's own login; the password encrypted. */
   login_username: string | null;
   login_password_enc: string | null;
@@ -263,6 +267,40 @@ export interface MessageOutcomesTable {
   updated_at: string;
 }
 
+/** One missing-mail audit of a mailbox (0007). */
+export interface AuditRunsTable {
+  id: string;
+  mailbox_id: string;
+  trigger: 'scheduled' | 'on-demand';
+  status: 'completed' | 'failed';
+  started_at: string;
+  finished_at: string;
+  on_server: number;
+  tracked: number;
+  filtered: number;
+  /** JSON: filtered messages per rule. */
+  filtered_by_rule: string;
+  failed: number;
+  out_of_scope: number;
+  /** Every missing message; `missing_messages` names the first MISSING_LIST_CAP of them (JSON). */
+  missing: number;
+  missing_messages: string;
+  gap_began_at: string | null;
+  error: string | null;
+  /** The on-demand request (mailboxes.audit_requested_at) this audit served. */
+  served_request: string | null;
+}
+
+/** Messages an audit found missing, until an incoming pass gives them an outcome (0007). */
+export interface AuditQueueTable {
+  mailbox_id: string;
+  server_id: string;
+  internet_message_id: string | null;
+  received_at: string | null;
+  audit_id: string;
+  queued_at: string;
+}
+
 export interface SettingsTable {
   key: string;
   value: string;
@@ -286,4 +324,6 @@ export interface Schema {
   message_outcomes: MessageOutcomesTable;
   console_sessions: ConsoleSessionsTable;
   console_setup_tokens: ConsoleSetupTokensTable;
+  audit_runs: AuditRunsTable;
+  audit_queue: AuditQueueTable;
 }

@@ -4,6 +4,7 @@
  */
 import { ActivityRepository } from './activities.js';
 import { AlertRepository } from './alerts.js';
+import type { AuditRepository } from './audits.js';
 import { type Database, type DatabaseOptions, openDatabase, ping } from './database.js';
 import { MailboxRepository } from './mailboxes.js';
 import { OrganizationRepository } from './organization.js';
@@ -38,6 +39,8 @@ export class Store {
   readonly organization: OrganizationRepository;
   /** What the sync engine keeps (sync/ports.ts SyncStore), with the incoming pipeline's look-ups. */
   readonly sync: SyncRepository;
+  /** The missing-mail audits (the same repository the engine uses as `sync.audit`). */
+  readonly audits: AuditRepository;
 
   private constructor(
     readonly database: Database,
@@ -57,6 +60,7 @@ export class Store {
     this.alerts = new AlertRepository(db);
     this.organization = new OrganizationRepository(db);
     this.sync = new SyncRepository(db, this.profiles, this.mailboxes);
+    this.audits = this.sync.audit;
   }
 
   static async open(options: StoreOptions): Promise<Store> {

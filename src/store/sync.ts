@@ -35,6 +35,7 @@ import {
 import { cleanAddresses, recordsByAddress } from './addresses.js';
 import { referencesText, writeParties } from './activities.js';
 import { AlertRepository } from './alerts.js';
+import { AuditRepository } from './audits.js';
 import { type Db, flag, updateLock } from './common.js';
 import { selectMailboxes, toMailbox } from './mailboxes.js';
 import { readOrganization } from './organization.js';
@@ -68,7 +69,7 @@ function regardingOf(row: { regarding_type: string | null; regarding_id: string 
  * Checks that the lease still holds, locking the mailbox row (PostgreSQL) until the transaction ends: a claim
  * that would re-grant it waits, or skips it, instead of slipping in between the check and the writes.
  */
-async function holdLease(db: Db, lease: Lease): Promise<void> {
+export async function holdLease(db: Db, lease: Lease): Promise<void> {
   const query = db
     .selectFrom('mailboxes')
     .select('id')
@@ -104,6 +105,8 @@ type OutcomeRow = Pick<MessageOutcomesTable, 'id' | 'outcome' | 'internet_messag
 
 export class SyncRepository implements SyncStore {
   readonly lookups: PipelineLookups;
+  /** The missing-mail audit (store/audits.ts). */
+  readonly audit: AuditRepository;
   private readonly alerts: AlertRepository;
 
   constructor(
@@ -113,6 +116,7 @@ export class SyncRepository implements SyncStore {
   ) {
     this.lookups = new SyncLookups(db);
     this.alerts = new AlertRepository(db);
+    this.audit = new AuditRepository(db);
   }
 
   async claimDue(workerId: string, limit: number, leaseMs: number, at: Date): Promise<Array<{ lease: Lease; mailbox: SyncMailbox }>> {

@@ -10,6 +10,7 @@ import { pollDelayMs } from '../domain/schedule.js';
 import type { ConnectorCache, ConnectorHold } from './connector-cache.js';
 import type { CycleContext, CycleSteps } from './cycle-context.js';
 import type { EngineEvent } from './engine-types.js';
+import { auditIfDue } from './audit.js';
 import { InvalidCursorAgainError, runIncoming } from './incoming.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { runOutgoing } from './outgoing.js';
@@ -24,6 +25,8 @@ export interface CycleOptions {
   pushHealthy: (profileId: string, address: string) => boolean;
   now: () => Date;
   emit: (event: EngineEvent) => void;
+  /** The missing-mail audit's interval (audit.ts); default daily. */
+  auditIntervalMs?: number;
 }
 
 export interface CycleResult {
@@ -45,6 +48,7 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
   try {
     const outcomes: Partial<Record<Direction, DirectionOutcome>> = {};
     const counts: Record<Direction, Counts> = { incoming: zero(), outgoing: zero() };
+    let auditDelayMs = 0;
     let pollMs = pollDelayMs({ minPollingIntervalMinutes: 0 }, { pollFloorMs: options.pollFloorMs });
     try {
       const profile = await sync.profile(mailbox.profileId);
@@ -76,6 +80,11 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
         try {
           Object.assign(counts.incoming, await runIncoming(context));
           outcomes.incoming = { ok: true };
+          // Right after a pass that completed, under the same lease (audit.ts).
+          const audit = await auditIfDue(context, options.auditIntervalMs);
+          for (const key of ['tracked', 'linked', 'filtered', 'failed'] as const) counts.incoming[key] += audit.counts[key];
+          if (audit.permanent) outcomes.incoming = { ok: false, error: audit.permanent };
+          auditDelayMs = audit.delayMs;
         } catch (error) {
           rethrowLeaseLoss(error, keeper);
           outcomes.incoming = { ok: false, error: classify(connector, error) };
@@ -118,7 +127,8 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
       emit({ type: 'cycle', mailboxId: mailbox.id, address: mailbox.address, direction: record.direction, status, durationMs, counts: counts[record.direction] });
       if (!outcome.ok) emit({ type: 'failure', mailboxId: mailbox.id, address: mailbox.address, code: outcome.error.code, message: outcome.error.message });
     }
-    const nextDueAt = new Date(at.getTime() + decision.delayMs);
+    // An audit the server throttled: the mailbox waits as asked, its status untouched (audit.ts).
+    const nextDueAt = new Date(at.getTime() + Math.max(decision.delayMs, auditDelayMs));
     await keeper.stop();
     await sync.release(claim.lease, nextDueAt);
     return { nextDueAt, leaseLost: false };

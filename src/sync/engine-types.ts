@@ -25,7 +25,9 @@ export type EngineEvent =
     }
   | { type: 'sent'; mailboxId: string; address: string; activityId: string; subject: string; to: string[] }
   | { type: 'failure'; mailboxId: string | null; address: string | null; code: string; message: string }
-  | { type: 'lease-lost'; mailboxId: string };
+  | { type: 'lease-lost'; mailboxId: string }
+  /** A missing-mail audit ended (src/sync/audit.ts). */
+  | { type: 'audit'; mailboxId: string; address: string; status: 'completed' | 'failed'; onServer: number; missing: number };
 
 export interface EngineOptions {
   sync: SyncStore;
@@ -44,6 +46,8 @@ export interface EngineOptions {
   pollFloorMs?: number;
   onEvent?: (event: EngineEvent) => void;
   now?: () => Date;
+  /** How often each mailbox's missing-mail audit runs; default daily (DEFAULT_AUDIT_INTERVAL_MS), 0: on demand only. */
+  auditIntervalMs?: number;
 }
 
 export interface SyncEngine {

@@ -139,6 +139,7 @@ class Engine implements SyncEngine {
       pushHealthy: (profileId, address) => this.push?.healthy(profileId, address) ?? false,
       now: this.now,
       emit: (e) => this.emit(e),
+      ...(this.options.auditIntervalMs !== undefined ? { auditIntervalMs: this.options.auditIntervalMs } : {}),
     })
       .then((result) => {
         if (result.nextDueAt) this.dueTimes.set(id, result.nextDueAt.getTime());

@@ -9,6 +9,7 @@ import type { ChangePage, ClassifiedError, FetchedMessage, FolderRef, MessageCha
 import type { AlertInput } from '../domain/alert.js';
 import { MAX_MESSAGE_ATTEMPTS } from '../domain/failure-policy.js';
 import { BEFORE_PROCESS_EMAIL_FROM, effectiveProcessEmailFrom, receivedBefore } from '../domain/schedule.js';
+import { processQueued } from './audit.js';
 import { checkLease, type CycleContext } from './cycle-context.js';
 import { chunk, mapLimit } from './limit.js';
 import type { IngestInput, PipelineContext } from './pipeline/types.js';
@@ -39,7 +40,8 @@ export class InvalidCursorAgainError extends Error {
   }
 }
 
-export async function runIncoming(context: CycleContext): Promise<IncomingCounts> {
+/** `retries: false`: the listing and the audit's queue only (the audit's second listing, src/sync/audit.ts). */
+export async function runIncoming(context: CycleContext, options: { retries?: boolean } = {}): Promise<IncomingCounts> {
   const counts: IncomingCounts = { tracked: 0, linked: 0, filtered: 0, failed: 0 };
   const { sync, mailbox, lease } = context;
   const pipeline: PipelineContext = {
@@ -92,7 +94,9 @@ export async function runIncoming(context: CycleContext): Promise<IncomingCounts
     if (ahead) await (ahead as Promise<LoadedPage>).catch(() => undefined);
   }
 
-  await retryFailures(context, pipeline, from, counts);
+  // Messages a missing-mail audit found, fetched by server id like the retries.
+  await processQueued(context, pipeline, from, counts);
+  if (options.retries !== false) await retryFailures(context, pipeline, from, counts);
   return counts;
 }
 
@@ -169,7 +173,7 @@ async function fetchBatch(context: CycleContext, ids: readonly string[]): Promis
 }
 
 /** Fetches and runs the pipeline. */
-async function fetchAndIngest(
+export async function fetchAndIngest(
   context: CycleContext,
   pipeline: PipelineContext,
   serverIds: readonly string[],
@@ -293,7 +297,7 @@ function messageAlert(context: CycleContext, failure: PendingFailure, error: { c
 }
 
 /** Counts and tracked events of a committed batch. */
-async function report(context: CycleContext, outcomes: readonly IncomingOutcome[], result: CommitResult, counts: IncomingCounts): Promise<void> {
+export async function report(context: CycleContext, outcomes: readonly IncomingOutcome[], result: CommitResult, counts: IncomingCounts): Promise<void> {
   counts.tracked += result.created.length;
   counts.linked += result.linked.length;
   for (const outcome of outcomes) {

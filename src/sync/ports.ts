@@ -6,6 +6,7 @@
  */
 import type { RecordRef, RegardingType } from '../domain/activity.js';
 import type { AlertInput } from '../domain/alert.js';
+import type { AuditOutcome, MissingMessage } from '../domain/audit.js';
 import type { SyncStatus } from '../domain/mailbox.js';
 import type { Profile, ProfileSecrets } from '../store/profiles.js';
 import type { MailboxLogin } from '../connectors/mail/credentials.js';
@@ -261,6 +262,64 @@ export interface SyncStore {
    * null when the organization names no such mailbox.
    */
   queueSystemEmail(input: { to: string; subject: string; bodyText: string }): Promise<string | null>;
+
+  /** The missing-mail audit's store (src/sync/audit.ts); absent: this store keeps no audits and none run. */
+  readonly audit?: AuditPort;
+}
+
+export type AuditTrigger = 'scheduled' | 'on-demand';
+
+/** When a mailbox's next audit is due, and whether someone asked for one. */
+export interface AuditSchedule {
+  /** The next scheduled audit; null: none scheduled yet (the engine schedules the first). */
+  dueAt: string | null;
+  /** An on-demand request not yet served (API, CLI). */
+  requestedAt: string | null;
+}
+
+/** One audit as the engine records it. */
+export interface AuditRunInput {
+  trigger: AuditTrigger;
+  startedAt: string;
+  finishedAt: string;
+  status: 'completed' | 'failed';
+  onServer: number;
+  tracked: number;
+  filtered: number;
+  filteredByRule: Record<string, number>;
+  failed: number;
+  outOfScope: number;
+  /** Every missing message, oldest first; the store keeps the first MISSING_LIST_CAP by name and all in the queue. */
+  missing: MissingMessage[];
+  gapBeganAt: string | null;
+  /** Why the audit itself failed (status failed). */
+  error: string | null;
+  /** The on-demand request (AuditSchedule.requestedAt) this audit serves; null for a scheduled one. */
+  servedRequest: string | null;
+}
+
+/** A message the audit found missing, waiting for the next incoming pass. */
+export interface QueuedMissing {
+  serverId: string;
+  internetMessageId: string | null;
+  receivedAt: string | null;
+}
+
+export interface AuditPort {
+  schedule(mailboxId: string): Promise<AuditSchedule>;
+  /** Sets the next scheduled audit (fenced). */
+  scheduleNext(lease: Lease, dueAt: Date): Promise<void>;
+  /** The mailbox's outcomes that match these server ids or Internet Message-IDs. */
+  outcomesMatching(mailboxId: string, serverIds: readonly string[], internetMessageIds: readonly string[]): Promise<AuditOutcome[]>;
+  /**
+   * Records the audit, queues its missing messages, schedules the next one, clears the request it served (if it
+   * is still the one waiting), and raises the alert: one fenced transaction. Answers the stored run's id.
+   */
+  recordAudit(lease: Lease, run: AuditRunInput, nextDueAt: Date, alert: AlertInput | null): Promise<string>;
+  /** Missing messages queued for processing, oldest first. */
+  queued(mailboxId: string, limit: number): Promise<QueuedMissing[]>;
+  /** Takes messages off the queue (they have an outcome now, or were processed), fenced. */
+  dequeue(lease: Lease, serverIds: readonly string[]): Promise<void>;
 }
 
 /**

@@ -4,8 +4,13 @@
  * so engine behaviour can be tested while the real store is built, and faults of the store itself injected.
  */
 import type { AlertInput } from '../../src/domain/alert.js';
+import type { AuditOutcome } from '../../src/domain/audit.js';
 import type { Profile, ProfileSecrets } from '../../src/store/profiles.js';
 import {
+  type AuditPort,
+  type AuditRunInput,
+  type AuditSchedule,
+  type QueuedMissing,
   type CommitResult,
   type CycleRecord,
   type IncomingBatch,
@@ -91,6 +96,88 @@ export function testProfile(over: Partial<Profile> = {}): Profile {
     updatedAt: now,
     ...over,
   };
+}
+
+export interface MemoryAuditRun extends AuditRunInput {
+  id: string;
+  mailboxId: string;
+}
+
+/** The audit port in memory (src/store/audits.ts's contract). */
+export class MemoryAuditPort implements AuditPort {
+  readonly runs: MemoryAuditRun[] = [];
+  readonly schedules = new Map<string, AuditSchedule>();
+  /** Queued missing messages per mailbox, by server id. */
+  readonly queue = new Map<string, Map<string, QueuedMissing>>();
+  /** Server ids taken off the queue, in order. */
+  dequeued: string[] = [];
+
+  constructor(private readonly store: MemorySyncStore) {}
+
+  /** Asks for an audit now, as the API does: remembered, and the mailbox made due. */
+  request(mailboxId: string, at: Date = new Date()): string {
+    const current = this.scheduleOf(mailboxId);
+    current.requestedAt ??= at.toISOString();
+    const mailbox = this.store.mailboxes.get(mailboxId)!;
+    mailbox.nextDueAt = at.toISOString();
+    return current.requestedAt;
+  }
+
+  private scheduleOf(mailboxId: string): AuditSchedule {
+    let found = this.schedules.get(mailboxId);
+    if (!found) this.schedules.set(mailboxId, (found = { dueAt: null, requestedAt: null }));
+    return found;
+  }
+
+  queueOf(mailboxId: string): Map<string, QueuedMissing> {
+    let found = this.queue.get(mailboxId);
+    if (!found) this.queue.set(mailboxId, (found = new Map()));
+    return found;
+  }
+
+  async schedule(mailboxId: string): Promise<AuditSchedule> {
+    return { ...this.scheduleOf(mailboxId) };
+  }
+
+  async scheduleNext(lease: Lease, dueAt: Date): Promise<void> {
+    this.store.checkLease(lease);
+    this.scheduleOf(lease.mailboxId).dueAt = dueAt.toISOString();
+  }
+
+  async outcomesMatching(mailboxId: string, serverIds: readonly string[], internetMessageIds: readonly string[]): Promise<AuditOutcome[]> {
+    const servers = new Set(serverIds);
+    const messages = new Set(internetMessageIds);
+    return [...this.store.outcomesOf(mailboxId).entries()]
+      .filter(([serverId, m]) => servers.has(serverId) || (m.internetMessageId !== null && messages.has(m.internetMessageId)))
+      .map(([serverId, m]) => ({ serverId, internetMessageId: m.internetMessageId, kind: m.kind, rule: m.rule }));
+  }
+
+  async recordAudit(lease: Lease, run: AuditRunInput, nextDueAt: Date, alert: AlertInput | null): Promise<string> {
+    this.store.checkLease(lease);
+    const id = `audit-${this.runs.length + 1}`;
+    this.runs.push({ ...structuredClone(run), id, mailboxId: lease.mailboxId });
+    const queue = this.queueOf(lease.mailboxId);
+    for (const m of run.missing) if (!queue.has(m.serverId)) queue.set(m.serverId, { serverId: m.serverId, internetMessageId: m.internetMessageId, receivedAt: m.receivedAt });
+    const schedule = this.scheduleOf(lease.mailboxId);
+    schedule.dueAt = nextDueAt.toISOString();
+    if (run.servedRequest !== null && schedule.requestedAt === run.servedRequest) schedule.requestedAt = null;
+    if (alert) this.store.alerts.push(alert);
+    return id;
+  }
+
+  async queued(mailboxId: string, limit: number): Promise<QueuedMissing[]> {
+    return [...this.queueOf(mailboxId).values()].slice(0, limit);
+  }
+
+  async dequeue(lease: Lease, serverIds: readonly string[]): Promise<void> {
+    this.store.checkLease(lease);
+    const queue = this.queueOf(lease.mailboxId);
+    for (const id of serverIds) if (queue.delete(id)) this.dequeued.push(id);
+  }
+
+  runsOf(mailboxId: string): MemoryAuditRun[] {
+    return this.runs.filter((r) => r.mailboxId === mailboxId);
+  }
 }
 
 export class MemorySyncStore implements SyncStore {
@@ -438,6 +525,14 @@ export class MemorySyncStore implements SyncStore {
     activityByConversation: async () => null,
     recordsByAddress: async () => new Map(),
   };
+
+  /** The missing-mail audit's store: audits, the queue, the schedule per mailbox. */
+  readonly audit: MemoryAuditPort = new MemoryAuditPort(this);
+
+  /** A lease check for the audit port's fenced writes. */
+  checkLease(lease: Lease): void {
+    this.held(lease);
+  }
 
   /** The outcome kinds recorded for a mailbox, by server id. */
   outcomesOf(mailboxId: string): Map<string, MessageRecord> {

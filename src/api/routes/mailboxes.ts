@@ -9,7 +9,12 @@ import type { Mailbox as MailboxRecord } from '../../store/mailboxes.js';
 import type { Store } from '../../store/store.js';
 import { currentUser, requireAdmin } from '../auth.js';
 import { diagnosticsOf } from '../errors.js';
+import { requestAudit } from '../../sync/audit-request.js';
 import {
+  AuditAnswer,
+  AuditList,
+  AuditListQuery,
+  AuditRequestQuery,
   ErrorBody,
   errorResponses,
   IdParams,
@@ -69,8 +74,10 @@ export function mailboxRoutes(store: Store, diagnostics: DiagnosticsContext | nu
           throw error;
         })
         : null;
+      const lastAudit = (await store.audits.recent(mailbox.id, 1))[0] ?? null;
       return {
         ...mailbox,
+        lastAudit,
         recentAlerts: alerts.items,
         profile: profile && { id: profile.id, name: profile.name, serverType: profile.serverType, credentialSource: profile.credentialSource },
       };
@@ -149,6 +156,40 @@ export function mailboxRoutes(store: Store, diagnostics: DiagnosticsContext | nu
       'moves failed emails there. Passing enables the mailbox, sets the status of each server-side-sync direction to success and caches the ' +
       'EWS URL; failing sets those statuses to failure, leaves the mailbox disabled and raises an error alert on it with the step, the ' +
       "server's answer and the fix. Each outcome is enabled, failed (with the steps) or refused (not tested, with why); all are answered 200.";
+
+    app.post('/mailboxes/:id/audit', {
+      schema: {
+        tags,
+        summary: 'Run the missing-mail audit of a mailbox now (administrators)',
+        description:
+          "Asks for an audit and waits (up to `wait` seconds, default 60) for the worker that holds the mailbox's lease to run it, " +
+          'right after its next incoming pass: with several workers exactly one audits the mailbox. 200 with the audit (completed, or failed ' +
+          'with its error); 202 when no worker ran it in time: it stays queued and runs at the mailbox\'s next cycle. The audit compares ' +
+          'what the server holds since Process Email From with the outcomes Liaison recorded; missing messages are listed oldest first, ' +
+          'queued for processing, and raise an alert.',
+        params: IdParams,
+        querystring: AuditRequestQuery,
+        response: { 200: AuditAnswer, 202: AuditAnswer, ...errorResponses },
+      },
+    }, async (request, reply) => {
+      requireAdmin(request, 'audit mailboxes');
+      const result = await requestAudit(store, request.params.id, { waitMs: (request.query.wait ?? 60) * 1000 });
+      if (result.status === 'queued') reply.code(202);
+      return result;
+    });
+
+    app.get('/mailboxes/:id/audits', {
+      schema: {
+        tags,
+        summary: "The mailbox's latest missing-mail audits, newest first",
+        params: IdParams,
+        querystring: AuditListQuery,
+        response: { 200: AuditList, ...errorResponses },
+      },
+    }, async (request) => {
+      const mailbox = await readable(request, request.params.id);
+      return { items: await store.audits.recent(mailbox.id, request.query.limit ?? 10) };
+    });
 
     app.post('/mailboxes/:id/test-and-enable', {
       schema: {

@@ -5,9 +5,9 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { type ApiError, del, get, patch, post, put } from '../api.js';
-import type { MailboxDetail, Page, Profile, Queue, TestAndEnableOutcome, User } from '../types.js';
+import type { AuditAnswer, MailboxDetail, Page, Profile, Queue, TestAndEnableOutcome, User } from '../types.js';
 import { asApiError, ErrorNotice, Field, formatMs, Loading, Notice, PageHeader, Status, useLoad, useSession, When } from '../ui.js';
-import { METHOD_LABELS, OutcomeView, SERVER_TYPE_LABELS, testOutcome } from './mailbox-parts.js';
+import { LastAudit, METHOD_LABELS, OutcomeView, SERVER_TYPE_LABELS, testOutcome } from './mailbox-parts.js';
 import './mailboxes.css';
 
 type IncomingFilter = User['incomingFilter'];
@@ -46,8 +46,10 @@ export function MailboxPage(props: { params: Record<string, string> }) {
   const [actionError, setActionError] = useState<ApiError | null>(null);
   const [tested, setTested] = useState<TestAndEnableOutcome | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  const [auditNote, setAuditNote] = useState<string | null>(null);
 
   useEffect(() => {
+    setAuditNote(null);
     setTested(null);
     setMessage(null);
     setActionError(null);
@@ -90,6 +92,12 @@ export function MailboxPage(props: { params: Record<string, string> }) {
     act('Testing the mailbox…', async () => {
       setTested(await post<TestAndEnableOutcome>(`/mailboxes/${mailbox.id}/test-and-enable`));
     });
+  // The worker holding the mailbox's lease runs it after its next incoming pass; the API waits for it.
+  const runAudit = () =>
+    act('Auditing the mailbox: listing what the server holds…', async () => {
+      const answer = await post<AuditAnswer>(`/mailboxes/${mailbox.id}/audit?wait=60`);
+      setAuditNote(answer.status === 'queued' ? 'The audit is queued: no worker ran it within a minute; it runs at the mailbox\'s next cycle.' : null);
+    });
   const change = (progress: string, body: Record<string, unknown>, done: string) =>
     act(progress, async () => {
       await patch(`/mailboxes/${mailbox.id}`, body);
@@ -120,6 +128,11 @@ export function MailboxPage(props: { params: Record<string, string> }) {
             <button type="button" disabled={busy !== null} onClick={() => void testAndEnable()}>
               Test &amp; Enable
             </button>
+            {mailbox.enabled && mailbox.incomingMethod === 'server-side-sync' ? (
+              <button type="button" class="secondary" disabled={busy !== null} onClick={() => void runAudit()}>
+                Run Audit
+              </button>
+            ) : null}
             {mailbox.approvalStatus !== 'approved' ? (
               <button type="button" class="secondary" disabled={busy !== null} onClick={() => void change('Approving…', { approvalStatus: 'approved' }, 'The email address is approved.')}>
                 Approve Email
@@ -210,6 +223,7 @@ export function MailboxPage(props: { params: Record<string, string> }) {
         ) : null}
       </dl>
 
+      <LastAudit audit={mailbox.lastAudit} queuedNote={auditNote} />
       {isAdmin ? <ProfileChange mailbox={mailbox} onChanged={() => void loaded.reload()} /> : null}
       <TrackingFilter owner={owner.data} me={me} onChanged={() => void owner.reload()} />
       {mailbox.profile?.credentialSource === 'mailbox' ? <MailboxLogin mailbox={mailbox} onChanged={() => void loaded.reload()} /> : null}
