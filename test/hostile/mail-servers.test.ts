@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type tls from 'node:tls';
 import type { ClassifiedError, Connector, MailboxSession } from '../../src/connectors/connector.js';
+import { classifyImapError } from '../../src/connectors/imap/classify.js';
 import { imapSmtpConnectorFactory } from '../../src/connectors/imap/connector.js';
-import { DEFAULT_IMAP_LIMITS } from '../../src/connectors/imap/session.js';
+import { DEFAULT_IMAP_LIMITS, ImapSession } from '../../src/connectors/imap/session.js';
 import { defaultConnectors } from '../../src/connectors/index.js';
 import { Pop3Client, Pop3Error } from '../../src/connectors/pop3/client.js';
 import { classifyPop3Error } from '../../src/connectors/pop3/classify.js';
@@ -39,7 +40,7 @@ function lines(socket: tls.TLSSocket, onLine: (line: string) => void): void {
   });
 }
 
-type ImapMisdeed = 'literal' | 'endless-line' | 'garbage';
+type ImapMisdeed = 'literal' | 'endless-line' | 'garbage' | 'endless-junk';
 
 /** An IMAP server that logs in, selects an Inbox of one message, and misbehaves where `misdeed` says. */
 async function imapServer(misdeed: ImapMisdeed): Promise<Listening> {
@@ -69,6 +70,11 @@ async function imapServer(misdeed: ImapMisdeed): Promise<Listening> {
         if (misdeed === 'garbage') {
           // The answer to the first command after login is garbage too, its completion included.
           say(`* 1 EXISTS ((( ]]] "\r\n${tag} OK [READ-ONLY ((("\x01\x02 garbage\r\n`);
+          return;
+        }
+        if (misdeed === 'endless-junk') {
+          // Short untagged lines that answer nothing, forever: no line is too long, no gap long enough to time out.
+          void stream(socket, GB2, stats, '* JUNK ((( 1 2 3 )))\r\n');
           return;
         }
         if (misdeed === 'endless-line') {
@@ -181,6 +187,35 @@ describe('hostile IMAP servers', () => {
     assert.match(classified.message, /line longer than/);
     const written = await settle(server.stats);
     assert.ok(written < DEFAULT_IMAP_LIMITS.maxLineBytes + 64 * 1024 * 1024, `the server wrote ${written} bytes`);
+  });
+
+  test('untagged junk forever: ended by the work deadline, a clear error', async () => {
+    const server = await imapServer('endless-junk');
+    const session = new ImapSession({
+      address: 'user@hostile.test',
+      endpoint: endpointOf('imap', '127.0.0.1', server.port, 'implicit'),
+      login: { username: 'user', password: 'secret', describe: 'user' },
+      trustedCaPem: hostileTls().caPem,
+      timeoutMs: 10_000,
+      serverSavesSentCopy: false,
+      smtp: () => Promise.reject(new Error('no SMTP here')),
+      isUncertain: () => false,
+      limits: { ...DEFAULT_IMAP_LIMITS, commandDeadlineMs: 2000 },
+    });
+    const heap = heapAfterGc();
+    try {
+      const error = await session.listChanges('inbox', null, 10).then(
+        () => assert.fail('endless junk ended'),
+        (e: unknown) => e,
+      );
+      const classified = classifyImapError(error, null, null);
+      assert.equal(classified.code, 'imap.deadline');
+      assert.match(classified.message, /did not finish within 2000 ms/);
+      assert.ok(server.stats.bytesWritten > 1024 * 1024, 'the server kept sending all along');
+      assert.ok(heapAfterGc() - heap < 64 * 1024 * 1024, 'the junk was not kept');
+    } finally {
+      await session.close();
+    }
   });
 
   test('garbage after login: a protocol error, not a hang', async () => {

@@ -45,6 +45,8 @@ function hostileImapError(error: unknown, endpoint: MailEndpoint | null): Classi
       return classified('imap.too-large', `${where} sent a response larger than the ${e.maxSize ?? 'allowed'} bytes Liaison reads; the connection was closed`);
     case 'LineTooLarge':
       return classified('imap.line-too-long', `${where} sent a line longer than the ${e.maxSize ?? 'allowed'} bytes Liaison reads (no end of line came); the connection was closed`);
+    case 'Deadline':
+      return classified('imap.deadline', `${where}: ${e.message ?? 'the work did not finish in time'} (the server kept the answer going without finishing it)`);
     case 'TooManyTokens':
     case 'ProtocolError':
       return classified('imap.protocol', `${where} sent an answer that is not IMAP Liaison can read (${e.message ?? e.code}); the connection was closed`);

@@ -44,7 +44,7 @@ export class MessageUnavailableError extends Error {
  * imapflow's codes for a connection it dropped because of what the server sent: over a limit, or unreadable.
  * The command in flight then fails with only "Connection not available"; the session puts the reason back.
  */
-export const HOSTILE_IMAP_CODES = new Set(['LiteralTooLarge', 'LineTooLarge', 'ResponseTooLarge', 'TooManyTokens', 'ParserError', 'ProtocolError']);
+export const HOSTILE_IMAP_CODES = new Set(['Deadline', 'LiteralTooLarge', 'LineTooLarge', 'ResponseTooLarge', 'TooManyTokens', 'ParserError', 'ProtocolError']);
 
 const dropped = new WeakMap<ImapFlow, Error>();
 
@@ -136,6 +136,17 @@ const SPECIAL_USE: Record<Exclude<WellKnownFolder, 'inbox'>, string> = {
 export interface ImapLimits {
   maxMessageBytes: number;
   maxLineBytes: number;
+  /** How long one piece of work (a listing, a fetch batch) may take in all; default 10 × timeoutMs, at least a minute. */
+  commandDeadlineMs?: number;
+}
+
+/** The session's work ran past its deadline (a server that keeps sending without ever finishing). */
+export class ImapDeadlineError extends Error {
+  readonly code = 'Deadline';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImapDeadlineError';
+  }
 }
 
 /** 64 MiB lets a 50 MB message through (Exchange's and Gmail's caps are below it); 8 MiB holds a SEARCH of a million UIDs. */
@@ -175,19 +186,35 @@ export class ImapSession implements MailboxSession {
   private queue: Promise<unknown> = Promise.resolve();
   private folders: ListResponse[] | null = null;
   private sender: SmtpSender | null = null;
+  /** Set when the current work ran past its deadline: no new connection is opened for it. */
+  private expired: ImapDeadlineError | null = null;
 
   constructor(private readonly options: ImapSessionOptions) {
     this.address = options.address;
   }
 
   /** Runs one piece of IMAP work at a time on the session's connection. */
-  private exclusive<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
+  private exclusive<T>(work: (client: ImapFlow) => Promise<T>, extraMs = 0): Promise<T> {
     const run = this.queue.then(async () => {
+      this.expired = null;
       const client = await this.connection();
+      // However steadily the server sends (untagged junk forever, a literal dripped), the work ends by its deadline.
+      const deadlineMs = (this.options.limits?.commandDeadlineMs ?? Math.max(10 * this.options.timeoutMs, 60_000)) + extraMs;
+      const timer = setTimeout(() => {
+        const expired = new ImapDeadlineError(`the IMAP work did not finish within ${deadlineMs} ms; the connection was closed`);
+        this.expired = expired;
+        const current = this.client ?? client;
+        for (const c of new Set([client, current])) {
+          if (!dropped.has(c)) dropped.set(c, expired);
+          c.close();
+        }
+      }, deadlineMs);
       try {
         return await work(client);
       } catch (error) {
-        throw reasonOf(error, client);
+        throw reasonOf(error, this.expired ? (this.client ?? client) : client);
+      } finally {
+        clearTimeout(timer);
       }
     });
     this.queue = run.catch(() => undefined);
@@ -195,6 +222,7 @@ export class ImapSession implements MailboxSession {
   }
 
   private async connection(): Promise<ImapFlow> {
+    if (this.expired) throw this.expired;
     if (this.client?.usable) return this.client;
     this.client = null;
     this.connecting ??= (async () => {
@@ -467,7 +495,8 @@ export class ImapSession implements MailboxSession {
       } finally {
         lock.release();
       }
-    });
+      // IDLE lasts timeoutMs by design: the deadline comes on top of it.
+    }, timeoutMs);
   }
 
   async close(): Promise<void> {
