@@ -14,6 +14,7 @@ import { Pop3Client, Pop3Error } from '../../src/connectors/pop3/client.js';
 import { classifyPop3Error } from '../../src/connectors/pop3/classify.js';
 import { pop3SmtpConnectorFactory } from '../../src/connectors/pop3/connector.js';
 import { endpointOf } from '../../src/connectors/mail/endpoint.js';
+import { createMailDiagnostics } from '../../src/diagnostics/mail.js';
 import { createSyncEngine } from '../../src/sync/engine.js';
 import { waitFor } from '../helpers/engine-harness.js';
 import { drip, heapAfterGc, hostileTls, hostileTlsServer, stream, type Listening, type ServerStats } from '../helpers/hostile-servers.js';
@@ -328,6 +329,31 @@ describe('hostile POP3 servers', () => {
     const written = await settle(server.stats);
     assert.ok(written < 64 * 1024 * 1024, `the server wrote ${written} bytes`);
   });
+});
+
+describe('hostile mail servers and Test Connection', () => {
+  for (const misdeed of ['endless-junk', 'endless-line', 'literal'] as const) {
+    test(`IMAP ${misdeed}: the step fails with what happened`, async () => {
+      const server = await imapServer(misdeed);
+      const result = await createMailDiagnostics().testConnection({
+        kind: 'mail',
+        email: 'user@hostile.test',
+        servers: [{ endpoint: endpointOf('imap', '127.0.0.1', server.port, 'implicit'), login: { username: 'user', password: 'secret', describe: 'user' } }],
+        trustedCaPem: hostileTls().caPem,
+        timeoutMs: 5000,
+      });
+      const text = JSON.stringify(result);
+      if (misdeed === 'literal') {
+        // Test Connection fetches no message: the literal is never asked for, and the test passes.
+        assert.equal(server.stats.bytesWritten < 64 * 1024, true);
+        return;
+      }
+      assert.equal(result.status, 'failure', text.slice(0, 500));
+      assert.match(text, misdeed === 'endless-junk' ? /longer than 16777216 bytes/ : /line of more than/);
+      const written = await settle(server.stats);
+      assert.ok(written < 128 * 1024 * 1024, `the server wrote ${written} bytes`);
+    });
+  }
 });
 
 describe('hostile mail servers through the sync engine', () => {
