@@ -281,6 +281,27 @@ describe('EWS answers too large, too deep, too slow, cut short', () => {
     assert.ok(classified.fix);
   });
 
+  test('Test Connection against an HTML sign-in page: the EWS step names it', async () => {
+    const server = await serve(xml('<!DOCTYPE html><html><head><title>Sign in</title></head><body><form><input type="password" name="p"></form></body></html>', 'text/html'));
+    const result = await createExchangeDiagnostics().testConnection({
+      kind: 'exchange',
+      email: 'user@hostile.test',
+      username: 'svc',
+      password: 'secret',
+      auth: 'basic',
+      url: `${server.origin}/EWS/Exchange.asmx`,
+      autodiscover: false,
+      trustedCaPem: hostileTls().caPem,
+      resolve: [],
+      timeoutMs: 5000,
+      maxConcurrentConnections: 2,
+    });
+    const failed = result.steps.find((step) => step.status === 'failure');
+    assert.ok(failed, JSON.stringify(result).slice(0, 500));
+    assert.match(JSON.stringify(failed), /HTML page, not EWS: a proxy's sign-in page\?/);
+    assert.match(JSON.stringify(failed), /pre-authentication/);
+  });
+
   test('an HTML page sent as text/xml, or with no content type, is still named an HTML page', async () => {
     for (const type of ['text/xml', 'application/octet-stream']) {
       const server = await serve(xml('<html><head><title>Login</title></head><body><p>Please sign in<br></p></body></html>', type));

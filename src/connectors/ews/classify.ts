@@ -96,12 +96,8 @@ function classifyEws(error: EwsFaultError | EwsResponseError, context: ClassifyC
  */
 function classifyHtmlPage(error: EwsHttpError, page: { title: string | null; signIn: boolean }, context: ClassifyContext): ClassifiedError {
   const host = context.host ?? 'Exchange';
-  const serverResponse = httpServerResponse(error);
-  const message = `${host} answered HTTP ${error.details.httpStatus}: ${error.details.reason}`;
-  return result(page.signIn ? 'permanent' : 'transient', 'ews.html-page', message, {
-    serverResponse,
-    fix: `The EWS URL reaches a web page, not Exchange Web Services. If a reverse proxy or gateway stands in front of Exchange, let /EWS/ and /autodiscover/ through without its own sign-in page (no forms pre-authentication for them), or set the profile's EWS URL to a host that serves EWS.`,
-  });
+  const diagnosis = explainHttpError(error, { username: context.username, method: context.method, host });
+  return result(page.signIn ? 'permanent' : 'transient', 'ews.html-page', diagnosis.summary, { serverResponse: httpServerResponse(error), fix: diagnosis.fix ?? null });
 }
 
 function classifyHttp(error: EwsHttpError, context: ClassifyContext): ClassifiedError {
