@@ -256,7 +256,7 @@ describe('EWS answers too large, too deep, too slow, cut short', () => {
     assert.match(classified.message, /nested deeper than \d+/);
   });
 
-  test('an answer dripped at one byte a second: ended by the total deadline, not an idle timeout', async () => {
+  test('an answer dripped at one byte a second: ended by the total deadline, not an idle timeout', { timeout: 60_000 }, async () => {
     const server = await serve(async (_request, response, stats) => {
       response.writeHead(200, { 'content-type': 'text/xml' });
       await drip(response, `${SOAP_HEAD}${ENVELOPE_OPEN}${SYNC_RESPONSE}${ENVELOPE_CLOSE}`, stats, 1000);

@@ -190,7 +190,7 @@ describe('hostile IMAP servers', () => {
     assert.ok(written < DEFAULT_IMAP_LIMITS.maxLineBytes + 64 * 1024 * 1024, `the server wrote ${written} bytes`);
   });
 
-  test('untagged junk forever: ended by the work deadline, a clear error', async () => {
+  test('untagged junk forever: ended by the work deadline, a clear error', { timeout: 60_000 }, async () => {
     const server = await imapServer('endless-junk');
     const session = new ImapSession({
       address: 'user@hostile.test',
@@ -301,7 +301,7 @@ describe('hostile POP3 servers', () => {
     assert.ok(written < 256 * 1024 * 1024, `the server wrote ${written} bytes`);
   });
 
-  test('a RETR dripped line by line: ended by the command deadline, not only the idle timeout', async () => {
+  test('a RETR dripped line by line: ended by the command deadline, not only the idle timeout', { timeout: 60_000 }, async () => {
     const server = await pop3Server('dripped-retr');
     const client = await Pop3Client.connect({ endpoint: endpoint(server), trustedCaPem: hostileTls().caPem, timeoutMs: 1000, commandDeadlineMs: 2000 });
     await client.login('user', 'secret');
