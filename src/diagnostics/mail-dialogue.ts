@@ -100,6 +100,11 @@ const KEPT_LINES = 40;
 /** No line of a diagnosis dialogue comes near this; a server that sends more is not speaking the protocol. */
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_TRANSCRIPT = 200;
+/**
+ * All that answers one command (or the greeting) may come to: far above a CAPA, a LIST or a UIDL of a test
+ * mailbox. A server that sends short lines forever, each in time, ends here rather than never.
+ */
+const MAX_REPLY_BYTES = 16 * 1024 * 1024;
 
 /** The socket under a dialogue: connect (with implicit TLS), lines in, lines out, STARTTLS's upgrade. */
 class LineSocket {
@@ -107,6 +112,8 @@ class LineSocket {
   private buffer: Buffer = Buffer.alloc(0);
   private waiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
   private ended: DialogueError | null = null;
+  /** Bytes read since the last command was written (MAX_REPLY_BYTES). */
+  private replyBytes = 0;
   readonly transcript: string[] = [];
   tls: TlsState | null = null;
   /** The address and port actually connected to. */
@@ -231,6 +238,7 @@ class LineSocket {
 
   /** Sends one line; `shown` is what the transcript records instead (a password replaced). */
   write(line: string, shown: string = line): void {
+    this.replyBytes = 0;
     this.record(`C: ${shown}`);
     this.socket.write(`${line}\r\n`);
   }
@@ -248,6 +256,10 @@ class LineSocket {
     for (;;) {
       const end = this.buffer.indexOf(0x0a);
       if (end >= 0) {
+        this.replyBytes += end + 1;
+        if (this.replyBytes > MAX_REPLY_BYTES) {
+          throw new DialogueError('too-long', `The server's answer${command ? ` to ${command}` : ''} is longer than ${MAX_REPLY_BYTES} bytes and does not end`, command ? { command } : {});
+        }
         const line = this.buffer.subarray(0, end).toString('utf8').replace(/\r$/, '');
         this.buffer = this.buffer.subarray(end + 1);
         if (!quiet) this.record(`S: ${line}`);

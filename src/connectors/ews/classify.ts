@@ -10,6 +10,10 @@
  *   certificate that does not verify, a URL that is not https. The `fix` is the diagnostics' own text.
  * - uncertain: a send (CreateItem) whose connection broke or timed out after the request left.
  * - transient: timeouts, resets, refused connections, 5xx, ErrorInternalServerError, and anything unknown.
+ * - hostile answers (docs/EXCHANGE.md, Hostile servers): too large an answer (transport.too-large) and one that
+ *   does not end in time (transport.timeout) are transient; XML that is unsafe or malformed (a DTD, entities,
+ *   nesting too deep, cut short) is ews.protocol, transient; an HTML page with status 200 is ews.html-page,
+ *   permanent when it asks for a password (a proxy's sign-in page), transient otherwise.
  */
 import type { ClassifiedError, FailureKind } from '../connector.js';
 import { AutodiscoverError } from './autodiscover/discover.js';
@@ -84,9 +88,22 @@ function classifyEws(error: EwsFaultError | EwsResponseError, context: ClassifyC
   return result('transient', `ews.${code}`, `${where.host} answered ${code}: ${error.details.messageText}`, { serverResponse, backOffMs: error.backOffMs });
 }
 
+/**
+ * An HTML page with a 2xx status where SOAP was expected. A page that asks for a password is a reverse proxy's
+ * sign-in (pre-authentication) page: retrying gets the same page until an administrator lets EWS through, so
+ * it is permanent. Any other page (a maintenance or error page an appliance serves with 200) may go away: it is
+ * transient, and the failure policy disables the mailbox after its consecutive failures if it does not.
+ */
+function classifyHtmlPage(error: EwsHttpError, page: { title: string | null; signIn: boolean }, context: ClassifyContext): ClassifiedError {
+  const host = context.host ?? 'Exchange';
+  const diagnosis = explainHttpError(error, { username: context.username, method: context.method, host });
+  return result(page.signIn ? 'permanent' : 'transient', 'ews.html-page', diagnosis.summary, { serverResponse: httpServerResponse(error), fix: diagnosis.fix ?? null });
+}
+
 function classifyHttp(error: EwsHttpError, context: ClassifyContext): ClassifiedError {
   const status = error.details.httpStatus;
   const host = context.host ?? 'Exchange';
+  if (error.details.htmlPage) return classifyHtmlPage(error, error.details.htmlPage, context);
   const serverResponse = httpServerResponse(error);
   const code = `http.${status}`;
   const backOffMs = retryAfterMs(error.details.headers['retry-after']);

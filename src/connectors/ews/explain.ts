@@ -228,6 +228,15 @@ export function explainHttpError(error: EwsHttpError, context: { username: strin
     headers: explainingHeaders(error.details.headers),
     ...(error.details.bodyExcerpt ? { excerpt: error.details.bodyExcerpt } : {}),
   };
+  if (error.details.htmlPage) {
+    // A 2xx HTML page (soap/answer.ts): a reverse proxy's sign-in page, most often.
+    return {
+      code: 'html-page',
+      summary: `${context.host} answered HTTP ${error.details.httpStatus}: ${error.details.reason}`,
+      fix: 'The EWS URL reaches a web page, not Exchange Web Services. If a reverse proxy or gateway stands in front of Exchange, let /EWS/ and /autodiscover/ through without its own sign-in page (no forms pre-authentication for them), or set the EWS URL to a host that serves EWS.',
+      serverAnswer,
+    };
+  }
   if (error.details.httpStatus === 401) {
     return { ...explain401(error.details.authenticate, context.method, context.username, context.host), serverAnswer };
   }

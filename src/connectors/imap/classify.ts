@@ -21,10 +21,51 @@ interface ImapFlowError {
 /** RFC 5530 codes that say "later", not "never". */
 const TRANSIENT_CODES = new Set(['UNAVAILABLE', 'INUSE', 'LIMIT', 'EXPUNGEISSUED', 'SERVERBUG', 'CORRUPTION']);
 
+interface ImapLimitError {
+  code?: string;
+  message?: string;
+  literalSize?: number;
+  lineLength?: number;
+  maxSize?: number;
+}
+
+/**
+ * A connection imapflow dropped because of what the server sent (docs/MAIL.md, Hostile servers): a literal, a
+ * line or a response over Liaison's limits, or data that is not IMAP. Transient: the next cycle connects again
+ * (a server that keeps doing it fails cycle after cycle, and the failure policy disables the mailbox).
+ */
+function hostileImapError(error: unknown, endpoint: MailEndpoint | null): ClassifiedError | null {
+  const e = (error ?? {}) as ImapLimitError;
+  const where = endpoint ? describeEndpoint(endpoint) : 'the IMAP server';
+  const classified = (code: string, message: string): ClassifiedError => ({ kind: 'transient', code, message, serverResponse: e.message ?? null, fix: null, backOffMs: null });
+  switch (e.code) {
+    case 'LiteralTooLarge':
+      return classified('imap.too-large', `${where} announced ${Number.isFinite(e.literalSize) ? `${e.literalSize} bytes of data` : 'data'}, larger than the ${e.maxSize ?? 'allowed'} bytes Liaison reads; the connection was closed before it was read`);
+    case 'ResponseTooLarge':
+      return classified('imap.too-large', `${where} sent a response larger than the ${e.maxSize ?? 'allowed'} bytes Liaison reads; the connection was closed`);
+    case 'LineTooLarge':
+      return classified('imap.line-too-long', `${where} sent a line longer than the ${e.maxSize ?? 'allowed'} bytes Liaison reads (no end of line came); the connection was closed`);
+    case 'Deadline':
+      return classified('imap.deadline', `${where}: ${e.message ?? 'the work did not finish in time'} (the server kept the answer going without finishing it)`);
+    case 'TooManyTokens':
+    case 'ProtocolError':
+      return classified('imap.protocol', `${where} sent an answer that is not IMAP Liaison can read (${e.message ?? e.code}); the connection was closed`);
+    default:
+      if (e.code && /^ParserError/.test(e.code)) return classified('imap.protocol', `${where} sent an answer that is not IMAP: it cannot be parsed (${e.message ?? e.code})`);
+      return null;
+  }
+}
+
 export function classifyImapError(error: unknown, endpoint: MailEndpoint | null, login: string | null): ClassifiedError {
   if (error instanceof InvalidCursorError) {
     return { kind: 'invalid-cursor', code: 'imap.uidvalidity', message: error.message, serverResponse: null, fix: null, backOffMs: null };
   }
+  if (error instanceof MessageUnavailableError && error.reason === 'too-large') {
+    // Fetched again, it is as large again: a message's failure (retried and given up by the engine), not the mailbox's.
+    return { kind: 'transient', code: 'imap.too-large', message: error.message, serverResponse: error.serverResponse, fix: null, backOffMs: null };
+  }
+  const hostile = hostileImapError(error, endpoint);
+  if (hostile) return hostile;
   if (error instanceof MessageUnavailableError) {
     return { kind: 'transient', code: 'imap.message-unavailable', message: error.message, serverResponse: error.serverResponse, fix: null, backOffMs: null };
   }

@@ -28,15 +28,37 @@ export class InvalidCursorError extends Error {
   }
 }
 
-/** A message the session cannot read (gone, or the server would not give it whole). */
+/** A message the session cannot read (gone, the server would not give it whole, or it is over the size limit). */
 export class MessageUnavailableError extends Error {
   constructor(
     message: string,
     readonly serverResponse: string | null,
+    /** 'too-large': the server announced more than ImapLimits.maxMessageBytes; nothing of it was read. */
+    readonly reason: 'unavailable' | 'too-large' = 'unavailable',
   ) {
     super(message);
     this.name = 'MessageUnavailableError';
   }
+}
+
+/**
+ * imapflow's codes for a connection it dropped because of what the server sent: over a limit, or unreadable.
+ * The command in flight then fails with only "Connection not available"; the session puts the reason back.
+ */
+export const HOSTILE_IMAP_CODES = new Set(['Deadline', 'LiteralTooLarge', 'LineTooLarge', 'ResponseTooLarge', 'TooManyTokens', 'ParserError', 'ProtocolError']);
+
+const dropped = new WeakMap<ImapFlow, Error>();
+
+/** The reason a client's connection was dropped, when it was the server's doing; else the error itself. */
+function reasonOf(error: unknown, client: ImapFlow | null): unknown {
+  const own = (error as { code?: string } | null)?.code;
+  if (own && (HOSTILE_IMAP_CODES.has(own) || /^ParserError/.test(own))) return error;
+  const why = client ? dropped.get(client) : undefined;
+  return why ?? error;
+}
+
+function isHostileCode(code: string | undefined): boolean {
+  return !!code && (HOSTILE_IMAP_CODES.has(code) || /^ParserError/.test(code));
 }
 
 /**
@@ -57,6 +79,8 @@ export interface ImapSessionOptions {
   smtp: () => Promise<SmtpSender>;
   /** Whether an error thrown by the SMTP sender is an uncertain outcome (lost after the message went). */
   isUncertain: (error: unknown) => boolean;
+  /** What is read at most from the server (default DEFAULT_IMAP_LIMITS). */
+  limits?: ImapLimits;
 }
 
 interface Cursor {
@@ -105,7 +129,37 @@ const SPECIAL_USE: Record<Exclude<WellKnownFolder, 'inbox'>, string> = {
   junk: '\\Junk',
 };
 
-export function imapClientOptions(endpoint: MailEndpoint, login: MailLogin, trustedCaPem: string | null, timeoutMs: number): ConstructorParameters<typeof ImapFlow>[0] {
+/**
+ * What Liaison reads from an IMAP server at most (docs/MAIL.md, Hostile servers): a message (one literal) of
+ * `maxMessageBytes`, a line of `maxLineBytes`; a response at most both. imapflow fails the connection at once when a
+ * server announces more (a literal is refused from its {size}, before a byte of it is read).
+ */
+export interface ImapLimits {
+  maxMessageBytes: number;
+  maxLineBytes: number;
+  /** How long one piece of work (a listing, a fetch batch) may take in all; default 10 × timeoutMs, at least a minute. */
+  commandDeadlineMs?: number;
+}
+
+/** The session's work ran past its deadline (a server that keeps sending without ever finishing). */
+export class ImapDeadlineError extends Error {
+  readonly code = 'Deadline';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ImapDeadlineError';
+  }
+}
+
+/** 64 MiB lets a 50 MB message through (Exchange's and Gmail's caps are below it); 8 MiB holds a SEARCH of a million UIDs. */
+export const DEFAULT_IMAP_LIMITS: Readonly<ImapLimits> = { maxMessageBytes: 64 * 1024 * 1024, maxLineBytes: 8 * 1024 * 1024 };
+
+export function imapClientOptions(
+  endpoint: MailEndpoint,
+  login: MailLogin,
+  trustedCaPem: string | null,
+  timeoutMs: number,
+  limits: ImapLimits = DEFAULT_IMAP_LIMITS,
+): ConstructorParameters<typeof ImapFlow>[0] {
   const tls = tlsOptionsFor(endpoint, trustedCaPem);
   return {
     host: endpoint.dialHost,
@@ -120,6 +174,9 @@ export function imapClientOptions(endpoint: MailEndpoint, login: MailLogin, trus
     connectionTimeout: timeoutMs,
     greetingTimeout: Math.min(timeoutMs, 30_000),
     socketTimeout: Math.max(timeoutMs, 60_000),
+    maxLiteralSize: limits.maxMessageBytes,
+    maxLineLength: limits.maxLineBytes,
+    maxResponseSize: limits.maxMessageBytes + 2 * limits.maxLineBytes,
   };
 }
 
@@ -130,26 +187,54 @@ export class ImapSession implements MailboxSession {
   private queue: Promise<unknown> = Promise.resolve();
   private folders: ListResponse[] | null = null;
   private sender: SmtpSender | null = null;
+  /** Set when the current work ran past its deadline: no new connection is opened for it. */
+  private expired: ImapDeadlineError | null = null;
 
   constructor(private readonly options: ImapSessionOptions) {
     this.address = options.address;
   }
 
   /** Runs one piece of IMAP work at a time on the session's connection. */
-  private exclusive<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
-    const run = this.queue.then(async () => work(await this.connection()));
+  private exclusive<T>(work: (client: ImapFlow) => Promise<T>, extraMs = 0): Promise<T> {
+    const run = this.queue.then(async () => {
+      this.expired = null;
+      const client = await this.connection();
+      // However steadily the server sends (untagged junk forever, a literal dripped), the work ends by its deadline.
+      const deadlineMs = (this.options.limits?.commandDeadlineMs ?? Math.max(10 * this.options.timeoutMs, 60_000)) + extraMs;
+      const timer = setTimeout(() => {
+        const expired = new ImapDeadlineError(`the IMAP work did not finish within ${deadlineMs} ms; the connection was closed`);
+        this.expired = expired;
+        const current = this.client ?? client;
+        for (const c of new Set([client, current])) {
+          if (!dropped.has(c)) dropped.set(c, expired);
+          c.close();
+        }
+      }, deadlineMs);
+      try {
+        return await work(client);
+      } catch (error) {
+        throw reasonOf(error, this.expired ? (this.client ?? client) : client);
+      } finally {
+        clearTimeout(timer);
+      }
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
   private async connection(): Promise<ImapFlow> {
+    if (this.expired) throw this.expired;
     if (this.client?.usable) return this.client;
     this.client = null;
     this.connecting ??= (async () => {
       const { endpoint, login, trustedCaPem, timeoutMs } = this.options;
-      const client = new ImapFlow(imapClientOptions(endpoint, login, trustedCaPem, timeoutMs));
+      const client = new ImapFlow(imapClientOptions(endpoint, login, trustedCaPem, timeoutMs, this.options.limits));
       // An error after connect (a dropped socket) surfaces on the next command; the event must not crash the process.
-      client.on('error', () => undefined);
+      // What the server did to make imapflow drop the connection (a literal over the limit…) is kept for the
+      // command that was in flight, which only sees "Connection not available".
+      client.on('error', (error: Error & { code?: string }) => {
+        if (isHostileCode(error?.code) && !dropped.has(client)) dropped.set(client, error);
+      });
       await client.connect();
       this.client = client;
       return client;
@@ -246,8 +331,9 @@ export class ImapSession implements MailboxSession {
             lock.release();
             const one = new Map<number, FetchMessageObject | Error>();
             for (const item of current) {
+              let fresh: ImapFlow | null = null;
               try {
-                const fresh = await this.connection();
+                fresh = await this.connection();
                 const single = await fresh.getMailboxLock(path, { readOnly: true });
                 try {
                   const [message] = [...(await this.fetchSources(fresh, [item.uid])).values()];
@@ -256,14 +342,22 @@ export class ImapSession implements MailboxSession {
                   single.release();
                 }
               } catch (error) {
-                one.set(item.uid, error as Error);
+                one.set(item.uid, reasonOf(error, fresh) as Error);
               }
             }
             return one;
           });
           for (const item of current) {
             const message = got.get(item.uid);
-            if (message instanceof Error) {
+            const tooLarge = message instanceof Error ? (message as { code?: string; literalSize?: number }) : null;
+            if (tooLarge && (tooLarge.code === 'LiteralTooLarge' || tooLarge.code === 'ResponseTooLarge')) {
+              const limit = this.options.limits?.maxMessageBytes ?? DEFAULT_IMAP_LIMITS.maxMessageBytes;
+              const announced = Number.isFinite(tooLarge.literalSize) ? ` (the server announced ${tooLarge.literalSize} bytes)` : '';
+              results.set(item.id, {
+                serverId: item.id,
+                error: new MessageUnavailableError(`message ${item.uid} of ${path} is larger than the ${limit} bytes Liaison reads${announced}; the connection was closed before it was read`, null, 'too-large'),
+              });
+            } else if (message instanceof Error) {
               const text = (message as { responseText?: string }).responseText ?? null;
               results.set(item.id, { serverId: item.id, error: new MessageUnavailableError(`the server would not give message ${item.uid} of ${path}: ${text ?? message.message}`, text) });
             } else if (!message?.source) {
@@ -412,7 +506,8 @@ export class ImapSession implements MailboxSession {
       } finally {
         lock.release();
       }
-    });
+      // IDLE lasts timeoutMs by design: the deadline comes on top of it.
+    }, timeoutMs);
   }
 
   async close(): Promise<void> {

@@ -91,7 +91,14 @@ export function classifyPop3Error(error: unknown): ClassifiedError | null {
       case 'too-large':
         return result('permanent', 'pop3.too-large', error.message, error, 'Raise the size limit, or remove the message from the mailbox with another client');
       case 'network': {
-        const code = error.networkCode === 'ETIMEDOUT' ? 'pop3.timeout' : error.networkCode === 'CLOSED' ? 'pop3.closed' : `pop3.network.${error.networkCode ?? 'error'}`;
+        const code =
+          error.networkCode === 'ETIMEDOUT'
+            ? 'pop3.timeout'
+            : error.networkCode === 'DEADLINE'
+              ? 'pop3.deadline'
+              : error.networkCode === 'CLOSED'
+                ? 'pop3.closed'
+                : `pop3.network.${error.networkCode ?? 'error'}`;
         return result('transient', code, error.message, error);
       }
       case 'protocol':

@@ -99,6 +99,11 @@ export interface Pop3ConnectOptions {
   timeoutMs: number;
   /** The largest message RETR or TOP accepts, in bytes; a larger one ends the connection. Default 64 MiB. */
   maxMessageBytes?: number;
+  /**
+   * How long one command may take in all, however steadily its answer arrives (a RETR dripped a line at a
+   * time); exceeding it ends the connection. Default: 10 × timeoutMs, at least a minute.
+   */
+  commandDeadlineMs?: number;
 }
 
 export interface Pop3Stat {
@@ -165,6 +170,8 @@ interface Pending {
   /** The start of the line being read was dropped (truncate): its end is not the start of a line. */
   midLine?: boolean;
   timer: NodeJS.Timeout;
+  /** The command's total deadline: not moved by bytes arriving, so a reply dripped forever still ends. */
+  deadline: NodeJS.Timeout;
   resolve(reply: Reply): void;
   reject(error: Pop3Error): void;
 }
@@ -215,6 +222,7 @@ export class Pop3Client {
   private readonly server: string;
   private readonly timeoutMs: number;
   private readonly maxMessageBytes: number;
+  private readonly commandDeadlineMs: number;
   private socket: Socket | TLSSocket;
   private secure: boolean;
   private inbox: Buffer = EMPTY;
@@ -233,6 +241,7 @@ export class Pop3Client {
     this.server = describeEndpoint(options.endpoint);
     this.timeoutMs = options.timeoutMs;
     this.maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MESSAGE_LIMIT;
+    this.commandDeadlineMs = options.commandDeadlineMs ?? Math.max(10 * options.timeoutMs, 60_000);
     this.socket = socket;
     this.secure = secure;
     this.attach(socket);
@@ -491,7 +500,8 @@ export class Pop3Client {
         return reject(error);
       }
       const timer = setTimeout(() => this.timedOut(), this.timeoutMs);
-      this.pending = { command: shown, phase: options.phase, multiline: options.multiline ?? false, limit: options.limit ?? LISTING_LIMIT, status: null, parts: [], size: 0, timer, resolve, reject, ...(options.truncate ? { truncate: true } : {}) };
+      const deadline = setTimeout(() => this.pastDeadline(), this.commandDeadlineMs);
+      this.pending = { command: shown, phase: options.phase, multiline: options.multiline ?? false, limit: options.limit ?? LISTING_LIMIT, status: null, parts: [], size: 0, timer, deadline, resolve, reject, ...(options.truncate ? { truncate: true } : {}) };
       if (line !== null) this.socket.write(`${line}\r\n`);
       else this.pump();
     });
@@ -563,6 +573,7 @@ export class Pop3Client {
 
   private settle(p: Pending, reply: Reply): void {
     clearTimeout(p.timer);
+    clearTimeout(p.deadline);
     this.pending = null;
     p.resolve(reply);
   }
@@ -573,6 +584,7 @@ export class Pop3Client {
     const p = this.pending;
     if (p) {
       clearTimeout(p.timer);
+      clearTimeout(p.deadline);
       this.pending = null;
       p.reject(error ?? this.closedError(p.command, p.phase));
     }
@@ -584,6 +596,13 @@ export class Pop3Client {
     if (!p) return;
     const what = p.command === null ? 'the greeting' : `an answer to ${p.command}`;
     this.end(this.error(`${this.server} sent no ${what} within ${this.timeoutMs} ms`, { kind: 'network', phase: p.phase, command: p.command, networkCode: 'ETIMEDOUT' }));
+  }
+
+  private pastDeadline(): void {
+    const p = this.pending;
+    if (!p) return;
+    const what = p.command === null ? 'the greeting' : `the answer to ${p.command}`;
+    this.end(this.error(`${this.server}: ${what} did not finish within ${this.commandDeadlineMs} ms (${p.size} bytes had come); the connection is closed`, { kind: 'network', phase: p.phase, command: p.command, networkCode: 'DEADLINE' }));
   }
 
   private socketFailed(error: NodeJS.ErrnoException): void {

@@ -40,6 +40,11 @@ import { buildPoxRequest, poxRequestHeaders, readPoxResponse } from './pox.js';
 import { buildGetUserSettingsRequest, readGetUserSettingsResponse, soapRequestHeaders } from './soap.js';
 
 export const MAX_REDIRECTS = 10;
+/**
+ * The largest Autodiscover answer read, bytes: an answer is a few kilobytes (one user's settings); the readers
+ * (pox.ts, soap.ts) parse at most this much too.
+ */
+export const AUTODISCOVER_MAX_BYTES = 1024 * 1024;
 
 /** Top-level names reserved for tests and documentation (RFC 2606, RFC 6761): never in the public DNS. */
 const RESERVED_TLD = /\.(test|example|invalid|localhost)\.?$/i;
@@ -255,7 +260,7 @@ export async function discoverEwsUrl(email: string, options: DiscoverOptions): P
     const prefix = via ? `${via}; ` : '';
     let response: HttpResponse;
     try {
-      response = await transport.request({ method: 'POST', url: endpoint.url, headers, body, credentials, ...(signal ? { signal } : {}) });
+      response = await transport.request({ method: 'POST', url: endpoint.url, headers, body, credentials, maxResponseBytes: AUTODISCOVER_MAX_BYTES, ...(signal ? { signal } : {}) });
     } catch (error) {
       checkAbort();
       if (error instanceof TransportError) {
@@ -437,7 +442,7 @@ export async function discoverEwsUrl(email: string, options: DiscoverOptions): P
     try {
       // No credentials: this is plain http (autodiscover-for-exchange.md: "Client applications should not
       // authenticate or send data to a non-SSL endpoint").
-      response = await transport.request({ method: 'GET', url, credentials: null, ...(signal ? { signal } : {}) });
+      response = await transport.request({ method: 'GET', url, credentials: null, maxResponseBytes: AUTODISCOVER_MAX_BYTES, ...(signal ? { signal } : {}) });
     } catch (error) {
       checkAbort();
       if (!(error instanceof TransportError)) throw error;

@@ -79,7 +79,7 @@ export function readFault(fault: XmlElement, operation: string, httpStatus: numb
   });
 }
 
-function httpError(http: HttpResponse, operation: string, reason: string): EwsHttpError {
+function httpError(http: HttpResponse, operation: string, reason: string, htmlPage?: { title: string | null; signIn: boolean }): EwsHttpError {
   const text = http.body.subarray(0, EXCERPT_CHARS * 4).toString('utf8').slice(0, EXCERPT_CHARS);
   return new EwsHttpError({
     operation,
@@ -88,7 +88,31 @@ function httpError(http: HttpResponse, operation: string, reason: string): EwsHt
     authenticate: http.headerLists['www-authenticate'] ?? (http.headers['www-authenticate'] ? [http.headers['www-authenticate']] : []),
     bodyExcerpt: text,
     reason,
+    ...(htmlPage ? { htmlPage } : {}),
   });
+}
+
+/** How much of an answer is looked at to tell an HTML page (its start, its title, a password field). */
+const HTML_SNIFF_BYTES = 64 * 1024;
+
+/**
+ * An HTML page where SOAP was expected: Content-Type text/html, or a body that starts as HTML whatever the
+ * Content-Type says (proxies and appliances label their pages loosely). Null when the answer is not HTML.
+ */
+export function htmlPageOf(http: HttpResponse): { title: string | null; signIn: boolean } | null {
+  const head = http.body.subarray(0, HTML_SNIFF_BYTES).toString('utf8').replace(/^\uFEFF/, '');
+  const start = head.replace(/^\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*/, '');
+  const declared = /^\s*(text\/html|application\/xhtml\+xml)\b/i.test(http.headers['content-type'] ?? '');
+  if (!declared && !/^<!doctype\s+html[\s>]/i.test(start) && !/^<html[\s>]/i.test(start)) return null;
+  const title = /<title[^>]*>([^<]{0,200})/i.exec(head)?.[1]?.replace(/\s+/g, ' ').trim() || null;
+  const signIn = /<input[^>]+type\s*=\s*["']?password/i.test(head) || /\b(sign[ -]?in|log[ -]?in|logon|log on)\b/i.test(title ?? '');
+  return { title, signIn };
+}
+
+/** The reason text of an HTML page answer: what came back and what it likely is. */
+function htmlReason(page: { title: string | null; signIn: boolean }): string {
+  const titled = page.title ? ` (its title: "${page.title}")` : '';
+  return page.signIn ? `the server answered an HTML page, not EWS: a proxy's sign-in page?${titled}` : `the server answered an HTML page, not EWS${titled}: a proxy's sign-in or error page?`;
 }
 
 function whyNotSoap(http: HttpResponse, detail: string): string {
@@ -109,6 +133,10 @@ function whyNotSoap(http: HttpResponse, detail: string): string {
  */
 export function readAnswer(http: HttpResponse, operation: string, limits: Partial<XmlLimits> = {}): EwsAnswer {
   if (http.body.length === 0) throw httpError(http, operation, whyNotSoap(http, 'the answer is empty'));
+  // A 2xx HTML page is what a reverse proxy's sign-in (pre-authentication) page looks like; other statuses keep
+  // their own meaning (a 401 or 503 page is judged by its status).
+  const page = http.status >= 200 && http.status < 300 ? htmlPageOf(http) : null;
+  if (page) throw httpError(http, operation, htmlReason(page), page);
   let root: XmlElement;
   try {
     root = parseXml(http.body, limits);

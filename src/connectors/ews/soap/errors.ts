@@ -60,6 +60,11 @@ export class EwsHttpError extends Error {
       /** The first part of the body as text, for the administrator. */
       bodyExcerpt: string;
       reason: string;
+      /**
+       * The answer was an HTML page where SOAP was expected (a reverse proxy's sign-in page, an error page), with
+       * its title and whether it asks for a password.
+       */
+      htmlPage?: { title: string | null; signIn: boolean };
     },
   ) {
     super(`${details.operation}: HTTP ${details.httpStatus}: ${details.reason}`);

@@ -569,7 +569,9 @@ export function createHttpTransport(options: TransportOptions = {}): HttpTranspo
     async request(request) {
       const { answer, call, connection, finish, started } = await start(request, false);
       try {
-        const body = await readBounded(answer.body, limits.maxResponseBytes, answer.headers['content-length'], call);
+        // A caller may bound its answers lower than the transport does (Autodiscover's are small), never higher.
+        const limit = Math.min(limits.maxResponseBytes, request.maxResponseBytes ?? Number.POSITIVE_INFINITY);
+        const body = await readBounded(answer.body, limit, answer.headers['content-length'], call);
         finish(true);
         return {
           status: answer.status,

@@ -27,6 +27,8 @@ export interface HttpRequest {
    */
   concurrencyKey?: string;
   signal?: AbortSignal;
+  /** A lower bound than the transport's maxResponseBytes for this answer (Autodiscover's are small); never higher. */
+  maxResponseBytes?: number;
 }
 
 export interface HttpResponse {
