@@ -74,6 +74,21 @@ export const LOG_REDACT = {
   censor: '[redacted]',
 };
 
+/** A route as Fastify registered it: what the authorization matrix test walks (test/api-authz-matrix.test.ts). */
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  /** config.public: the route authenticates (or not) on its own. */
+  public: boolean;
+}
+
+const ROUTES = new WeakMap<FastifyInstance, RegisteredRoute[]>();
+
+/** Every route the server registered (HEAD twins of GET routes left out), in registration order. */
+export function registeredRoutes(app: FastifyInstance): readonly RegisteredRoute[] {
+  return ROUTES.get(app) ?? [];
+}
+
 export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   const { store } = options;
   const app = Fastify({
@@ -84,7 +99,12 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   // JSON only: text/plain (which Fastify reads by default) is refused 415 like any other type, not read as a string.
   app.removeContentTypeParser('text/plain');
+  const routes: RegisteredRoute[] = [];
+  ROUTES.set(app, routes);
   app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routes.push({ method, url: route.url, public: route.config?.public === true });
+    }
     route.bodyLimit ??= route.schema?.body ? BODY_LIMITS.default : BODY_LIMITS.noBody;
     if (route.schema?.body && !route.schema.hide) {
       const note = `The request body may be at most ${describeBytes(route.bodyLimit)}; a larger one is answered 413.`;

@@ -5,6 +5,9 @@ import type { DiagnosticsContext } from '../../src/diagnostics/runs.js';
 import type { User } from '../../src/store/users.js';
 import type { DatabaseKind, TestStore } from './stores.js';
 
+/** What an API token looks like (store/users.ts): lsn_ and 32 random bytes in base64url. */
+const API_TOKEN = /lsn_[A-Za-z0-9_-]{43}/;
+
 export interface TestApi {
   app: FastifyInstance;
   t: TestStore;
@@ -56,6 +59,9 @@ export async function openApi(kind: DatabaseKind, options: { diagnostics?: Diagn
     async close() {
       await app.close();
       await t.cleanup();
+      // Every suite's log is checked too: an API token is never logged, whatever the suite did.
+      const leaked = logs.filter((line) => API_TOKEN.test(line));
+      if (leaked.length > 0) throw new Error(`an API token reached the server log (test/secrets-leak.test.ts describes the guarantee):\n${leaked.slice(0, 3).join('')}`);
     },
   };
 }
