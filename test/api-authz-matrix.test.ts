@@ -253,6 +253,18 @@ const MATRIX: Record<string, Entry> = {
   ),
   'PATCH /api/v1/mailboxes/:id': admin((w) => ({ url: `/api/v1/mailboxes/${w.other.mailboxId}`, body: { incomingMethod: 'none' }, status: 200 })),
   'POST /api/v1/mailboxes/associate': admin((w) => ({ url: '/api/v1/mailboxes/associate', body: { mailboxIds: [w.other.mailboxId], profileId: w.profileId }, status: 200 })),
+  // The missing-mail audit: administrators run it (past the rights check; this world's mailboxes are not enabled, so the
+  // documented answer is 409 naming why); members read their own audits.
+  'POST /api/v1/mailboxes/:id/audit': admin((w) => ({
+    url: `/api/v1/mailboxes/${w.member.mailboxId}/audit?wait=0`,
+    status: 409,
+    check: (r) => assert.match(r.json().message, /cannot be audited: it is not enabled/),
+  })),
+  'GET /api/v1/mailboxes/:id/audits': member(
+    (w) => ({ url: `/api/v1/mailboxes/${w.member.mailboxId}/audits`, status: 200 }),
+    [(w) => ({ url: `/api/v1/mailboxes/${w.other.mailboxId}/audits`, status: 403 })],
+    (w) => ({ url: `/api/v1/mailboxes/${w.other.mailboxId}/audits`, status: 200 }),
+  ),
   'POST /api/v1/mailboxes/:id/test-and-enable': admin((w) => ({ url: `/api/v1/mailboxes/${w.other.mailboxId}/test-and-enable`, status: 200 })),
   'POST /api/v1/mailboxes/test-and-enable': admin((w) => ({ url: '/api/v1/mailboxes/test-and-enable', body: { ids: [w.other.mailboxId] }, status: 200 })),
   'POST /api/v1/mailboxes/approval': admin((w) => ({ url: '/api/v1/mailboxes/approval', body: { mailboxIds: [w.other.mailboxId], approvalStatus: 'approved' }, status: 200 })),
