@@ -16,6 +16,7 @@ import { checkCorpusOutcomes, committedCorpus, describeRows, outcomeRows, peakRs
 import { mailServersSkip, startMailServers, type MailServers } from '../helpers/mail-servers.js';
 import { openMailWorld, type MailWorld } from '../helpers/mail-world.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
+import { postgres, sqlite } from '../helpers/stores.js';
 import { deliverRaw, folderItems, openWorld, waitUntil, type World } from '../helpers/sync.js';
 
 /** A generous bound on the growth of this process's memory (the sandbox runs in it too) around the 50 MB message. */
@@ -63,7 +64,9 @@ describe('hostile mail through the EWS sandbox', () => {
   });
 
   test('every message of the corpus ends in one outcome; the unreadable ones are moved to Undeliverable', async () => {
-    const w = await openWorld(s, { mailboxes: 1, profile: { moveFailedToUndeliverable: true } });
+    // PostgreSQL when it is here: its text columns refuse NUL, which a message must not be able to turn into a
+    // failed commit (and a cycle that fails forever); SQLite otherwise.
+    const w = await openWorld(s, { mailboxes: 1, kind: postgres.suite.skip ? sqlite : postgres, profile: { moveFailedToUndeliverable: true } });
     worlds.push(w);
     const [box] = w.mailboxes;
     const messages = [...committedCorpus(), ...largeMessages().filter((m) => m.category !== 'size')];
