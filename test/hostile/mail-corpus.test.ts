@@ -202,4 +202,36 @@ describe('hostile mail through Dovecot (IMAP)', mailServersSkip(), () => {
     assert.equal((await servers.messagesIn(box!.address, 'INBOX/Undeliverable')).length, undeliverable.length, 'each one is in the Undeliverable folder');
     assert.deepEqual(w.events.filter((e) => e.type === 'failure'), [], 'no cycle failed');
   });
+
+  test('a 50 MB message is tracked with memory bounded', async () => {
+    const w = await openMailWorld(servers, { serverType: 'imap-smtp', mailboxes: 1 });
+    worlds.push(w);
+    const [box] = w.mailboxes;
+    const big = largeMessages().find((m) => m.category === 'size')!;
+    await intoMaildir(box!.user.maildir, [big]);
+    const { peakGrowth, value: rows } = await peakRssGrowth(async () => {
+      const engine = w.startEngine();
+      try {
+        return await waitUntil(
+          'the 50 MB message to have an outcome',
+          async () => {
+            const found = await outcomeRows(w.store, box!.id);
+            return found.length > 0 && settled(found, false) ? found : undefined;
+          },
+          { timeoutMs: 90_000, intervalMs: 500, describe: async () => JSON.stringify(w.events.filter((e) => e.type !== 'tracked').slice(-3)) },
+        );
+      } finally {
+        await engine.stop();
+      }
+    });
+    assert.equal(rows.length, 1);
+    assert.equal(
+      rows[0]!.outcome,
+      'tracked',
+      `the 50 MB message is tracked (a failure here in a connector's size limit belongs to the connector: ${rows[0]!.error_code} ${rows[0]!.error_message})`,
+    );
+    const activity = await w.store.activities.get(rows[0]!.activity_id!);
+    assert.ok(activity.notes.some((n) => n.includes('large.bin')), `a note names the attachment left out: ${JSON.stringify(activity.notes)}`);
+    assert.ok(peakGrowth < MEMORY_BOUND, `memory grew by ${Math.round(peakGrowth / 1e6)} MB around a 50 MB message (bound ${MEMORY_BOUND / 1e6} MB)`);
+  });
 });
