@@ -3,6 +3,7 @@
  * address the batch names, then per message, in order: detect auto-replies, correlate, resolve parties,
  * filter, and keep or leave out attachments. One outcome per input, in the inputs' order.
  */
+import { createHash } from 'node:crypto';
 import { answeredMessageIds } from '../../domain/correlation.js';
 import type { IncomingOutcome } from '../ports.js';
 import { batchLookups } from './batch-lookups.js';
@@ -21,6 +22,26 @@ import type { Ingest, IngestInput, IncomingPolicies, ParsedEmail, PipelineContex
  */
 export function duplicateRule(firstServerId: string): string {
   return `duplicate-in-batch:same Message-ID as item ${firstServerId}`;
+}
+
+/**
+ * The rule of a different message (other bytes) that claims a Message-ID an earlier message of the batch has: a
+ * forged or re-sent copy. It is neither tracked nor merged into the first's activity; it gets an outcome of its
+ * own, under a key made of the id and a digest of its bytes (forgedKey), so it is accounted for and the first
+ * message's outcome and activity stay as they were.
+ */
+export function forgedDuplicateRule(firstServerId: string, messageId: string): string {
+  return `duplicate-message-id:a different message with the Message-ID ${messageId} of item ${firstServerId}; not tracked`;
+}
+
+export function forgedKey(messageId: string, mime: Buffer): string {
+  return `${messageId}#sha256:${createHash('sha256').update(mime).digest('hex').slice(0, 32)}`;
+}
+
+function renameNotes(attachments: ParsedEmail['attachments']): string[] {
+  return attachments.flatMap((a) =>
+    a.renamedFrom === undefined ? [] : [`Attachment ${JSON.stringify(a.renamedFrom)} was renamed to "${a.fileName}": its name held a path, control or direction-changing characters.`],
+  );
 }
 
 async function outcomeOf(input: IngestInput, email: ParsedEmail, context: PipelineContext, policies: IncomingPolicies): Promise<IncomingOutcome> {
@@ -47,7 +68,7 @@ async function outcomeOf(input: IngestInput, email: ParsedEmail, context: Pipeli
       sentAt: email.sentAt,
       receivedAt: email.receivedAt,
       attachments: kept.map((a) => ({ fileName: a.fileName, contentType: a.contentType, content: a.content })),
-      notes,
+      notes: [...renameNotes(email.attachments), ...notes],
     },
   };
 }
@@ -65,7 +86,8 @@ export const ingest: Ingest = async (messages, context, policies = defaultPolici
   });
   const batchContext: PipelineContext = { ...context, lookups };
 
-  const firstWithId = new Map<string, string>();
+  const firstWithId = new Map<string, { serverId: string; digest: string }>();
+  const digestOf = (mime: Buffer) => createHash('sha256').update(mime).digest('hex');
   const outcomes: IncomingOutcome[] = [];
   for (const [index, input] of messages.entries()) {
     const result = parsed[index]!;
@@ -77,10 +99,15 @@ export const ingest: Ingest = async (messages, context, policies = defaultPolici
     const { email } = result;
     const first = firstWithId.get(email.internetMessageId);
     if (first !== undefined) {
-      outcomes.push({ kind: 'filtered', serverId: input.serverId, internetMessageId: email.internetMessageId, rule: duplicateRule(first) });
+      const same = first.digest === digestOf(input.mime);
+      outcomes.push(
+        same
+          ? { kind: 'filtered', serverId: input.serverId, internetMessageId: email.internetMessageId, rule: duplicateRule(first.serverId) }
+          : { kind: 'filtered', serverId: input.serverId, internetMessageId: forgedKey(email.internetMessageId, input.mime), rule: forgedDuplicateRule(first.serverId, email.internetMessageId) },
+      );
       continue;
     }
-    firstWithId.set(email.internetMessageId, input.serverId);
+    firstWithId.set(email.internetMessageId, { serverId: input.serverId, digest: digestOf(input.mime) });
     outcomes.push(await outcomeOf(input, email, batchContext, policies));
   }
   return outcomes;

@@ -26,11 +26,34 @@ function addressList(value: AddressObject | AddressObject[] | undefined): Addres
     for (const entry of group.value) {
       // A group ("Team: a@x, b@x;") lists its members; each is a party of its own.
       for (const member of entry.group ? entry.group : [entry]) {
-        if (member.address) result.push({ address: member.address, displayName: member.name ? member.name : null });
+        if (member.address) result.push({ address: oneLine(member.address), displayName: member.name ? oneLine(member.name) : null });
       }
     }
   }
   return result;
+}
+
+/**
+ * Text from a message, as data. A NUL byte (U+0000) becomes U+FFFD, the replacement character: a database text
+ * column (PostgreSQL's) refuses it, and one byte must not make a whole batch's commit fail.
+ */
+export function textData(value: string): string {
+  return value.replaceAll('\u0000', '\uFFFD');
+}
+
+/**
+ * A value that is one line by nature (a subject, a display name, an address, a header value): line breaks (CR,
+ * LF, NEL, the Unicode line and paragraph separators) and other control characters become spaces, so a name
+ * decoded from an encoded word cannot carry a header of its own into anything that writes it out again (a
+ * reply, an export), and NUL becomes U+FFFD as in textData.
+ */
+export function oneLine(value: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this removes
+  return textData(value).replace(/[\u0001-\u0008\u000a-\u001f\u007f\u0085\u2028\u2029]/g, ' ');
+}
+
+function oneLineOrNull(value: string | null | undefined): string | null {
+  return value === null || value === undefined ? null : oneLine(value);
 }
 
 /** An unfolded header value (RFC 5322 section 2.2.3); encoded words are left as they are. */
@@ -41,7 +64,7 @@ function headerValue(line: string): string {
 function headerMap(parsed: ParsedMail): Map<string, string> {
   const headers = new Map<string, string>();
   for (const { key, line } of parsed.headerLines) {
-    if (key !== '' && !headers.has(key)) headers.set(key, headerValue(line));
+    if (key !== '' && !headers.has(key)) headers.set(oneLine(key), oneLine(headerValue(line)));
   }
   return headers;
 }
@@ -66,10 +89,34 @@ const EXTENSION_BY_TYPE: Record<string, string> = {
   'text/javascript': 'js',
 };
 
-function attachmentName(fileName: string | undefined, contentType: string, index: number): string {
-  if (fileName && fileName.trim() !== '') return fileName;
+function fallbackName(contentType: string, index: number): string {
   const extension = EXTENSION_BY_TYPE[contentType.toLowerCase()];
   return `attachment-${index + 1}${extension ? `.${extension}` : ''}`;
+}
+
+/** Characters that change the direction text is shown in (Unicode bidi controls) or are invisible. */
+const BIDI_AND_INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+const MAX_FILE_NAME = 255;
+
+/**
+ * The name an attachment is kept under: only the last part of a path (a sender's "../../x" or "C:\\x\\y" is
+ * "x" or "y"), without bidi overrides (which make "invoice\u202Efdp.exe" show as "invoiceexe.pdf"), invisible or
+ * control characters, trailing dots and spaces, at most 255 characters keeping the extension. What is left
+ * empty, "." or ".." gets a name from the content type. Attachments are stored in the database, never as files;
+ * the name is cleaned for whoever saves it later, and the original is kept in a note (renamedFrom).
+ */
+export function safeFileName(fileName: string | undefined, contentType: string, index: number): { fileName: string; renamedFrom?: string } {
+  if (fileName === undefined || fileName.trim() === '') return { fileName: fallbackName(contentType, index) };
+  let name = oneLine(fileName).replace(BIDI_AND_INVISIBLE, '');
+  name = name.split(/[\\/]/).pop() ?? '';
+  name = name.replace(/^[a-z]:/i, '').replace(/[. ]+$/, '').trim();
+  if (name.length > MAX_FILE_NAME) {
+    const dot = name.lastIndexOf('.');
+    const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
+    name = name.slice(0, MAX_FILE_NAME - extension.length) + extension;
+  }
+  if (name === '' || name === '.' || name === '..') name = fallbackName(contentType, index);
+  return name === fileName ? { fileName: name } : { fileName: name, renamedFrom: fileName };
 }
 
 function isoDate(value: Date | undefined | null): string | null {
@@ -117,7 +164,8 @@ export async function parseIncoming(input: IngestInput, now: () => Date = () => 
   }
 
   const headers = headerMap(parsed);
-  const mimeId = normalizeMessageId(parsed.messageId);
+  const parsedId = normalizeMessageId(parsed.messageId);
+  const mimeId = parsedId === null ? null : oneLine(parsedId);
   const internetMessageId = mimeId ?? listedId ?? derivedMessageId(input.mime);
   const conversationId = input.conversationId || threadIndexConversation(headers.get('thread-index'));
   // mailparser puts the time of parsing in place of a Date header it cannot read; a sent time must be the sender's.
@@ -127,22 +175,22 @@ export async function parseIncoming(input: IngestInput, now: () => Date = () => 
   const email: ParsedEmail = {
     internetMessageId,
     derivedId: mimeId === null && listedId === null,
-    subject: parsed.subject ?? '',
+    subject: oneLine(parsed.subject ?? ''),
     from: addressList(parsed.from),
     to: addressList(parsed.to),
     cc: addressList(parsed.cc),
     bcc: addressList(parsed.bcc),
     // A bare id without brackets is read too: some clients write one.
-    inReplyTo: messageIdList(parsed.inReplyTo ?? null)[0] ?? normalizeMessageId(parsed.inReplyTo),
-    references: messageIdList(parsed.references ?? null),
+    inReplyTo: oneLineOrNull(messageIdList(parsed.inReplyTo ?? null)[0] ?? normalizeMessageId(parsed.inReplyTo)),
+    references: messageIdList(parsed.references ?? null).map(oneLine),
     conversationId: conversationId || null,
     sentAt,
     receivedAt: input.receivedAt ?? receivedHeaderDate(parsed) ?? sentAt ?? now().toISOString(),
-    bodyText: parsed.text ?? null,
-    bodyHtml: html,
+    bodyText: parsed.text === undefined ? null : textData(parsed.text),
+    bodyHtml: html === null ? null : textData(html),
     attachments: parsed.attachments.map((a, index) => ({
-      fileName: attachmentName(a.filename, a.contentType, index),
-      contentType: a.contentType,
+      ...safeFileName(a.filename, a.contentType, index),
+      contentType: oneLine(a.contentType),
       content: a.content,
     })),
     headers,

@@ -33,7 +33,8 @@ export interface ParsedEmail {
   receivedAt: string;
   bodyText: string | null;
   bodyHtml: string | null;
-  attachments: Array<{ fileName: string; contentType: string; content: Buffer }>;
+  /** renamedFrom: the name the message gave, when it was not safe to keep (parse.ts safeFileName). */
+  attachments: Array<{ fileName: string; contentType: string; content: Buffer; renamedFrom?: string }>;
   /** Header names lower-cased, values as text (first occurrence): what the auto-reply detector reads. */
   headers: Map<string, string>;
   contentType: string;
