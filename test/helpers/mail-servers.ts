@@ -51,6 +51,8 @@ export interface MailServers {
   /** Files in a user's folder ('INBOX', 'Sent', 'Undeliverable', …). */
   messagesIn(address: string, folder: string): Promise<string[]>;
   dovecotLog(): Promise<string>;
+  /** Stops Dovecot (SIGTERM: its connections are cut) and starts it again on the same ports and mail; resolves once it listens. */
+  restartDovecot(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -278,10 +280,14 @@ protocol lmtp {
 `,
   );
   const readDovecotLog = async () => (existsSync(dovecotLog) ? readFile(dovecotLog, 'utf8') : '(no log)');
-  const dovecot = spawn(DOVECOT, ['-F', '-c', dovecotConf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let dovecotOutput = '';
-  dovecot.stdout.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
-  dovecot.stderr.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
+  const spawnDovecot = () => {
+    const child = spawn(DOVECOT, ['-F', '-c', dovecotConf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
+    return child;
+  };
+  let dovecot = spawnDovecot();
   const dovecotDiagnostics = async () => `${dovecotOutput}\n${await readDovecotLog()}`;
 
   // --- Postfix
@@ -456,6 +462,30 @@ maximal_backoff_time = 2s
     },
     messagesIn,
     dovecotLog: readDovecotLog,
+    async restartDovecot() {
+      if (dovecot.exitCode === null && dovecot.signalCode === null) {
+        const exited = new Promise((r) => dovecot.once('exit', r));
+        dovecot.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        if (dovecot.exitCode === null && dovecot.signalCode === null) {
+          dovecot.kill('SIGKILL');
+          await exited;
+        }
+      }
+      // Its listeners may linger a moment after the master exits: start again until it binds.
+      for (let attempt = 0; ; attempt += 1) {
+        dovecot = spawnDovecot();
+        try {
+          await waitForPort(ports.imaps, 'Dovecot', dovecot, dovecotDiagnostics);
+          await waitForPort(ports.lmtp, 'Dovecot (LMTP)', dovecot, dovecotDiagnostics);
+          await waitForPort(ports.pop3s, 'Dovecot (POP3)', dovecot, dovecotDiagnostics);
+          return;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    },
     stop,
   };
 }
