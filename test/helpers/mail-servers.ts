@@ -13,7 +13,7 @@
  * Both need root here (Dovecot switches to the mail user, Postfix's master runs its daemons as postfix): without it,
  * or without the binaries, mailServersSkip() says so and the tests skip (fail in CI).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as netConnect } from 'node:net';
@@ -53,6 +53,8 @@ export interface MailServers {
   dovecotLog(): Promise<string>;
   /** Stops Dovecot (SIGTERM: its connections are cut) and starts it again on the same ports and mail; resolves once it listens. */
   restartDovecot(): Promise<void>;
+  /** Asks Postfix to deliver its deferred mail now (`postqueue -f`), instead of at its next queue run. */
+  flushQueue(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -485,6 +487,9 @@ maximal_backoff_time = 2s
           await new Promise((r) => setTimeout(r, 500));
         }
       }
+    },
+    async flushQueue() {
+      await new Promise<void>((resolve) => execFile('/usr/sbin/postqueue', ['-c', postfixDir, '-f'], () => resolve()));
     },
     stop,
   };
