@@ -84,8 +84,11 @@ async function sendOne(context: CycleContext, email: OutgoingEmail, counts: Outg
       }
       // Not there yet is not proof: the server may still be carrying the send out, or not have saved the copy.
       // The email stays in sending, and the next cycle looks again before it sends (claimOutgoing returns it as
-      // uncertain); only when its attempts are used up does it fail.
-      if (email.deliveryAttempts >= MAX_SEND_ATTEMPTS) await failed(context, email, classified, counts);
+      // uncertain). When its attempts are used up it is still unknown whether one went (a request that timed out
+      // may be carried out late): a person decides, never "failed", whose fix is to send it again.
+      if (email.deliveryAttempts >= MAX_SEND_ATTEMPTS) {
+        await deliveryUncertain(context, email, `${MAX_SEND_ATTEMPTS} attempts each ended without an answer (${classified.message}) and Sent Items does not show it yet`);
+      }
       return;
     }
     if (classified.kind === 'throttled' || isServerWide(classified)) {

@@ -13,7 +13,7 @@
  * Both need root here (Dovecot switches to the mail user, Postfix's master runs its daemons as postfix): without it,
  * or without the binaries, mailServersSkip() says so and the tests skip (fail in CI).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as netConnect } from 'node:net';
@@ -51,6 +51,10 @@ export interface MailServers {
   /** Files in a user's folder ('INBOX', 'Sent', 'Undeliverable', …). */
   messagesIn(address: string, folder: string): Promise<string[]>;
   dovecotLog(): Promise<string>;
+  /** Stops Dovecot (SIGTERM: its connections are cut) and starts it again on the same ports and mail; resolves once it listens. */
+  restartDovecot(): Promise<void>;
+  /** Asks Postfix to deliver its deferred mail now (`postqueue -f`), instead of at its next queue run. */
+  flushQueue(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -278,10 +282,14 @@ protocol lmtp {
 `,
   );
   const readDovecotLog = async () => (existsSync(dovecotLog) ? readFile(dovecotLog, 'utf8') : '(no log)');
-  const dovecot = spawn(DOVECOT, ['-F', '-c', dovecotConf], { stdio: ['ignore', 'pipe', 'pipe'] });
   let dovecotOutput = '';
-  dovecot.stdout.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
-  dovecot.stderr.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
+  const spawnDovecot = () => {
+    const child = spawn(DOVECOT, ['-F', '-c', dovecotConf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (dovecotOutput += c.toString()));
+    return child;
+  };
+  let dovecot = spawnDovecot();
   const dovecotDiagnostics = async () => `${dovecotOutput}\n${await readDovecotLog()}`;
 
   // --- Postfix
@@ -456,6 +464,33 @@ maximal_backoff_time = 2s
     },
     messagesIn,
     dovecotLog: readDovecotLog,
+    async restartDovecot() {
+      if (dovecot.exitCode === null && dovecot.signalCode === null) {
+        const exited = new Promise((r) => dovecot.once('exit', r));
+        dovecot.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        if (dovecot.exitCode === null && dovecot.signalCode === null) {
+          dovecot.kill('SIGKILL');
+          await exited;
+        }
+      }
+      // Its listeners may linger a moment after the master exits: start again until it binds.
+      for (let attempt = 0; ; attempt += 1) {
+        dovecot = spawnDovecot();
+        try {
+          await waitForPort(ports.imaps, 'Dovecot', dovecot, dovecotDiagnostics);
+          await waitForPort(ports.lmtp, 'Dovecot (LMTP)', dovecot, dovecotDiagnostics);
+          await waitForPort(ports.pop3s, 'Dovecot (POP3)', dovecot, dovecotDiagnostics);
+          return;
+        } catch (error) {
+          if (attempt >= 5) throw error;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    },
+    async flushQueue() {
+      await new Promise<void>((resolve) => execFile('/usr/sbin/postqueue', ['-c', postfixDir, '-f'], () => resolve()));
+    },
     stop,
   };
 }

@@ -107,6 +107,17 @@ describe('engine: sends whose outcome cannot be known', () => {
     assert.equal(sync.alerts.find((a) => a.code === 'send.delivery-uncertain'), undefined, 'nobody is asked to decide');
   });
 
+  test('a send whose every attempt ended without an answer is delivery-uncertain, not failed (a late request may have gone)', async () => {
+    // Found by the fault soak: a slow server carried out sends whose requests had timed out; marked failed, the
+    // CRM told a person to send again what had been delivered.
+    const server: FakeServer = { sends: 0, sendAnswer: 'uncertain', findSentAnswer: false };
+    const { sync, email, engine } = start(server);
+    await waitFor('the email set aside', () => email.status === 'delivery-uncertain' || email.status === 'failed');
+    await engine.stop();
+    assert.equal(email.status, 'delivery-uncertain');
+    assert.ok(sync.alerts.some((a) => a.code === 'send.delivery-uncertain'), 'a person is asked to decide');
+  });
+
   test('a send that went with a warning is sent, and the warning is an alert on the email', async () => {
     const server: FakeServer = { sends: 0, sendAnswer: 'warning', findSentAnswer: false };
     const { sync, email, engine } = start(server);
