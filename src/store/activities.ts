@@ -180,7 +180,7 @@ const SUMMARY_COLUMNS = [
   'updated_at',
 ] as const;
 
-type SummaryRow = Omit<EmailActivitiesTable, 'body_text' | 'body_html'> & { body_excerpt: string | null };
+type SummaryRow = Omit<EmailActivitiesTable, 'body_text' | 'body_html' | 'send_not_before'> & { body_excerpt: string | null };
 
 export class ActivityRepository {
   constructor(
@@ -299,7 +299,7 @@ export class ActivityRepository {
       // The status guard makes a concurrent second send a no-op instead of a second submission.
       const result = await trx
         .updateTable('email_activities')
-        .set({ status: 'pending-send', updated_at: now() })
+        .set({ status: 'pending-send', send_not_before: null, updated_at: now() })
         .where('id', '=', id)
         .where('status', '=', row.status)
         .executeTakeFirst();
@@ -333,7 +333,7 @@ export class ActivityRepository {
       const at = now();
       const result = await trx
         .updateTable('email_activities')
-        .set(delivered ? { status: 'sent', sent_at: at, updated_at: at } : { status: 'pending-send', failure_reason: null, updated_at: at })
+        .set(delivered ? { status: 'sent', sent_at: at, updated_at: at } : { status: 'pending-send', failure_reason: null, send_not_before: null, updated_at: at })
         .where('id', '=', id)
         .where('status', '=', 'delivery-uncertain')
         .executeTakeFirst();

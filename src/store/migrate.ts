@@ -7,6 +7,7 @@ import { sync } from './migrations/0004-sync.js';
 import { mailServers } from './migrations/0005-mail-servers.js';
 import { consoleSessions } from './migrations/0006-console-sessions.js';
 import { missingMailAudit } from './migrations/0007-missing-mail-audit.js';
+import { sendRetryTime } from './migrations/0008-send-retry-time.js';
 
 /** Every migration, in order. Names sort; never rename or edit one that has shipped, add a new one. */
 function migrations(database: Database): Record<string, Migration> {
@@ -18,6 +19,7 @@ function migrations(database: Database): Record<string, Migration> {
     '0005-mail-servers': mailServers(),
     '0006-console-sessions': consoleSessions(),
     '0007-missing-mail-audit': missingMailAudit(),
+    '0008-send-retry-time': sendRetryTime(),
   };
 }
 

@@ -191,6 +191,8 @@ export interface EmailActivitiesTable {
   /** Why the last attempt to send failed. */
   failure_reason: string | null;
   delivery_attempts: number;
+  /** Not tried again before this time (an uncertain attempt settling, a temporary refusal's back-off); null: at once. */
+  send_not_before: string | null;
   sent_at: string | null;
   received_at: string | null;
   created_at: string;

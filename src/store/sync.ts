@@ -345,9 +345,13 @@ export class SyncRepository implements SyncStore {
       const organization = await readOrganization(trx);
       const mine = () =>
         trx.selectFrom('email_activities').where('mailbox_id', '=', lease.mailboxId).where('direction', '=', 'outgoing');
-      // Found in sending: an attempt was under way when its worker stopped, and may have reached the server.
-      const uncertain = (await mine().select('id').where('status', '=', 'sending').orderBy('id').execute()).map((r) => r.id);
-      const pending = limit < 1 ? [] : await mine().select(['id', 'message_id', 'tracking_token']).where('status', '=', 'pending-send').orderBy('id').limit(limit).execute();
+      // Found in sending: an attempt was under way when its worker stopped, and may have reached the server. One
+      // whose attempt timed out is left alone until its settling time has passed (the server may still carry it
+      // out), as is one in pending send waiting out a temporary refusal.
+      const nowIso = new Date().toISOString();
+      const ready = (qb: ReturnType<typeof mine>) => qb.where((eb) => eb.or([eb('send_not_before', 'is', null), eb('send_not_before', '<=', nowIso)]));
+      const uncertain = (await ready(mine()).select('id').where('status', '=', 'sending').orderBy('id').execute()).map((r) => r.id);
+      const pending = limit < 1 ? [] : await ready(mine()).select(['id', 'message_id', 'tracking_token']).where('status', '=', 'pending-send').orderBy('id').limit(limit).execute();
       if (uncertain.length > 0) {
         await trx
           .updateTable('email_activities')
@@ -392,11 +396,25 @@ export class SyncRepository implements SyncStore {
     });
   }
 
-  async markSendFailed(lease: Lease, activityId: string, reason: string, final: boolean, alert: AlertInput | null): Promise<void> {
+  async markSendFailed(lease: Lease, activityId: string, reason: string, final: boolean, alert: AlertInput | null, retryAt: Date | null = null): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await holdLease(trx, lease);
-      await moveSending(trx, lease, activityId, { status: final ? 'failed' : 'pending-send', failure_reason: reason });
+      await moveSending(trx, lease, activityId, { status: final ? 'failed' : 'pending-send', failure_reason: reason, send_not_before: final ? null : (retryAt?.toISOString() ?? null) });
       if (final && alert) await this.alerts.raise({ ...alert, activityId: alert.activityId ?? activityId, mailboxId: alert.mailboxId ?? lease.mailboxId }, trx);
+    });
+  }
+
+  async settleSending(lease: Lease, activityId: string, reason: string, notBefore: Date): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await holdLease(trx, lease);
+      const done = await trx
+        .updateTable('email_activities')
+        .set({ failure_reason: reason, send_not_before: notBefore.toISOString(), updated_at: new Date().toISOString() })
+        .where('id', '=', activityId)
+        .where('mailbox_id', '=', lease.mailboxId)
+        .where('status', '=', 'sending')
+        .executeTakeFirst();
+      if (Number(done.numUpdatedRows) === 0) throw new ConflictError(`email activity ${activityId} is not in sending`);
     });
   }
 
@@ -552,11 +570,11 @@ async function moveSending(
   db: Db,
   lease: Lease,
   activityId: string,
-  set: { status: 'sent' | 'failed' | 'pending-send' | 'delivery-uncertain'; sent_at?: string; failure_reason: string | null },
+  set: { status: 'sent' | 'failed' | 'pending-send' | 'delivery-uncertain'; sent_at?: string; failure_reason: string | null; send_not_before?: string | null },
 ): Promise<void> {
   const done = await db
     .updateTable('email_activities')
-    .set({ ...set, updated_at: new Date().toISOString() })
+    .set({ send_not_before: null, ...set, updated_at: new Date().toISOString() })
     .where('id', '=', activityId)
     .where('mailbox_id', '=', lease.mailboxId)
     .where('status', '=', 'sending')

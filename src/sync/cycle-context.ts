@@ -24,6 +24,10 @@ export interface CycleContext {
   signal: AbortSignal;
   now: () => Date;
   emit: (event: EngineEvent) => void;
+  /** Overrides how long an email whose attempt timed out is left alone (outgoing.ts sendSettleMs); tests shorten it. */
+  sendSettleMs?: number;
+  /** Overrides the first wait after a temporary refusal of an email (outgoing.ts SEND_RETRY_BASE_MS). */
+  sendRetryBaseMs?: number;
 }
 
 /** Throws the signal's reason (a LeaseLostError) when the lease is gone. */

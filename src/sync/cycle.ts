@@ -27,6 +27,10 @@ export interface CycleOptions {
   emit: (event: EngineEvent) => void;
   /** The missing-mail audit's interval (audit.ts); default daily. */
   auditIntervalMs?: number;
+  /** How long an email whose attempt timed out is left alone (outgoing.ts); default from the profile's timeout. */
+  sendSettleMs?: number;
+  /** The first wait after a temporary refusal of an email (outgoing.ts SEND_RETRY_BASE_MS). */
+  sendRetryBaseMs?: number;
 }
 
 export interface CycleResult {
@@ -75,6 +79,8 @@ export async function runMailboxCycle(claim: { lease: Lease; mailbox: SyncMailbo
         signal: keeper.signal,
         now,
         emit,
+        ...(options.sendSettleMs !== undefined ? { sendSettleMs: options.sendSettleMs } : {}),
+        ...(options.sendRetryBaseMs !== undefined ? { sendRetryBaseMs: options.sendRetryBaseMs } : {}),
       };
       if (mailbox.incoming) {
         try {

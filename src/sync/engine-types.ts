@@ -48,6 +48,13 @@ export interface EngineOptions {
   now?: () => Date;
   /** How often each mailbox's missing-mail audit runs; default daily (DEFAULT_AUDIT_INTERVAL_MS), 0: on demand only. */
   auditIntervalMs?: number;
+  /**
+   * How long an email whose send attempt may have reached the server is left in sending before Sent Items is looked
+   * at again and it may be resent; default several of the profile's request timeouts (outgoing.ts sendSettleMs).
+   */
+  sendSettleMs?: number;
+  /** The first wait after a temporary refusal of one email, multiplied by 4 each attempt; default 30 s. */
+  sendRetryBaseMs?: number;
 }
 
 export interface SyncEngine {

@@ -140,6 +140,8 @@ class Engine implements SyncEngine {
       now: this.now,
       emit: (e) => this.emit(e),
       ...(this.options.auditIntervalMs !== undefined ? { auditIntervalMs: this.options.auditIntervalMs } : {}),
+      ...(this.options.sendSettleMs !== undefined ? { sendSettleMs: this.options.sendSettleMs } : {}),
+      ...(this.options.sendRetryBaseMs !== undefined ? { sendRetryBaseMs: this.options.sendRetryBaseMs } : {}),
     })
       .then((result) => {
         if (result.nextDueAt) this.dueTimes.set(id, result.nextDueAt.getTime());

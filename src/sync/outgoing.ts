@@ -13,6 +13,23 @@ import type { OutgoingEmail } from './ports.js';
 export const OUTGOING_PER_CYCLE = 20;
 /** Attempts of one email before it is failed for good. */
 export const MAX_SEND_ATTEMPTS = 3;
+/**
+ * After an attempt that timed out, how long the email is left alone before Sent Items is looked at again (and,
+ * if it is not there, the email is sent again): a server carries out a request whose client has gone, as late as
+ * it takes, so this is several times the profile's request timeout, and never less than SEND_SETTLE_MIN_MS.
+ */
+export const SEND_SETTLE_TIMEOUTS = 3;
+export const SEND_SETTLE_MIN_MS = 10_000;
+/** After a temporary refusal of one email (an SMTP 4xx), the wait before its next attempt: 30 s, then ×4. */
+export const SEND_RETRY_BASE_MS = 30_000;
+
+export function sendSettleMs(requestTimeoutSeconds: number): number {
+  return Math.max(SEND_SETTLE_MIN_MS, SEND_SETTLE_TIMEOUTS * requestTimeoutSeconds * 1000);
+}
+
+export function sendRetryDelayMs(attempts: number, baseMs: number = SEND_RETRY_BASE_MS): number {
+  return baseMs * 4 ** Math.max(0, attempts - 1);
+}
 
 export interface OutgoingCounts {
   sent: number;
@@ -83,12 +100,18 @@ async function sendOne(context: CycleContext, email: OutgoingEmail, counts: Outg
         return;
       }
       // Not there yet is not proof: the server may still be carrying the send out, or not have saved the copy.
-      // The email stays in sending, and the next cycle looks again before it sends (claimOutgoing returns it as
-      // uncertain). When its attempts are used up it is still unknown whether one went (a request that timed out
-      // may be carried out late): a person decides, never "failed", whose fix is to send it again.
+      // The email stays in sending and is left alone while the server may still carry it out (several request
+      // timeouts); then a cycle looks again before it sends (claimOutgoing returns it as uncertain). Looking on
+      // the very next cycle found nothing while the late request was still running, and sent it twice. When its
+      // attempts are used up it is still unknown whether one went: a person decides, never "failed", whose fix
+      // is to send it again.
       if (email.deliveryAttempts >= MAX_SEND_ATTEMPTS) {
         await deliveryUncertain(context, email, `${MAX_SEND_ATTEMPTS} attempts each ended without an answer (${classified.message}) and Sent Items does not show it yet`);
+        return;
       }
+      checkLease(context);
+      const settle = context.sendSettleMs ?? sendSettleMs(context.profile.requestTimeoutSeconds);
+      await context.sync.settleSending(context.lease, email.activityId, `${describe(classified)}; Sent Items is looked at again before any new attempt`, new Date(context.now().getTime() + settle));
       return;
     }
     if (classified.kind === 'throttled' || isServerWide(classified)) {
@@ -187,7 +210,10 @@ async function failed(context: CycleContext, email: OutgoingEmail, error: Classi
       }
     : null;
   checkLease(context);
-  await context.sync.markSendFailed(context.lease, email.activityId, reason, final, alert);
+  // A temporary refusal waits before the next attempt, so a server that is away for a moment (restarting) does not
+  // use up the email's attempts in three quick cycles.
+  const retryAt = final ? null : new Date(context.now().getTime() + sendRetryDelayMs(email.deliveryAttempts, context.sendRetryBaseMs));
+  await context.sync.markSendFailed(context.lease, email.activityId, reason, final, alert, retryAt);
   if (final) counts.failed += 1;
 }
 

@@ -230,12 +230,17 @@ export interface SyncStore {
   /**
    * Moves up to `limit` of the mailbox's emails in pending send to sending (counting the attempt, generating
    * and storing the Message-ID and tracking token first), plus those left in sending by an earlier attempt
-   * (flagged uncertain), and returns them.
+   * (flagged uncertain), and returns them; an email whose `retryAt`/`notBefore` has not come yet is left for later.
    */
   claimOutgoing(lease: Lease, limit: number): Promise<OutgoingEmail[]>;
   markSent(lease: Lease, activityId: string, sentAt: string): Promise<void>;
   /** Back to pending send for another try, or (final) failed with the reason and an alert on the email. */
-  markSendFailed(lease: Lease, activityId: string, reason: string, final: boolean, alert: AlertInput | null): Promise<void>;
+  markSendFailed(lease: Lease, activityId: string, reason: string, final: boolean, alert: AlertInput | null, retryAt?: Date | null): Promise<void>;
+  /**
+   * An attempt whose outcome is not known yet (it timed out; Sent Items does not show it): the email stays in
+   * sending, and is neither looked for again nor sent before `notBefore` (the server may still carry it out).
+   */
+  settleSending(lease: Lease, activityId: string, reason: string, notBefore: Date): Promise<void>;
   /**
    * The send's outcome cannot be known (the server's answer was lost and nothing on the server can tell): the
    * email leaves sending for delivery-uncertain, never claimed again, with the alert that asks a person to decide.

@@ -63,6 +63,10 @@ export function runEngine(s: TestSandbox, sync: SyncStore, over: Partial<EngineO
     pollFloorMs: 100,
     leaseMs: 10_000,
     push: false,
+    // The sandbox's faults cut or delay a request and nothing carries it out later unless a test says so: the
+    // tests of a late-completing send (soak-findings, engine-delivery-uncertain) set their own settling time.
+    sendSettleMs: 0,
+    sendRetryBaseMs: 0,
     ...over,
     onEvent: (event) => {
       events.push(event);

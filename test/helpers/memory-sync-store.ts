@@ -45,6 +45,8 @@ export interface MemoryOutgoing {
   deliveryAttempts: number;
   reason: string | null;
   sentAt: string | null;
+  /** Not claimed before this time (ISO); absent or null: at once. */
+  notBefore?: string | null;
 }
 
 interface MessageRecord {
@@ -434,6 +436,7 @@ export class MemorySyncStore implements SyncStore {
     for (const entry of this.outgoing.values()) {
       if (out.length >= limit) break;
       if (entry.mailboxId !== lease.mailboxId || (entry.status !== 'pending-send' && entry.status !== 'sending')) continue;
+      if (entry.notBefore && Date.parse(entry.notBefore) > Date.now()) continue;
       const uncertain = entry.status === 'sending';
       entry.status = 'sending';
       entry.deliveryAttempts += 1;
@@ -449,12 +452,21 @@ export class MemorySyncStore implements SyncStore {
     entry.sentAt = sentAt;
   }
 
-  async markSendFailed(lease: Lease, activityId: string, reason: string, final: boolean, alert: AlertInput | null): Promise<void> {
+  async markSendFailed(lease: Lease, activityId: string, reason: string, final: boolean, alert: AlertInput | null, retryAt: Date | null = null): Promise<void> {
     this.held(lease);
     const entry = this.outgoing.get(activityId)!;
     entry.status = final ? 'failed' : 'pending-send';
     entry.reason = reason;
+    entry.notBefore = final ? null : (retryAt?.toISOString() ?? null);
     if (alert) this.alerts.push(alert);
+  }
+
+  async settleSending(lease: Lease, activityId: string, reason: string, notBefore: Date): Promise<void> {
+    this.held(lease);
+    const entry = this.outgoing.get(activityId)!;
+    if (entry.status !== 'sending') throw new Error(`email activity ${activityId} is not in sending`);
+    entry.reason = reason;
+    entry.notBefore = notBefore.toISOString();
   }
 
   async markDeliveryUncertain(lease: Lease, activityId: string, reason: string, alert: AlertInput): Promise<void> {

@@ -18,6 +18,9 @@ interface FakeServer {
   sends: number;
   sendAnswer: 'uncertain' | 'warning' | 'ok';
   findSentAnswer: boolean | null;
+  /** A send whose request timed out is carried out this long after it (findSent says true from then on). */
+  lateMs?: number;
+  sentAt?: number;
 }
 
 function fakeConnector(server: FakeServer): Connector {
@@ -39,10 +42,12 @@ function fakeConnector(server: FakeServer): Connector {
         },
         async send() {
           server.sends += 1;
+          if (server.lateMs !== undefined) server.sentAt ??= Date.now() + server.lateMs;
           if (server.sendAnswer === 'uncertain') throw new UncertainSend('lost after DATA');
           if (server.sendAnswer === 'warning') return { warning: 'the copy could not be saved in Sent: NO [OVERQUOTA]' };
         },
         async findSent() {
+          if (server.sentAt !== undefined && Date.now() >= server.sentAt) return true;
           return server.findSentAnswer;
         },
         async ensureFolder() {
@@ -60,7 +65,7 @@ function fakeConnector(server: FakeServer): Connector {
   };
 }
 
-function start(server: FakeServer) {
+function start(server: FakeServer, sendSettleMs = 0) {
   const sync = new MemorySyncStore();
   const profile = sync.addProfile(testProfile({ serverType: 'fake-mail' as never }));
   const mailbox = sync.addMailbox('sender@example.test', profile.id, { incoming: false });
@@ -73,6 +78,7 @@ function start(server: FakeServer) {
     pollFloorMs: 20,
     leaseMs: 5_000,
     push: false,
+    sendSettleMs,
     onEvent: (event) => {
       if (event.type === 'cycle' && event.direction === 'outgoing') cycles.push(1);
     },
@@ -116,6 +122,23 @@ describe('engine: sends whose outcome cannot be known', () => {
     await engine.stop();
     assert.equal(email.status, 'delivery-uncertain');
     assert.ok(sync.alerts.some((a) => a.code === 'send.delivery-uncertain'), 'a person is asked to decide');
+  });
+
+  test('a send that timed out and is carried out late is not sent again: the email is left alone while it settles', async () => {
+    // Found by the fault soak: Sent Items was looked at on the very next cycle, before the late request completed,
+    // and the email was sent a second time.
+    const server: FakeServer = { sends: 0, sendAnswer: 'uncertain', findSentAnswer: false, lateMs: 300 };
+    const { email, engine } = start(server, 600);
+    await waitFor('the email marked sent', () => email.status === 'sent' || email.status === 'delivery-uncertain');
+    await engine.stop();
+    assert.equal(email.status, 'sent');
+    assert.equal(server.sends, 1, 'sent once; found in Sent Items after it settled');
+    // Without the settling time the next cycles (20 ms apart) send it again before the late one completes.
+    const hasty: FakeServer = { sends: 0, sendAnswer: 'uncertain', findSentAnswer: false, lateMs: 300 };
+    const second = start(hasty, 0);
+    await waitFor('the hasty email settled', () => second.email.status === 'sent' || second.email.status === 'delivery-uncertain');
+    await second.engine.stop();
+    assert.ok(hasty.sends > 1, 'the check that proves the settling time matters');
   });
 
   test('a send that went with a warning is sent, and the warning is an alert on the email', async () => {
