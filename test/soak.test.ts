@@ -26,5 +26,6 @@ describe('the fault soak, one minute', pgSkip.skip ? pgSkip : mailSkip, () => {
     assert.equal(result.duplicated, 0, `nothing duplicated: ${context}`);
     assert.equal(result.doubleSent, 0, `nothing sent twice: ${context}`);
     assert.equal(result.sends.failed, 0, `no send failed for good: ${context}`);
+    assert.equal(result.workerCrashes, 0, `no worker crashed: ${context}`);
   });
 });

@@ -51,6 +51,8 @@ export interface SoakResult {
   catchUpMs: number;
   peakWorkerRssMb: number;
   workerStarts: number;
+  /** Worker processes that ended on their own (not the soak's kill -9 or its stop at the end): a crash. */
+  workerCrashes: number;
   /** A few of the problems, for the reader. */
   problems: string[];
 }
@@ -115,6 +117,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   const workers: Running[] = [];
   let peakKb = 0;
   let workerStarts = 0;
+  let workerCrashes = 0;
   let saveLogs: () => string | null = () => null;
   try {
     const s: TestSandbox = await startTestSandbox();
@@ -181,6 +184,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       workerStarts += 1;
       const running = start(['worker', '--database-url', workerUrl.toString(), '--data', db.dataDir, '--worker-id', `soak-worker-${workerStarts}`, '--lease-seconds', String(LEASE_SECONDS), '--no-push'], {
         env: { LIAISON_RESOLVE: resolve.join(',') },
+      });
+      running.child.once('exit', (code, signal) => {
+        if (signal !== 'SIGKILL' && signal !== 'SIGTERM' && code !== 0) workerCrashes += 1;
       });
       return running;
     };
@@ -443,6 +449,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       catchUpMs,
       peakWorkerRssMb: Math.round(peakKb / 1024),
       workerStarts,
+      workerCrashes,
       problems,
     };
   } finally {
@@ -455,7 +462,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 
 /** Whether the run kept every promise: nothing lost, nothing doubled, and the engine caught up. */
 export function soakPassed(result: SoakResult): boolean {
-  return result.lost === 0 && result.duplicated === 0 && result.doubleSent === 0 && result.caughtUp && result.sends.failed === 0;
+  return result.lost === 0 && result.duplicated === 0 && result.doubleSent === 0 && result.caughtUp && result.sends.failed === 0 && result.workerCrashes === 0;
 }
 
 export function soakTable(result: SoakResult): string {
@@ -467,6 +474,7 @@ export function soakTable(result: SoakResult): string {
     ['sends failed', String(result.sends.failed)],
     ...FAULT_KINDS.map((k): [string, string] => [`faults: ${k}`, String(result.faults[k])]),
     ['worker processes started', String(result.workerStarts)],
+    ['worker crashes', String(result.workerCrashes)],
     ['lost', String(result.lost)],
     ['duplicated', String(result.duplicated)],
     ['double-sent', String(result.doubleSent)],

@@ -146,6 +146,12 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   });
   // An idle client that loses its connection must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Nor may one that is checked out (in a transaction, between two queries) when its connection is cut: pg emits
+  // the error on the client, and with no listener the process dies (the fault soak's PostgreSQL cut killed a
+  // worker so). Its query in flight fails on its own; the pool drops the broken client when it is released.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   const db = new Kysely<Schema>({ dialect: mappingConflicts(new PostgresDialect({ pool })), plugins: options.plugins ?? [] });
   try {
     if (schema && !options.mustExist) await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
