@@ -19,6 +19,7 @@ import { startTestSandbox, type TestSandbox } from '../../test/helpers/sandbox.j
 import { sandboxResolve } from '../../test/helpers/sandbox-connect.js';
 import { POSTGRES_URL, postgres, type TestStore } from '../../test/helpers/stores.js';
 import { createEnabledMailboxes, createSandboxMailboxes, deliver, folderItems, messageId, type WorldMailbox } from '../../test/helpers/sync.js';
+import { seededRandom } from '../../test/helpers/random.js';
 
 export const FAULT_KINDS = ['http503', 'drop', 'serverBusy', 'slow', 'malformed', 'dovecotRestart', 'killWorker', 'postgresCut'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
@@ -55,18 +56,6 @@ export interface SoakResult {
   workerCrashes: number;
   /** A few of the problems, for the reader. */
   problems: string[];
-}
-
-/** mulberry32: a small seeded generator, so that one seed gives the same faults in the same order. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Sent {
