@@ -6,7 +6,7 @@
  * became a file, nothing from a message ran, and memory stayed bounded.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { MAX_MESSAGE_ATTEMPTS } from '../../src/domain/failure-policy.js';
@@ -55,6 +55,14 @@ export function placesToWatch(): string[] {
   return [cwd, dirname(cwd), dirname(dirname(cwd)), tmpdir(), '/tmp', join(cwd, 'test'), join(cwd, 'test', 'fixtures')];
 }
 
+/** When this module was loaded: a file that an attachment's name could point at and that was written since is suspect. */
+const WATCHING_SINCE = Date.now();
+
+/**
+ * The files named by the corpus's dangerous attachment names (as given, and their last part) in the places a
+ * careless writer would put them, written since the tests began. A file that was there before (`/etc/passwd`
+ * for `../../etc/passwd`) and is unchanged is not one of them.
+ */
 export function dangerousFilesPresent(messages: readonly HostileMessage[]): string[] {
   const names = new Set(messages.flatMap((m) => m.dangerousNames ?? []));
   names.add('liaison-pwned');
@@ -63,7 +71,9 @@ export function dangerousFilesPresent(messages: readonly HostileMessage[]): stri
   for (const place of placesToWatch()) {
     for (const name of names) {
       for (const candidate of [join(place, name), join(place, name.split(/[\\/]/).pop() ?? name)]) {
-        if (existsSync(candidate)) found.push(candidate);
+        if (!existsSync(candidate)) continue;
+        const stat = statSync(candidate);
+        if (Math.max(stat.mtimeMs, stat.ctimeMs) >= WATCHING_SINCE - 1000) found.push(candidate);
       }
     }
   }
