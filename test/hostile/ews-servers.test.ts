@@ -96,6 +96,23 @@ async function listFails(server: Listening, over: { requestTimeoutSeconds?: numb
   }
 }
 
+/** Test Connection of an Exchange profile with a fixed EWS URL on this hostile server. */
+function testConnectionAt(origin: string) {
+  return createExchangeDiagnostics().testConnection({
+    kind: 'exchange',
+    email: 'user@hostile.test',
+    username: 'svc',
+    password: 'secret',
+    auth: 'basic',
+    url: `${origin}/EWS/Exchange.asmx`,
+    autodiscover: false,
+    trustedCaPem: hostileTls().caPem,
+    resolve: [],
+    timeoutMs: 5000,
+    maxConcurrentConnections: 2,
+  });
+}
+
 function assertNoMarker(...things: unknown[]): void {
   for (const thing of things) {
     const text = thing instanceof Error ? `${thing.message} ${thing.stack ?? ''} ${JSON.stringify(thing)}` : JSON.stringify(thing);
@@ -158,19 +175,7 @@ describe('EWS answers with DTDs and entities', () => {
     const fileServer = await serve(xml(xxeFile()));
     const before = entityTarget.stats.connections;
     for (const s of [server, fileServer]) {
-      const result = await createExchangeDiagnostics().testConnection({
-        kind: 'exchange',
-        email: 'user@hostile.test',
-        username: 'svc',
-        password: 'secret',
-        auth: 'basic',
-        url: `${s.origin}/EWS/Exchange.asmx`,
-        autodiscover: false,
-        trustedCaPem: hostileTls().caPem,
-        resolve: [],
-        timeoutMs: 5000,
-        maxConcurrentConnections: 2,
-      });
+      const result = await testConnectionAt(s.origin);
       assert.equal(result.status, 'failure');
       assert.ok(result.steps.some((step) => step.status === 'failure'));
       assertNoMarker(result);
@@ -283,19 +288,7 @@ describe('EWS answers too large, too deep, too slow, cut short', () => {
 
   test('Test Connection against an HTML sign-in page: the EWS step names it', async () => {
     const server = await serve(xml('<!DOCTYPE html><html><head><title>Sign in</title></head><body><form><input type="password" name="p"></form></body></html>', 'text/html'));
-    const result = await createExchangeDiagnostics().testConnection({
-      kind: 'exchange',
-      email: 'user@hostile.test',
-      username: 'svc',
-      password: 'secret',
-      auth: 'basic',
-      url: `${server.origin}/EWS/Exchange.asmx`,
-      autodiscover: false,
-      trustedCaPem: hostileTls().caPem,
-      resolve: [],
-      timeoutMs: 5000,
-      maxConcurrentConnections: 2,
-    });
+    const result = await testConnectionAt(server.origin);
     const failed = result.steps.find((step) => step.status === 'failure');
     assert.ok(failed, JSON.stringify(result).slice(0, 500));
     assert.match(JSON.stringify(failed), /HTML page, not EWS: a proxy's sign-in page\?/);

@@ -41,17 +41,22 @@ function lines(socket: tls.TLSSocket, onLine: (line: string) => void): void {
   });
 }
 
+/** What a hostile server says to its client: written while the socket lasts, counted in its stats. */
+function speaker(socket: tls.TLSSocket, stats: ServerStats): (text: string) => void {
+  socket.on('error', () => undefined);
+  return (text) => {
+    if (socket.destroyed) return;
+    socket.write(text);
+    stats.bytesWritten += text.length;
+  };
+}
+
 type ImapMisdeed = 'literal' | 'endless-line' | 'garbage' | 'endless-junk';
 
 /** An IMAP server that logs in, selects an Inbox of one message, and misbehaves where `misdeed` says. */
 async function imapServer(misdeed: ImapMisdeed): Promise<Listening> {
   const server = await hostileTlsServer((socket, stats) => {
-    socket.on('error', () => undefined);
-    const say = (text: string) => {
-      if (socket.destroyed) return;
-      socket.write(text);
-      stats.bytesWritten += text.length;
-    };
+    const say = speaker(socket, stats);
     say('* OK [CAPABILITY IMAP4rev1] hostile ready\r\n');
     lines(socket, (line) => {
       stats.requests += 1;
@@ -235,12 +240,7 @@ type Pop3Misdeed = 'endless-retr' | 'dripped-retr' | 'endless-line';
 /** A POP3 server with one message whose RETR misbehaves as `misdeed` says. */
 async function pop3Server(misdeed: Pop3Misdeed): Promise<Listening> {
   const server = await hostileTlsServer((socket, stats) => {
-    socket.on('error', () => undefined);
-    const say = (text: string) => {
-      if (socket.destroyed) return;
-      socket.write(text);
-      stats.bytesWritten += text.length;
-    };
+    const say = speaker(socket, stats);
     say('+OK hostile ready\r\n');
     lines(socket, (line) => {
       stats.requests += 1;
