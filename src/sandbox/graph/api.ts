@@ -651,7 +651,8 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
     return guarded(scope, { operation: 'graph.subscriptions', mailbox }, async () => {
       const folder = folderOf(mailbox, decodeURIComponent(m[2] ?? m[3]!));
       const changeType = typeof b.changeType === 'string' ? b.changeType : '';
-      if (!changeType || changeType.split(',').some((c) => !['created', 'updated', 'deleted'].includes(c.trim()))) throw badRequest(`Invalid changeType '${changeType}'.`, 'ValidationError');
+      // Only created is notified by the sandbox; refusing the others says so rather than never notifying them.
+      if (changeType.trim() !== 'created') throw badRequest(`changeType '${changeType}' is not supported by the sandbox: only 'created' is.`, 'ValidationError');
       if (b.clientState !== undefined && b.clientState !== null && (typeof b.clientState !== 'string' || b.clientState.length > 128)) {
         throw badRequest('clientState must be a string of at most 128 characters.', 'ValidationError');
       }
