@@ -58,12 +58,12 @@ export function graphId(ewsItemId: string): string {
 
 export async function startGraphSandbox(): Promise<GraphTestSandbox> {
   const s = await startTestSandbox();
-  const info = (await s.control<{ graph?: GraphInfo }>('GET', '/info')).json;
-  if (!info.graph) {
+  const info = (await s.control<{ graph?: Partial<GraphInfo> }>('GET', '/')).json;
+  if (!info.graph?.clientId || !info.graph.clientSecret) {
     await s.close();
-    throw new Error('the sandbox has no Graph side (GET /_sandbox/info has no "graph")');
+    throw new Error(`the sandbox has no seeded Graph app (GET /_sandbox/ answered graph: ${JSON.stringify(info.graph)})`);
   }
-  const graph = info.graph;
+  const graph = info.graph as GraphInfo;
   const graphBase = graph.url.replace(/\/v1\.0\/?$/, '').replace(/\/$/, '');
   const loginBase = new URL(graph.authority).origin;
   const answers: GraphAnswer[] = [];
