@@ -164,8 +164,8 @@ await step('batch', async () => {
   const base = new URL(input.graphUrl).origin;
   const batch = new BatchRequestContent([
     { id: '1', request: new Request(`${base}${user}?$select=userPrincipalName`, { method: 'GET' }) },
-    { id: '2', request: new Request(`${base}${user}/mailFolders/inbox/messages?$top=2&$select=subject`, { method: 'GET' }) },
-    { id: '3', request: new Request(`${base}${user}/messages/AAMkAGnothere`, { method: 'GET' }), dependsOn: ['1'] },
+    { id: '2', request: new Request(`${base}${user}/mailFolders/inbox/messages?$top=2&$select=subject`, { method: 'GET' }), dependsOn: ['1'] },
+    { id: '3', request: new Request(`${base}${user}/messages/AAMkAGnothere`, { method: 'GET' }), dependsOn: ['2'] },
   ]);
   const answer = await client.api('/$batch').post(await batch.getContent());
   const content = new BatchResponseContent(answer);
