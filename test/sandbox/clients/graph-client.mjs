@@ -5,6 +5,7 @@
 //
 // Input: the JSON in GRAPH_CLIENT_INPUT {graphUrl, authority, clientId, clientSecret, mailbox, recipient, hookUrl}.
 // Output: one JSON object on stdout, one member per step: {ok: true, ...facts} or {ok: false, error: {...}}.
+/* global Request */
 import { ConfidentialClientApplication } from '@azure/msal-node';
 import { BatchRequestContent, BatchResponseContent, Client, GraphError, PageIterator, ResponseType } from '@microsoft/microsoft-graph-client';
 
