@@ -90,6 +90,12 @@ describe('Graph sandbox driven by @microsoft/microsoft-graph-client with @azure/
     return r as Record<string, unknown>;
   }
 
+  test('harness: both libraries reached the sandbox by name through the dns.lookup preload (msal-node via node:https, graph-client via global fetch)', () => {
+    const r = ok('harness');
+    assert.equal(r.globalFetch, true);
+    assert.deepEqual(r.lookups, [`graph.${g.s.info.domain}`, `login.${g.s.info.domain}`]);
+  });
+
   test('msal-node acquires a token from the sandbox authority with the demo secret; its roles are the consented ones', () => {
     const r = ok('token');
     assert.equal(r.tokenType, 'Bearer');

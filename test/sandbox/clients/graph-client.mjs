@@ -205,4 +205,5 @@ await step('errors', async () => {
   }
 });
 
+results.harness = { ok: true, lookups: [...new Set(globalThis.__sandboxLookups ?? [])].sort(), globalFetch: typeof fetch === 'function' };
 process.stdout.write(JSON.stringify(results));
