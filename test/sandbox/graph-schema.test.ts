@@ -342,6 +342,7 @@ describe('Graph sandbox answers conform to the CSDL', requireService('Graph refe
 
     const delivered = await g.s.control<{ itemId: string }>('POST', `/mailboxes/${ALICE}/messages`, { from: 'jane.doe@fabrikam.test', to: ALICE, subject: 'Notify me', body: 'n' });
     const n = await hook.waitFor((x) => x.path === '/notify');
+    assert.match(n.contentType, /^application\/json/i, 'notifications are JSON');
     const nProblems = csdl.checkEntity(n.body, 'changeNotificationCollection');
     assert.deepEqual(nProblems, [], `notification:\n${formatProblems(nProblems)}\n${JSON.stringify(n.body)}`);
     const entry = (n.body as { value: Array<Record<string, unknown>> }).value[0]!;
@@ -393,6 +394,76 @@ describe('Graph sandbox answers conform to the CSDL', requireService('Graph refe
     const a = await g.call('GET', `/users/${ALICE}/mailFolders/inbox/messages?$select=subject`);
     graphError(a, 429, /^(ApplicationThrottled|TooManyRequests)$/);
     assert.match(String(a.headers['retry-after']), /^\d+$/, 'Retry-After in seconds');
+  });
+
+  // ---- what the connector asks for: $filter, $orderby, ImmutableId, PATCH; and the refusals it must understand ----
+
+  test('$filter (receivedDateTime ge/lt, internetMessageId eq) and $orderby answer message collections that match', async () => {
+    const all = (await allPages<Message>(await g.call('GET', `/users/${ALICE}/mailFolders/inbox/messages?$select=receivedDateTime,internetMessageId`), 'message', { select: ['receivedDateTime', 'internetMessageId'] })).items;
+    assert.ok(all.length >= 2);
+    const one = all[0]!;
+    const eq = await allPages<Message>(
+      await g.call('GET', `/users/${ALICE}/mailFolders/inbox/messages?$select=internetMessageId&$filter=${encodeURIComponent(`internetMessageId eq '${String(one.internetMessageId)}'`)}`),
+      'message',
+      { select: ['internetMessageId'] },
+    );
+    assert.deepEqual(eq.items.map((m) => m.id), [one.id]);
+    const times = all.map((m) => String(m.receivedDateTime)).sort();
+    const since = times[times.length - 1]!;
+    const ge = await allPages<Message>(await g.call('GET', `/users/${ALICE}/mailFolders/inbox/messages?$select=receivedDateTime&$filter=receivedDateTime ge ${since}`), 'message', { select: ['receivedDateTime'] });
+    assert.deepEqual(ge.items.map((m) => m.receivedDateTime), times.filter((t) => t >= since));
+    const lt = await allPages<Message>(await g.call('GET', `/users/${ALICE}/mailFolders/inbox/messages?$select=receivedDateTime&$filter=receivedDateTime lt ${since}`), 'message', { select: ['receivedDateTime'] });
+    assert.equal(lt.items.length, times.filter((t) => t < since).length);
+    const ordered = await allPages<Message>(await g.call('GET', `/users/${ALICE}/mailFolders/inbox/messages?$select=receivedDateTime&$orderby=receivedDateTime desc`), 'message', { select: ['receivedDateTime'] });
+    const got = ordered.items.map((m) => String(m.receivedDateTime));
+    assert.deepEqual(got, [...got].sort().reverse());
+  });
+
+  test('the connector\'s Sent Items search: $filter on singleValueExtendedProperties any() finds the sent draft by its property', async () => {
+    const filter = `singleValueExtendedProperties/any(ep: ep/id eq '${PROPERTY_ID}' and ep/value eq 'schema-1')`;
+    const found = await allPages<Message>(await g.call('GET', `/users/${ALICE}/mailFolders/sentitems/messages?$select=subject&$filter=${encodeURIComponent(filter)}`), 'message', { select: ['subject'] });
+    assert.deepEqual(found.items.map((m) => m.subject), ['Schema draft']);
+  });
+
+  test('Prefer IdType="ImmutableId": the id survives a move; PATCH of a draft answers the message', async () => {
+    const immutable = { prefer: 'IdType="ImmutableId"' };
+    const draft = entity<Message>(await g.call('POST', `/users/${ALICE}/messages`, { body: { subject: 'Immutable', body: { contentType: 'text', content: 'i' } }, headers: immutable }), 201, 'message');
+    const moved = entity<Message>(await g.call('POST', `/users/${ALICE}/messages/${draft.id}/move`, { body: { destinationId: 'inbox' }, headers: immutable }), 201, 'message');
+    assert.equal(moved.id, draft.id, 'the immutable id is the same after the move');
+    const patched = entity<Message>(await g.call('PATCH', `/users/${ALICE}/messages/${moved.id}`, { body: { subject: 'Immutable 2', isRead: true }, headers: immutable }), 200, 'message');
+    assert.equal(patched.subject, 'Immutable 2');
+    assert.equal(entity<Message>(await g.call('GET', `/users/${ALICE}/messages/${draft.id}?$select=subject`, { headers: immutable }), 200, 'message', { select: ['subject'] }).subject, 'Immutable 2');
+  });
+
+  test('refusals in the odata error shape: an access policy (403 RAOP), a 503 fault with Retry-After, a batch of 21, a subscription whose validation fails or that lasts too long', async () => {
+    const policy = await g.s.control<{ id: string }>('POST', '/graph/access-policies', { appId: g.graph.clientId, accessRight: 'DenyAccess', mailboxes: [BOB] });
+    assert.equal(policy.status, 201, JSON.stringify(policy.json));
+    const denied = graphError(await g.call('GET', `/users/${BOB}/mailFolders/inbox/messages`), 403, 'ErrorAccessDenied');
+    assert.match(denied.message, /Access to OData is disabled: \[RAOP\] : Blocked by tenant configured AppOnly AccessPolicy settings\./);
+    entity(await g.call('GET', `/users/${ALICE}/mailFolders/inbox`), 200, 'mailFolder');
+    assert.ok((await g.s.control('DELETE', `/graph/access-policies/${policy.json.id}`)).status < 300);
+
+    assert.ok((await g.s.control('POST', '/faults', { kind: 'http503', operation: 'graph.get', times: 1 })).status < 300);
+    const unavailable = await g.call('GET', `/users/${ALICE}/mailFolders/inbox`);
+    graphError(unavailable, 503, /./);
+    assert.match(String(unavailable.headers['retry-after']), /^\d+$/);
+
+    const many = Array.from({ length: 21 }, (_, i) => ({ id: String(i + 1), method: 'GET', url: `/users/${ALICE}` }));
+    graphError(await g.call('POST', '/$batch', { body: { requests: many } }), 400, /./);
+
+    hook.refuseValidation = true;
+    try {
+      const refused = graphError(
+        await g.call('POST', '/subscriptions', { body: { changeType: 'created', notificationUrl: `${hook.url}/refuse`, resource: `/users/${ALICE}/mailFolders('inbox')/messages`, expirationDateTime: new Date(Date.now() + 3600_000).toISOString(), clientState: 'x' } }),
+        400,
+        /./,
+      );
+      assert.match(refused.message, /Subscription validation request failed/);
+    } finally {
+      hook.refuseValidation = false;
+    }
+    const tooLong = new Date(Date.now() + 4231 * 60_000).toISOString();
+    graphError(await g.call('POST', '/subscriptions', { body: { changeType: 'created', notificationUrl: `${hook.url}/long`, resource: `/users/${ALICE}/mailFolders('inbox')/messages`, expirationDateTime: tooLong, clientState: 'x' } }), 400, /./);
   });
 
   // ---- over everything ----
