@@ -17,7 +17,7 @@ import { ACCESS_DENIED, badRequest, errorBody, GraphError, notFoundItem, RAOP_DE
 import { decodeJwt, verifyRs256 } from './jwt.js';
 import { GRAPH_RESOURCE } from './login.js';
 import { filterMessages, parseFilter } from './filter.js';
-import { findItem, folderIdFor, fromRest, messageIdFor } from './ids.js';
+import { findItem, folderIdFor, fromRest } from './ids.js';
 import { MESSAGE_SELECTABLE, readExtendedProperties, renderFolder, renderMessage, type RenderOptions, renderUser, WELL_KNOWN_FOLDERS } from './messages.js';
 import type { GraphService } from './service.js';
 import { MAX_EXPIRATION_MINUTES, type GraphSubscription, type LifecycleEvent } from './subscriptions.js';
@@ -651,7 +651,8 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
     return guarded(scope, { operation: 'graph.subscriptions', mailbox }, async () => {
       const folder = folderOf(mailbox, decodeURIComponent(m[2] ?? m[3]!));
       const changeType = typeof b.changeType === 'string' ? b.changeType : '';
-      if (!changeType || changeType.split(',').some((c) => !['created', 'updated', 'deleted'].includes(c.trim()))) throw badRequest(`Invalid changeType '${changeType}'.`, 'ValidationError');
+      // Only created is notified by the sandbox; refusing the others says so rather than never notifying them.
+      if (changeType.trim() !== 'created') throw badRequest(`changeType '${changeType}' is not supported by the sandbox: only 'created' is.`, 'ValidationError');
       if (b.clientState !== undefined && b.clientState !== null && (typeof b.clientState !== 'string' || b.clientState.length > 128)) {
         throw badRequest('clientState must be a string of at most 128 characters.', 'ValidationError');
       }
