@@ -496,7 +496,7 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
   });
 
   let lifecycleId = '';
-  test('webhooks-lifecycle__01 as written: a subscription on /users/{id}/messages (changeType created,updated, lifecycleNotificationUrl) → 201', { todo: 'sandbox limitation D5: only the Inbox\'s messages can be subscribed; /users/{id}/messages answers 400 ExtensionError' }, async () => {
+  test('webhooks-lifecycle__01 as written: a subscription on /users/{id}/messages (changeType created,updated, lifecycleNotificationUrl) → 201', { todo: 'sandbox limitations D5 and D7: only the Inbox\'s messages and only changeType created can be subscribed; /users/{id}/messages answers 400 ExtensionError' }, async () => {
     const a = await replay('webhooks-lifecycle__01.http.txt', {}, (body) => ({
       ...(body as object),
       notificationUrl: `${hook.url}/api/resourceNotifications`,
@@ -507,10 +507,11 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     expectStatus(a, 201, 'subscribe with lifecycle');
   });
 
-  test('webhooks-lifecycle__01 on the Inbox: with lifecycleNotificationUrl → 201, both URLs validated', async () => {
+  test('webhooks-lifecycle__01 on the Inbox (changeType created): with lifecycleNotificationUrl → 201', async () => {
     const doc = JSON.parse(docHttp('webhooks-lifecycle__01.http.txt').body) as Record<string, unknown>;
+    // changeType 'created': the sandbox refuses 'created,updated' (limitation D7); created is what Liaison subscribes to.
     const a = await g.call('POST', '/subscriptions', {
-      body: { ...doc, notificationUrl: `${hook.url}/api/resourceNotifications`, lifecycleNotificationUrl: `${hook.url}/api/lifecycleNotifications`, resource: `/users/${userId}/mailFolders('inbox')/messages`, expirationDateTime: future(60) },
+      body: { ...doc, changeType: 'created', notificationUrl: `${hook.url}/api/resourceNotifications`, lifecycleNotificationUrl: `${hook.url}/api/lifecycleNotifications`, resource: `/users/${userId}/mailFolders('inbox')/messages`, expirationDateTime: future(60) },
     });
     expectStatus(a, 201, 'subscribe with lifecycle');
     lifecycleId = a.json<{ id: string }>().id;
@@ -548,7 +549,7 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     expectStatus(a, 200, 'renew');
   });
 
-  test('webhooks__01: changeType created,updated on /me/mailfolders(\'inbox\')/messages → 201', async () => {
+  test('webhooks__01: changeType created,updated on /me/mailfolders(\'inbox\')/messages → 201', { todo: 'sandbox limitation D7: changeType created,updated answers 400 ValidationError (only created is supported)' }, async () => {
     const a = await replay('webhooks__01.http.txt', {}, (body) => ({ ...(body as object), notificationUrl: `${hook.url}/notificationClient`, resource: `/users/${MAILBOX}/mailfolders('inbox')/messages`, expirationDateTime: future(60) }));
     expectStatus(a, 201, 'subscribe');
   });
