@@ -57,6 +57,7 @@ describe('Graph sandbox driven by @microsoft/microsoft-graph-client with @azure/
   let results: Record<string, Step>;
   let inboxBefore: Array<{ id: string; subject: string }>;
   let bobBefore: number;
+  let faultsAfter: Array<{ kind: string; remaining: number | null }> = [];
 
   before(async () => {
     g = await startGraphSandbox();
@@ -71,11 +72,16 @@ describe('Graph sandbox driven by @microsoft/microsoft-graph-client with @azure/
     }
     const listed = await g.call('GET', `/users/${ALICE}/mailFolders/inbox/messages?$select=subject&$top=100`);
     inboxBefore = listed.json<{ value: Array<{ id: string; subject: string }> }>().value;
+    // One 429 (Retry-After 1 s) waits for the client's first Inbox listing: its default RetryHandler must obey it.
+    assert.equal((await g.s.control('PATCH', '/settings', { graphRetryAfterSeconds: 1 })).status, 200);
+    const fault = await g.s.control('POST', '/faults', { kind: 'http429', operation: 'graph.list', mailbox: ALICE, times: 1 });
+    assert.ok(fault.status < 300, JSON.stringify(fault.json));
     const run = await runClient(
       { graphUrl: g.graph.url, authority: g.graph.authority, clientId: g.graph.clientId, clientSecret: g.graph.clientSecret, mailbox: ALICE, recipient: BOB, hookUrl: hook.url },
       { NODE_EXTRA_CA_CERTS: g.s.info.caCert, SANDBOX_DOMAIN: g.s.info.domain },
     );
     results = run.results;
+    faultsAfter = (await g.s.control<Array<{ kind: string; remaining: number | null }>>('GET', '/faults')).json;
     if (process.env.GRAPH_CLIENT_DEBUG) process.stderr.write(`${JSON.stringify(results, null, 2)}\n${run.stderr}\n`);
   });
   after(async () => {
@@ -119,6 +125,11 @@ describe('Graph sandbox driven by @microsoft/microsoft-graph-client with @azure/
     assert.equal(error.isGraphError, true);
     assert.equal(error.statusCode, 401);
     assert.equal(error.code, 'InvalidAuthenticationToken');
+  });
+
+  test('the default RetryHandler obeyed the 429 with Retry-After the sandbox answered the first Inbox listing, and then succeeded', () => {
+    ok('inboxTop5');
+    assert.deepEqual(faultsAfter.filter((f) => f.kind === 'http429' && f.remaining !== 0), [], 'the 429 was answered (the fault is used up)');
   });
 
   test('the Inbox through .select(...).top(5).get(): five messages, the selected properties, a nextLink for the rest', () => {
