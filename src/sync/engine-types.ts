@@ -34,6 +34,8 @@ export interface EngineOptions {
   connectors: ConnectorRegistry;
   /** `--resolve` entries the connectors use. */
   resolve: readonly string[];
+  /** The public URL and notification key connectors with server push (Graph) subscribe with; absent: polling. */
+  pushEndpoint?: { publicUrl: string; key: Buffer };
   /** Unique per process; default host name, pid and a random part. */
   workerId?: string;
   /** How long a lease lasts without renewal; default 60 s. */
