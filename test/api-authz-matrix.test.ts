@@ -139,6 +139,8 @@ const MATRIX: Record<string, Entry> = {
   'GET /health': open(() => ({ url: '/health', status: 200 })),
   'GET /metrics': open(() => ({ url: '/metrics', status: 200 })),
   'GET /api/v1/openapi.json': open(() => ({ url: '/api/v1/openapi.json', status: 200 })),
+  // Microsoft Graph's change notifications: Microsoft calls it, so no Liaison credentials; the clientState proves a notification.
+  'POST /graph/notifications': open(() => ({ url: '/graph/notifications?validationToken=matrix-probe', status: 200, check: (r) => assert.equal(r.body, 'matrix-probe') })),
   'GET /assets/*': open(() => ({ url: '/assets/app.js', status: 200 })),
 
   // The session routes read the cookie themselves.

@@ -1,5 +1,5 @@
 /**
- * The HTTP server: /health, /metrics, /docs, the REST API under /api/v1 (bearer tokens or the console's session
+ * The HTTP server: /health, /metrics, /docs, /graph/notifications (Microsoft Graph's change notifications), the REST API under /api/v1 (bearer tokens or the console's session
  * cookie), and the admin console at every other path.
  */
 import cookie from '@fastify/cookie';
@@ -17,6 +17,7 @@ import { registerMetrics } from './metrics.js';
 import { activityRoutes } from './routes/activities.js';
 import { alertRoutes } from './routes/alerts.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { graphNotificationRoutes } from './routes/graph-notifications.js';
 import { mailboxRoutes } from './routes/mailboxes.js';
 import { organizationRoutes } from './routes/organization.js';
 import { profileRoutes } from './routes/profiles.js';
@@ -159,6 +160,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) =>
     reply.header('Content-Type', registry.contentType).send(await registry.metrics()),
   );
+
+  // Microsoft Graph's change notifications: no Liaison credentials (the clientState proves them), outside /api/v1.
+  await app.register(graphNotificationRoutes(store));
 
   app.get(`${API_PREFIX}/openapi.json`, { schema: { hide: true } }, async () => app.swagger());
 

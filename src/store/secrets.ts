@@ -3,7 +3,7 @@
  * (created with mode 0600 on first start). Each ciphertext is bound to the place it is stored (the "context",
  * e.g. "email_server_profiles:<id>:password") so a ciphertext copied into another row does not decrypt.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -88,6 +88,15 @@ export class SecretBox {
     cipher.setAAD(Buffer.from(context, 'utf8'));
     const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
     return [FORMAT, this.keyId, iv.toString('base64url'), cipher.getAuthTag().toString('base64url'), body.toString('base64url')].join(':');
+  }
+
+  /**
+   * A 32-byte key for one purpose, derived from the store key (HMAC-SHA256 of the label under the store key): every
+   * process of the store derives the same one, it says nothing of the store key, and each label gives another key.
+   */
+  derive(label: string): Buffer {
+    if (label === '') throw new SecretKeyError('A derived key needs a label');
+    return createHmac('sha256', this.key).update(label, 'utf8').digest();
   }
 
   decrypt(ciphertext: string, context: string): string {
