@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { LIAISON_PROPERTY_ID } from '../../src/connectors/graph/mailbox.js';
 import { graphCaller, openGraphWorld, type GraphWorld } from '../helpers/graph.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { activityCounts, addFault, folderItems, waitUntil } from '../helpers/sync.js';
@@ -63,8 +64,8 @@ describe('outgoing email over Graph against the sandbox', () => {
     assert.ok(inbox[0]!.subject.startsWith(subject));
     assert.equal((await activityCounts(w.store, [sent.messageId])).get(sent.messageId), 1, 'one activity for the Message-ID');
 
-    // Seen through Graph itself: the Sent Items copy is found by the Message-ID Liaison generated and carries
-    // Liaison's identifier (an x- header or a single-value extended property: whichever the connector writes).
+    // Seen through Graph itself: the Sent Items copy is found by the Message-ID Liaison generated, and by Liaison's
+    // identifier (the single-value extended property the connector marks its drafts with).
     const graph = graphCaller(s, w.graph);
     try {
       const filter = encodeURIComponent(`internetMessageId eq '${sent.messageId}'`);
@@ -73,6 +74,12 @@ describe('outgoing email over Graph against the sandbox', () => {
       );
       assert.equal(listed.status, 200, listed.text);
       assert.equal(listed.json.value.length, 1, `one Sent Items copy with the Message-ID: ${listed.text}`);
+      const property = `singleValueExtendedProperties/any(ep: ep/id eq '${LIAISON_PROPERTY_ID}' and ep/value eq '${sent.messageId}')`;
+      const marked = await graph.get<{ value: Array<{ id: string }> }>(
+        `/v1.0/users/${encodeURIComponent(sender!.address)}/mailFolders/sentitems/messages?$filter=${encodeURIComponent(property)}&$select=id`,
+      );
+      assert.equal(marked.status, 200, marked.text);
+      assert.deepEqual(marked.json.value.map((m) => m.id), [listed.json.value[0]!.id], "the Sent Items copy carries Liaison's identifier");
       const mime = await graph.get(`/v1.0/users/${encodeURIComponent(sender!.address)}/messages/${listed.json.value[0]!.id}/$value`);
       assert.equal(mime.status, 200);
       assert.ok(mime.text.includes(sent.messageId), 'the copy is the message Liaison composed');
@@ -97,7 +104,8 @@ describe('outgoing email over Graph against the sandbox', () => {
   });
 
   test('a send whose connection dropped before Graph carried it out is sent once on the next attempt', async () => {
-    const { sent } = await sendOnce({ kind: 'drop', operation: 'graph.send' });
+    const { sent, drafts } = await sendOnce({ kind: 'drop', operation: 'graph.send' });
     assert.equal(sent.deliveryAttempts, 2, 'the first attempt did not go; the second did');
+    assert.deepEqual(drafts, [], 'the draft of the first attempt was sent by the second, not left behind');
   });
 });

@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from '../../src/api/server.js';
-import { onGraphLifecycle, type GraphLifecycleEvent } from '../../src/connectors/graph/notifications.js';
+import { notificationKey, onGraphLifecycle, type GraphLifecycleEvent } from '../../src/connectors/graph/notifications.js';
 import { graphSubscriptions, openGraphWorld, subscriptionFor, type GraphWorld } from '../helpers/graph.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 import { activityCounts, deliver, messageId, waitUntil } from '../helpers/sync.js';
@@ -55,7 +55,7 @@ describe('push over Graph against the sandbox', () => {
     const [box] = w.mailboxes;
     const firstId = messageId('gpush-initial');
     await deliver(s, [box!.address], { from: 'lee.wong@northwind.test', to: [box!.address], subject: 'Before the engine', messageId: firstId });
-    const key = w.store.secretBox.derive('graph-notifications');
+    const key = notificationKey(w.store.secretBox);
     w.startEngine({ push: true, pollFloorMs: 60_000, pushEndpoint: { publicUrl: `http://127.0.0.1:${port}`, key } });
     await waitUntil('the initial sync', () => tracked(firstId), { describe: () => JSON.stringify(w.events.slice(-5)) });
     const sub = await waitUntil(
