@@ -6,8 +6,9 @@
  *   invalid-cursor: the engine starts the folder again and its recorded outcomes keep anything from being tracked
  *   twice. Delta does not tell a new message from a changed one: every entry but `@removed` is reported as
  *   created (the engine skips the server ids it already has; immutable ids keep them stable).
- * - fetch: each message's MIME from `messages/{id}/$value` and its ids, 10 messages (20 requests) per `$batch`;
- *   a batch entry that fails is a MessageFailure, a throttled one is fetched again on its own.
+ * - fetch: each message's MIME from `messages/{id}/$value` and its ids, 10 messages (20 requests) per `$batch`,
+ *   in four dependsOn chains so that no more than four run in the mailbox at once; a batch entry that fails is a
+ *   MessageFailure, a throttled one (or one its chain skipped, 424) is fetched again on its own.
  * - send: a draft made from the MIME in the sender's Drafts, marked with Liaison's identifier (the Message-ID, in
  *   a single-value extended property), then `send`. A draft already marked (an earlier attempt stopped between
  *   the two) is sent instead of making a second. A connection lost after `send` left is GraphSendUncertainError;
@@ -16,7 +17,7 @@
 import type { ChangePage, FetchedMessage, FolderRef, InventoryEntry, InventoryPage, MailboxSession, MessageChange, MessageFailure, OutgoingMessage, WellKnownFolder } from '../connector.js';
 import { addressText, pageSize } from '../mail/inventory.js';
 import { TransportError } from '../ews/transport/types.js';
-import { type GraphClient, graphErrorOf, MAX_MIME_BYTES } from './client.js';
+import { type GraphClient, graphErrorOf, MAILBOX_CONCURRENCY, MAX_MIME_BYTES } from './client.js';
 import { GraphError, GraphProtocolError, GraphSendUncertainError } from './errors.js';
 
 /** Graph's well-known folder names. */
@@ -182,10 +183,14 @@ export class GraphMailboxSession implements MailboxSession {
 
   private async fetchBatch(ids: readonly string[]): Promise<Array<FetchedMessage | MessageFailure>> {
     if (ids.length === 1) return [await this.fetchOne(ids[0]!)];
-    const requests = ids.flatMap((id, index) => [
-      { id: `m${index}`, method: 'GET', url: `${this.user}/messages/${seg(id)}?$select=internetMessageId,receivedDateTime,conversationId` },
-      { id: `v${index}`, method: 'GET', url: `${this.user}/messages/${seg(id)}/$value` },
-    ]);
+    // Four chains (each request depends on the one four places before it): at most four run at once in the
+    // mailbox, within Exchange Online's limit whether Graph runs a batch's requests in parallel or four at a time.
+    const requests = ids
+      .flatMap((id, index) => [
+        { id: `m${index}`, method: 'GET', url: `${this.user}/messages/${seg(id)}?$select=internetMessageId,receivedDateTime,conversationId` },
+        { id: `v${index}`, method: 'GET', url: `${this.user}/messages/${seg(id)}/$value` },
+      ])
+      .map((r, k, all) => (k >= MAILBOX_CONCURRENCY ? { ...r, dependsOn: [all[k - MAILBOX_CONCURRENCY]!.id] } : r));
     let answer: BatchAnswer;
     try {
       answer = await this.client.json<BatchAnswer>({ method: 'POST', path: '/$batch', mailbox: this.address, json: { requests }, operation: '$batch', weight: requests.length, maxBytes: MAX_MIME_BYTES });
@@ -204,8 +209,9 @@ export class GraphMailboxSession implements MailboxSession {
         const failed = [meta, value].find((r) => typeof r.status !== 'number' || r.status < 200 || r.status >= 300);
         if (failed) {
           const status = typeof failed.status === 'number' ? failed.status : 0;
-          // Throttled inside the batch: fetched again on its own, where Retry-After is obeyed.
-          if (status === 429 || status === 503) return this.fetchOne(serverId);
+          // Throttled inside the batch, or not run because one before it in its chain failed (424): fetched again
+          // on its own, where Retry-After is obeyed and its own answer is the one reported.
+          if (status === 429 || status === 503 || status === 424) return this.fetchOne(serverId);
           const headers = Object.fromEntries(Object.entries(failed.headers ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)]));
           return { serverId, error: graphErrorOf(status, headers, JSON.stringify(failed.body ?? {}), failed === meta ? 'get' : '$value') };
         }
