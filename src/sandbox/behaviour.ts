@@ -30,6 +30,16 @@ export interface SandboxSettings {
    * whatever the headers say, as across sites or forests, so that only Autodiscover finds the mailbox again.
    */
   proxyBetweenServers: boolean;
+  /** Graph: how long the token endpoint's access tokens last (Azure AD: 3599 s, give or take). */
+  graphTokenLifetimeSeconds: number;
+  /** Graph: the Retry-After (seconds) that throttling faults and the concurrency limit answer with. */
+  graphRetryAfterSeconds: number;
+  /** Graph: requests one app may have in flight against one mailbox (Exchange Online: 4); beyond, 429. */
+  graphConcurrencyLimit: number;
+  /** Graph: how long a delta token stays valid, in seconds; null for ever. Beyond, 410 SyncStateNotFound. */
+  graphDeltaTokenLifetimeSeconds: number | null;
+  /** Graph: accept http:// notification URLs on loopback hosts (real Graph demands https). */
+  graphAllowHttpNotificationUrl: boolean;
 }
 
 export const DEFAULT_SETTINGS: SandboxSettings = {
@@ -42,13 +52,23 @@ export const DEFAULT_SETTINGS: SandboxSettings = {
   streamingKeepAliveSeconds: 30,
   extendedProtection: 'none',
   proxyBetweenServers: true,
+  graphTokenLifetimeSeconds: 3599,
+  graphRetryAfterSeconds: 2,
+  graphConcurrencyLimit: 4,
+  graphDeltaTokenLifetimeSeconds: null,
+  graphAllowHttpNotificationUrl: true,
 };
 
 /**
  * `drop` cuts the connection before the request is carried out; `dropAfter` carries it out (a CreateItem sends
  * and saves to Sent Items) and then cuts the connection before the answer: the client cannot tell which happened.
  */
-export const FAULT_KINDS = ['http503', 'serverBusy', 'concurrentSyncCalls', 'slow', 'drop', 'dropAfter', 'malformed'] as const;
+export const FAULT_KINDS = ['http503', 'serverBusy', 'concurrentSyncCalls', 'slow', 'drop', 'dropAfter', 'malformed', 'http429', 'expireDelta'] as const;
+/**
+ * The kinds the EWS side carries out (http429 and expireDelta are the Graph side's: a 429 with Retry-After, and
+ * the next delta request with a token answering 410 SyncStateNotFound).
+ */
+export const EWS_FAULT_KINDS: readonly FaultKind[] = ['http503', 'serverBusy', 'concurrentSyncCalls', 'slow', 'drop', 'dropAfter', 'malformed'];
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 export interface FaultRule {
@@ -108,7 +128,7 @@ export class Faults {
   }
 
   /** The first rule that applies to this request, counted as used. */
-  take(request: { operation: string; mailbox: string | null; host: string }, kinds: readonly FaultKind[] = FAULT_KINDS): FaultRule | undefined {
+  take(request: { operation: string; mailbox: string | null; host: string }, kinds: readonly FaultKind[] = EWS_FAULT_KINDS): FaultRule | undefined {
     const rule = this.rules.find(
       (r) =>
         kinds.includes(r.kind) &&

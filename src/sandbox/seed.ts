@@ -9,6 +9,36 @@ import type { SandboxState } from './state/sandbox-state.js';
 export interface SeedResult {
   serviceAccount: { username: string; password: string };
   mailboxes: string[];
+  /** The demo app registration of the Graph side (Mail.ReadWrite and Mail.Send consented). */
+  graphApp: { clientId: string; clientSecret: string };
+}
+
+/** The demo tenant and app: fixed, so that a profile written for the demo sandbox works against every run of it. */
+export const DEMO_TENANT_ID = '7a3b2c1d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+export const DEMO_CLIENT_ID = '5d6e7f80-91a2-4b3c-8d4e-5f60718293a4';
+export const DEMO_CLIENT_SECRET = 'Sbx8Q~demo-graph-client-secret-not-real.';
+
+/** The demo tenant's id and its app (with the sandbox's known secret); data folders seeded before it existed get them too. */
+function seedGraph(state: SandboxState): SeedResult['graphApp'] {
+  const graph = state.graph;
+  if (graph.apps.length === 0 && graph.tenantId !== DEMO_TENANT_ID) {
+    graph.tenantId = DEMO_TENANT_ID;
+    state.changed();
+  }
+  let app = graph.apps.find((a) => a.clientId === DEMO_CLIENT_ID);
+  if (!app) {
+    app = {
+      clientId: DEMO_CLIENT_ID,
+      displayName: 'Liaison (sandbox demo)',
+      permissions: ['Mail.ReadWrite', 'Mail.Send'],
+      secrets: [{ value: DEMO_CLIENT_SECRET, expiresAt: null }],
+      certificates: [],
+      servicePrincipalId: 'c0ffee00-1234-4abc-9def-00000000d3e0',
+    };
+    graph.apps.push(app);
+    state.changed();
+  }
+  return { clientId: app.clientId, clientSecret: app.secrets[0]?.value ?? DEMO_CLIENT_SECRET };
 }
 
 const PEOPLE: Array<{ local: string; name: string; server: 'mail' | 'mail2' }> = [
@@ -34,7 +64,8 @@ export async function seedDemo(state: SandboxState): Promise<SeedResult> {
     state.distributionLists.push({ address: `sales-team@${domain}`, name: 'Sales Team', members: ['alice', 'bob', 'sales'].map((l) => `${l}@${domain}`) });
     state.changed();
   }
-  if (existing) return { serviceAccount: { username: existing.username, password: existing.password }, mailboxes };
+  const graphApp = seedGraph(state);
+  if (existing) return { serviceAccount: { username: existing.username, password: existing.password }, mailboxes, graphApp };
 
   const service = state.addAccount({ username: serviceName, password: password(), impersonation: true, mailbox: null });
   for (const person of PEOPLE) {
@@ -115,5 +146,5 @@ export async function seedDemo(state: SandboxState): Promise<SeedResult> {
   // An address whose mailbox lives elsewhere: Autodiscover answers with a redirect to the other address.
   state.redirects.push({ address: `erin@${domain}`, kind: 'address', target: 'erin@contoso-cloud.test' });
   state.changed();
-  return { serviceAccount: { username: service.username, password: service.password }, mailboxes };
+  return { serviceAccount: { username: service.username, password: service.password }, mailboxes, graphApp };
 }

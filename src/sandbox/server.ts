@@ -5,6 +5,8 @@
  *   <domain>, autodiscover.<domain>          Autodiscover (POX and SOAP)
  *   mail.<domain>, mail2.<domain>            EWS (two Exchange servers) and Autodiscover
  *   wrong-name.<domain>                      as mail.<domain>, but with a certificate for another name
+ *   graph.<domain>                           Microsoft Graph (/v1.0), app-only bearer tokens
+ *   login.<domain>                           the Microsoft identity platform stand-in (token endpoint, metadata)
  *   127.0.0.1 / localhost                    the control API (/_sandbox/), on every host too
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -21,6 +23,9 @@ import { DEFAULT_SETTINGS, Faults, type SandboxSettings } from './behaviour.js';
 import { controlAccess, isLoopback } from './control/access.js';
 import { handleControl } from './control/control.js';
 import { applyFault, handleEws } from './ews/endpoint.js';
+import { handleGraph } from './graph/api.js';
+import { handleLogin } from './graph/login.js';
+import { GraphService, registerGraph } from './graph/service.js';
 import { Subscriptions } from './ews/subscriptions.js';
 import { loadPki, type SandboxPki } from './pki.js';
 import { type ExchangeRecord, exchangeHeaders, type SandboxRuntime } from './runtime.js';
@@ -59,6 +64,11 @@ export interface SandboxInfo {
   listen: { address: string; port: number; httpPort: number | null };
   serviceAccount?: { username: string; password: string };
   mailboxes?: string[];
+  /**
+   * The Graph side: its base URL (append /v1.0), the authority (token endpoint at authority + /oauth2/v2.0/token)
+   * and the tenant; with the demo seed, the demo app (Mail.ReadWrite and Mail.Send consented) and its secret.
+   */
+  graph: { url: string; authority: string; tenantId: string; clientId?: string; clientSecret?: string };
 }
 
 export interface Sandbox {
@@ -127,6 +137,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     mail: `mail.${domain}`,
     mail2: `mail2.${domain}`,
     wrongName: `wrong-name.${domain}`,
+    graph: `graph.${domain}`,
+    login: `login.${domain}`,
   };
   // Without a data folder the certificates live in a temporary folder for this run, removed on close.
   const pkiDir = dataDir ? path.join(dataDir, 'pki') : mkdtempSync(path.join(tmpdir(), 'liaison-sandbox-'));
@@ -137,6 +149,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     { host: names.mail2, names: [names.mail2] },
     // The certificate of another server, as when a proxy or a mistyped DNS record sends clients to it.
     { host: names.wrongName, names: [`mail.fabrikam.test`] },
+    { host: names.graph, names: [names.graph] },
+    { host: names.login, names: [names.login] },
   ]);
   loadEwsSchema();
   const state = SandboxState.open(domain, dataDir);
@@ -159,6 +173,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     log,
   };
 
+  const graph = new GraphService(runtime, { graph: names.graph, login: names.login });
+  registerGraph(runtime, graph);
   const seeded = options.seed === 'demo' ? await seedDemo(state) : null;
   // Filled in once the ports are known; the control API reads it on request.
   const ready: { info?: SandboxInfo } = {};
@@ -183,6 +199,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       const body = await readBody(req, MAX_BODY);
       if (!body) return void res.writeHead(413).end();
       return handleControl(runtime, () => ({ ...ready.info }), req, res, body);
+    }
+
+    if (host === names.graph || host === names.login) {
+      const body = await readBody(req, MAX_BODY);
+      if (!body) return void res.writeHead(413).end();
+      return host === names.graph ? handleGraph(graph, req, res, body) : handleLogin(graph, req, res, body);
     }
 
     const server: ServerName | null = runtime.serverOf(host);
@@ -309,7 +331,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     httpPort = (http.address() as AddressInfo).port;
   }
 
-  const hosts = [names.root, names.autodiscover, names.mail, names.mail2, names.wrongName];
+  const hosts = [names.root, names.autodiscover, names.mail, names.mail2, names.wrongName, names.graph, names.login];
   const literal = listenHost.includes(':') ? `[${listenHost}]` : listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost;
   const info: SandboxInfo = {
     ews: runtime.ewsUrl('mail'),
@@ -326,6 +348,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     hosts,
     listen: { address: listenHost, port: httpsPort, httpPort },
     ...(seeded ? { serviceAccount: seeded.serviceAccount, mailboxes: seeded.mailboxes } : {}),
+    graph: {
+      url: graph.graphUrl(),
+      authority: graph.authority(),
+      tenantId: graph.directory.tenantId,
+      ...(seeded?.graphApp ? { clientId: seeded.graphApp.clientId, clientSecret: seeded.graphApp.clientSecret } : {}),
+    },
   };
   ready.info = info;
   if (!isLoopback(listenHost === 'localhost' ? '127.0.0.1' : listenHost)) {
@@ -343,6 +371,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     pki,
     async close() {
       runtime.subscriptions.clear();
+      graph.close();
       state.saveNow();
       https.closeAllConnections();
       await new Promise<void>((resolve) => https.close(() => resolve()));

@@ -4,6 +4,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FAULT_KINDS, type FaultInput, type SandboxSettings } from '../behaviour.js';
+import { lifecycleFromControl } from '../graph/api.js';
+import type { AppInput } from '../graph/directory.js';
+import { graphOf, type GraphService } from '../graph/service.js';
 import type { SandboxRuntime } from '../runtime.js';
 import type { Mailbox } from '../state/mailbox.js';
 import { type Address, CORRUPT_ITEM_CODES, type CorruptItemCode, type Folder, SERVER_NAMES, type ServerName } from '../state/model.js';
@@ -176,6 +179,11 @@ const SETTING_KEYS: Array<keyof SandboxSettings> = [
   'streamingKeepAliveSeconds',
   'extendedProtection',
   'proxyBetweenServers',
+  'graphTokenLifetimeSeconds',
+  'graphRetryAfterSeconds',
+  'graphConcurrencyLimit',
+  'graphDeltaTokenLifetimeSeconds',
+  'graphAllowHttpNotificationUrl',
 ];
 
 function updateSettings(settings: SandboxSettings, body: Json): void {
@@ -187,11 +195,19 @@ function updateSettings(settings: SandboxSettings, body: Json): void {
   if (redirect !== undefined) changes.autodiscoverHttpRedirect = redirect;
   const proxy = bool(body, 'proxyBetweenServers');
   if (proxy !== undefined) changes.proxyBetweenServers = proxy;
+  const httpNotifications = bool(body, 'graphAllowHttpNotificationUrl');
+  if (httpNotifications !== undefined) changes.graphAllowHttpNotificationUrl = httpNotifications;
+  if ('graphDeltaTokenLifetimeSeconds' in body) {
+    changes.graphDeltaTokenLifetimeSeconds = body.graphDeltaTokenLifetimeSeconds === null ? null : int(body, 'graphDeltaTokenLifetimeSeconds', 0, 365 * 24 * 3600)!;
+  }
   for (const [key, min, max] of [
     ['concurrencyLimit', 1, 10000],
     ['hangingConnectionLimit', 1, 10000],
     ['backOffMilliseconds', 0, 3_600_000],
     ['streamingKeepAliveSeconds', 1, 3600],
+    ['graphTokenLifetimeSeconds', 1, 86_400],
+    ['graphRetryAfterSeconds', 0, 3600],
+    ['graphConcurrencyLimit', 1, 10000],
   ] as const) {
     const value = int(body, key, min, max);
     if (value !== undefined) changes[key] = value;
@@ -218,6 +234,104 @@ async function readJson(req: IncomingMessage, body: Buffer): Promise<Json> {
   }
 }
 
+function appInput(body: Json): AppInput {
+  const list = (key: string) => {
+    const value = body[key];
+    if (value === undefined) return undefined;
+    if (!Array.isArray(value)) bad(`"${key}" must be a list`);
+    return value as unknown[];
+  };
+  const permissions = list('permissions');
+  if (permissions && !permissions.every((p) => typeof p === 'string')) bad('"permissions" must be a list of permission names');
+  const secrets = list('secrets')?.map((s) => {
+    if (!s || typeof s !== 'object') bad('"secrets" must hold objects: {"value"?: …, "expiresAt"?: …}');
+    return { value: str(s as Json, 'value'), expiresAt: (s as Json).expiresAt === null ? null : str(s as Json, 'expiresAt') };
+  });
+  const certificates = list('certificates')?.map((c) => {
+    if (!c || typeof c !== 'object') bad('"certificates" must hold objects: {"pem": …}');
+    return { pem: str(c as Json, 'pem', true) };
+  });
+  return {
+    displayName: str(body, 'displayName'),
+    clientId: str(body, 'clientId'),
+    ...(permissions ? { permissions: permissions as string[] } : {}),
+    ...(secrets ? { secrets } : {}),
+    ...(certificates ? { certificates } : {}),
+  };
+}
+
+function describeApp(app: GraphService['directory']['apps'][number]) {
+  return {
+    clientId: app.clientId,
+    displayName: app.displayName,
+    permissions: app.permissions,
+    secrets: app.secrets,
+    certificates: app.certificates.map((c) => ({ thumbprint: c.sha1.toUpperCase(), thumbprintSha256: c.sha256.toUpperCase() })),
+    servicePrincipalId: app.servicePrincipalId,
+  };
+}
+
+/** The /_sandbox/graph/… routes: app registrations, application access policies, Graph subscriptions. */
+async function graphControl(graph: GraphService, method: string, parts: string[], body: Json, reply: (status: number, value: unknown) => void): Promise<void> {
+  const route = `${method} /${parts.map((p, i) => (i % 2 === 0 ? p : ':')).join('/')}`;
+  const directory = graph.directory;
+  switch (route) {
+    case 'GET /':
+      return reply(200, { url: graph.graphUrl(), authority: graph.authority(), tenantId: directory.tenantId, apps: directory.apps.length, accessPolicies: directory.accessPolicies.length });
+    case 'GET /apps':
+      return reply(200, directory.apps.map(describeApp));
+    case 'POST /apps':
+      return reply(201, describeApp(directory.addApp(appInput(body))));
+    case 'GET /apps/:': {
+      const app = directory.app(parts[1]!);
+      if (!app) throw new ControlError(404, `no app ${parts[1]}`);
+      return reply(200, describeApp(app));
+    }
+    case 'PATCH /apps/:':
+      return reply(200, describeApp(directory.updateApp(parts[1]!, appInput(body))));
+    case 'DELETE /apps/:':
+      directory.removeApp(parts[1]!);
+      return reply(204, null);
+    case 'GET /access-policies':
+      return reply(200, directory.accessPolicies);
+    case 'POST /access-policies': {
+      const mailboxes = body.mailboxes;
+      if (!Array.isArray(mailboxes) || !mailboxes.every((m) => typeof m === 'string')) bad('"mailboxes" must be a list of addresses');
+      return reply(201, directory.addAccessPolicy({ appId: str(body, 'appId', true), accessRight: str(body, 'accessRight', true), mailboxes: mailboxes as string[], description: str(body, 'description') }));
+    }
+    case 'DELETE /access-policies/:':
+      directory.removeAccessPolicy(parts[1]!);
+      return reply(204, null);
+    case 'GET /subscriptions':
+      return reply(
+        200,
+        graph.subscriptions.list().map((s) => ({
+          id: s.id,
+          resource: s.resource,
+          mailbox: s.mailbox.address,
+          applicationId: s.applicationId,
+          changeType: s.changeType,
+          notificationUrl: s.notificationUrl,
+          lifecycleNotificationUrl: s.lifecycleNotificationUrl,
+          expirationDateTime: s.expirationDateTime,
+          delivered: s.delivered,
+          failed: s.failed,
+        })),
+      );
+    case 'POST /subscriptions/:/lifecycle': {
+      const event = str(body, 'event', true);
+      if (!['missed', 'reauthorizationRequired', 'subscriptionRemoved'].includes(event)) bad('"event" must be "missed", "reauthorizationRequired" or "subscriptionRemoved"');
+      if (!(await lifecycleFromControl(graph, parts[1]!, event as 'missed'))) throw new ControlError(404, `no Graph subscription ${parts[1]}`);
+      return reply(200, { sent: event });
+    }
+    case 'DELETE /subscriptions/:':
+      if (!graph.subscriptions.remove(parts[1]!)) throw new ControlError(404, `no Graph subscription ${parts[1]}`);
+      return reply(204, null);
+    default:
+      throw new ControlError(404, `no control API route ${method} /_sandbox/graph/${parts.join('/')}`);
+  }
+}
+
 /** Answers a control API request; `info` is what the sandbox printed when it became ready. */
 export async function handleControl(runtime: SandboxRuntime, info: () => Json, req: IncomingMessage, res: ServerResponse, bodyBytes: Buffer): Promise<void> {
   const url = new URL(req.url ?? '/', 'https://sandbox');
@@ -235,6 +349,11 @@ export async function handleControl(runtime: SandboxRuntime, info: () => Json, r
   try {
     const body = await readJson(req, bodyBytes);
     const { state } = runtime;
+    if (parts[0] === 'graph') {
+      const graph = graphOf(runtime);
+      if (!graph) throw new ControlError(404, 'this sandbox has no Graph side');
+      return await graphControl(graph, method, parts.slice(1), body, reply);
+    }
     // Every second path segment is a name (an address, a folder, an id): /mailboxes/:/folders/:/items.
     const route = `${method} /${parts.map((p, i) => (i % 2 === 1 ? ':' : p)).join('/')}`;
     switch (route) {

@@ -126,7 +126,7 @@ function bodyFor(item: Item, wanted: ItemShape['bodyType']): { type: 'HTML' | 'T
  * bytes: the GUID of the conversation index when it has a valid header, else the topic's MD5 ([MS-OXOMSG]
  * 2.2.1.2). Replies and forwards extend the original's index, so they share its conversation.
  */
-function conversationId(item: Item, mailbox: Mailbox): string {
+export function conversationId(item: Item, mailbox: Mailbox): string {
   const index = item.props.conversationIndex ? Buffer.from(item.props.conversationIndex, 'base64') : Buffer.alloc(0);
   const guid = index.length >= 22 && index[0] === 1 ? index.subarray(6, 22) : topicConversationGuid(item.props.conversationTopic);
   return Buffer.concat([Buffer.from([0, 4, 0x24, 0]), Buffer.from(mailbox.guid, 'ascii'), Buffer.from([0, 0x10, 0]), guid]).toString('base64');

@@ -383,7 +383,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     item.deletedSeq = this.logItem(source, item.id, 'delete');
     const id = this.nextId('item');
     const seq = this.logItem(target, id, 'create');
-    const moved: Item = { ...item, id, folderId: target.id, version: item.version + 1, createdSeq: seq, changeSeq: seq, deletedSeq: null };
+    const moved: Item = { ...item, id, originalId: item.originalId ?? item.id, folderId: target.id, version: item.version + 1, createdSeq: seq, changeSeq: seq, deletedSeq: null };
     this.items.set(id, moved);
     target.itemIds.push(id);
     this.fire({ type: 'MovedEvent', itemId: id, parentFolderId: target.id, oldItemId: item.id, oldParentFolderId: source.id });
@@ -394,7 +394,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
   copyItem(item: Item, target: Folder): Item {
     const id = this.nextId('item');
     const seq = this.logItem(target, id, 'create');
-    const copy: Item = { ...item, props: structuredClone(item.props), id, folderId: target.id, version: 1, createdSeq: seq, changeSeq: seq, deletedSeq: null };
+    const copy: Item = { ...item, originalId: undefined, props: structuredClone(item.props), id, folderId: target.id, version: 1, createdSeq: seq, changeSeq: seq, deletedSeq: null };
     this.items.set(id, copy);
     target.itemIds.push(id);
     this.fire({ type: 'CopiedEvent', itemId: id, parentFolderId: target.id, oldItemId: item.id, oldParentFolderId: item.folderId });

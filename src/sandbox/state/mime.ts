@@ -167,6 +167,8 @@ export interface ComposeInput {
   /** Written as Content-Language. */
   culture?: string;
   attachments?: ComposeAttachment[];
+  /** Further header fields, written as given (Graph's internetMessageHeaders). */
+  headers?: Array<{ name: string; value: string }>;
 }
 
 const format = (a: Address) => ({ name: a.name === a.address ? '' : a.name, address: a.address });
@@ -186,6 +188,7 @@ export async function composeMime(input: ComposeInput, keepBcc = false): Promise
   if (input.readReceipt) add('Disposition-Notification-To', sender);
   if (input.deliveryReceipt) add('Return-Receipt-To', sender);
   if (input.culture) add('Content-Language', input.culture);
+  for (const header of input.headers ?? []) add(header.name, header.value);
   if (input.threadIndex) {
     add('Thread-Topic', input.threadTopic ?? '');
     add('Thread-Index', input.threadIndex);

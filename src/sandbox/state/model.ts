@@ -125,6 +125,11 @@ export interface Item {
   changeSeq?: number;
   deletedSeq: number | null;
   /**
+   * The item's id when it was first stored: kept when it moves (Graph's immutable id is made from it). Absent
+   * until the item first moves, then the id it had before.
+   */
+  originalId?: string;
+  /**
    * Set for a message whose content the store cannot read (delivered with `corrupt` through the control API):
    * GetItem answers this per-item error when it asks for the MIME content or the body.
    */
@@ -202,4 +207,34 @@ export interface AutodiscoverRedirect {
   address: string;
   kind: 'address' | 'url';
   target: string;
+}
+
+/** An app registration of the sandbox's tenant (the Graph side's client-credentials clients). */
+export interface GraphApp {
+  clientId: string;
+  displayName: string;
+  /** Application permissions consented for it (Mail.ReadWrite, Mail.Send, ...): the token's roles. */
+  permissions: string[];
+  secrets: Array<{ value: string; expiresAt: string | null }>;
+  /** Certificates for client assertions: the PEM and its SHA-1 and SHA-256 thumbprints (hex). */
+  certificates: Array<{ pem: string; sha1: string; sha256: string }>;
+  /** The object id of its service principal (the token's oid). */
+  servicePrincipalId: string;
+}
+
+/** An application access policy as New-ApplicationAccessPolicy makes it. */
+export interface GraphAccessPolicy {
+  id: string;
+  appId: string;
+  accessRight: 'RestrictAccess' | 'DenyAccess';
+  mailboxes: string[];
+  description: string;
+}
+
+export interface GraphData {
+  tenantId: string;
+  /** The key access tokens are signed with (PKCS#8 PEM), made on first use. */
+  signingKeyPem: string | null;
+  apps: GraphApp[];
+  accessPolicies: GraphAccessPolicy[];
 }

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { Mailbox } from './mailbox.js';
 import { composeMime, type ComposeInput, readMime } from './mime.js';
-import type { Account, Address, AutodiscoverRedirect, CorruptItemCode, DistributionList, Folder, Item, MailboxData, ServerName } from './model.js';
+import type { Account, Address, AutodiscoverRedirect, CorruptItemCode, DistributionList, Folder, GraphData, Item, MailboxData, ServerName } from './model.js';
 
 export interface OutboundMessage {
   at: string;
@@ -29,6 +29,8 @@ interface Snapshot {
   outbound: OutboundMessage[];
   /** Absent from files written before the sandbox had distribution lists. */
   distributionLists?: DistributionList[];
+  /** Absent from files written before the sandbox had a Graph side. */
+  graph?: GraphData;
 }
 
 const SAVE_DELAY_MS = 300;
@@ -48,6 +50,8 @@ export class SandboxState {
   readonly redirects: AutodiscoverRedirect[] = [];
   readonly outbound: OutboundMessage[] = [];
   readonly distributionLists: DistributionList[] = [];
+  /** The Graph side's directory: the tenant, its app registrations and application access policies. */
+  graph: GraphData = { tenantId: randomUUID(), signingKeyPem: null, apps: [], accessPolicies: [] };
   private readonly blobs = new Map<string, Buffer>();
   private saveTimer: NodeJS.Timeout | null = null;
 
@@ -85,6 +89,7 @@ export class SandboxState {
     this.redirects.push(...snapshot.redirects);
     this.outbound.push(...snapshot.outbound);
     this.distributionLists.push(...(snapshot.distributionLists ?? []));
+    if (snapshot.graph) this.graph = { ...this.graph, ...snapshot.graph };
   }
 
   private attach(mailbox: Mailbox): void {
@@ -117,6 +122,7 @@ export class SandboxState {
       redirects: this.redirects,
       outbound: this.outbound,
       distributionLists: this.distributionLists,
+      graph: this.graph,
     };
     const file = path.join(this.dataDir, 'state.json');
     writeFileSync(`${file}.tmp`, JSON.stringify(snapshot));
