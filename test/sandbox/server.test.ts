@@ -57,7 +57,7 @@ describe('sandbox server: hosts, certificates, persistence, the command', () => 
       assert.equal(statSync(path.join(s.dataDir, 'pki', 'ca.key')).mode & 0o777, 0o600);
       const control = await s.control<{ domain: string; hosts: string[] }>('GET', '');
       assert.equal(control.status, 200, 'the control API answers on 127.0.0.1, verified against the CA');
-      assert.deepEqual(control.json.hosts, ['contoso.test', 'autodiscover.contoso.test', 'mail.contoso.test', 'mail2.contoso.test', 'wrong-name.contoso.test']);
+      assert.deepEqual(control.json.hosts, ['contoso.test', 'autodiscover.contoso.test', 'mail.contoso.test', 'mail2.contoso.test', 'wrong-name.contoso.test', 'graph.contoso.test', 'login.contoso.test']);
       const none = await s.post('contoso.test', '/EWS/Exchange.asmx', '<x/>');
       assert.equal(none.status, 404, 'EWS lives on the Exchange servers, not on the domain\'s web host');
     } finally {

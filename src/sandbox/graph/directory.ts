@@ -81,7 +81,8 @@ export class GraphDirectory {
       clientId: clientId.toLowerCase(),
       displayName: input.displayName ?? 'Sandbox app',
       permissions: permissions(input.permissions),
-      secrets: secrets(input.secrets),
+      // A new registration without secrets named gets one, as the portal's first "New client secret" does.
+      secrets: secrets(input.secrets ?? [{}]),
       certificates: (input.certificates ?? []).map((c) => certificate(c.pem)),
       servicePrincipalId: randomUUID(),
     };

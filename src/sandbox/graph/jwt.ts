@@ -1,5 +1,5 @@
 /** Compact JWS with RS256, as Azure AD's tokens and MSAL's client assertions are: signed and checked with node:crypto. */
-import { createSign, createVerify, type KeyObject } from 'node:crypto';
+import { constants, createSign, createVerify, type KeyObject } from 'node:crypto';
 
 export type Claims = Record<string, unknown>;
 
@@ -32,10 +32,13 @@ export function decodeJwt(token: string): DecodedJwt | null {
   }
 }
 
-export function verifyRs256(jwt: DecodedJwt, key: KeyObject): boolean {
-  if (jwt.header.alg !== 'RS256') return false;
+/** RS256 (PKCS#1 v1.5), or with `allowPss` also PS256 (RSA-PSS, SHA-256, salt of the hash's length), which MSAL signs assertions with when given a SHA-256 thumbprint. */
+export function verifyRs256(jwt: DecodedJwt, key: KeyObject, allowPss = false): boolean {
+  const pss = jwt.header.alg === 'PS256';
+  if (jwt.header.alg !== 'RS256' && !(allowPss && pss)) return false;
   try {
-    return createVerify('RSA-SHA256').update(jwt.signingInput).verify(key, jwt.signature);
+    const verifier = createVerify('RSA-SHA256').update(jwt.signingInput);
+    return pss ? verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, jwt.signature) : verifier.verify(key, jwt.signature);
   } catch {
     return false;
   }

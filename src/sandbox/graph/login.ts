@@ -249,7 +249,7 @@ function checkAssertion(graph: GraphService, app: GraphApp, assertion: string, u
   const thumbprint = x5t256 ?? x5t ?? '';
   const cert = app.certificates.find((c) => (x5t256 ? c.sha256 === x5t256 : c.sha1 === x5t));
   if (!cert) throw invalidAssertion(`The key was not found., Thumbprint of key used by client: '${thumbprint.toUpperCase()}'`);
-  if (!verifyRs256(jwt, new X509Certificate(cert.pem).publicKey)) throw invalidAssertion(`The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${thumbprint.toUpperCase()}'`);
+  if (!verifyRs256(jwt, new X509Certificate(cert.pem).publicKey, true)) throw invalidAssertion(`The provided signature value did not match the expected signature value., Thumbprint of key used by client: '${thumbprint.toUpperCase()}'`);
   const p = jwt.payload;
   if (p.iss !== app.clientId && String(p.iss).toLowerCase() !== app.clientId) throw new AadError(401, 'invalid_client', 700021, 'Client assertion application identifier doesn\'t match \'client_id\' parameter.');
   const now = Date.now() / 1000;
