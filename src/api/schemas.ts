@@ -245,7 +245,30 @@ const profileFields = {
   outgoingPassword: Type.Optional(writeOnlySecret('Write-only; only when useSameSettingsForOutgoing is false')),
   tenantId: Type.Optional(Nullable(Type.String({ maxLength: 253 }))),
   clientId: Type.Optional(Nullable(Type.String({ maxLength: 36 }))),
-  clientSecret: Type.Optional(writeOnlySecret('Write-only; Exchange Online app registration secret')),
+  clientSecret: Type.Optional(
+    writeOnlySecret('Write-only; Exchange Online: a client secret of the app registration (this, or clientCertificate, or both)'),
+  ),
+  clientCertificate: Type.Optional(
+    Nullable(
+      Type.String({
+        maxLength: 65536,
+        writeOnly: true,
+        description:
+          'Write-only; Exchange Online: the app registration\'s certificate and its unencrypted RSA private key in one PEM text (openssl pkcs12 -in app.pfx -nodes); ' +
+          'checked on save (readable, the key the certificate\'s, not expired), stored encrypted; null clears it. Instead of, or besides, clientSecret',
+      }),
+    ),
+  ),
+  authority: Type.Optional(
+    Nullable(
+      Type.String({
+        maxLength: PROFILE_LIMITS.serverMaxLength,
+        description:
+          'Exchange Online: the Microsoft identity platform authority to request tokens from, an https URL naming the tenant (no query or fragment), ' +
+          'e.g. https://login.microsoftonline.us/<tenantId> for a national cloud; null: https://login.microsoftonline.com/<tenantId>',
+      }),
+    ),
+  ),
   trustedCaPem: Type.Optional(Nullable(Type.String({ maxLength: 65536, description: 'Extra CA certificates (PEM) to trust, e.g. a corporate PKI' }))),
   processEmailFrom: Type.Optional(Nullable(Type.String({ format: 'date-time', description: 'Only email received after this moment is processed' }))),
   minPollingIntervalMinutes: Type.Optional(
@@ -295,6 +318,8 @@ export const Profile = Type.Object({
   tenantId: Nullable(Type.String()),
   clientId: Nullable(Type.String()),
   clientSecretSet: Type.Boolean(),
+  clientCertificateSet: Type.Boolean({ description: 'Exchange Online: a client certificate is stored (the PEM is never returned)' }),
+  authority: Nullable(Type.String({ description: 'Exchange Online: the sign-in authority; null: https://login.microsoftonline.com/<tenantId>' })),
   trustedCaPem: Nullable(Type.String()),
   processEmailFrom: Nullable(DateTime),
   minPollingIntervalMinutes: Type.Integer(),

@@ -59,6 +59,7 @@ export const LOG_REDACT = {
     '*.password',
     '*.outgoingPassword',
     '*.clientSecret',
+    '*.clientCertificate',
     '*.token',
     '*.currentPassword',
     '*.setupToken',
@@ -71,6 +72,7 @@ export const LOG_REDACT = {
     'body.token',
     'body.outgoingPassword',
     'body.clientSecret',
+    'body.clientCertificate',
   ],
   censor: '[redacted]',
 };

@@ -3,6 +3,7 @@
  * --resolve entries, one log line per thing done, and the metrics.
  */
 import { engineMetrics } from '../api/metrics.js';
+import { notificationKey } from '../connectors/graph/notifications.js';
 import { defaultConnectors } from '../connectors/index.js';
 import type { Store } from '../store/store.js';
 import { createSyncEngine } from '../sync/engine.js';
@@ -19,6 +20,13 @@ export interface EngineHostOptions {
   onEvent?: (event: EngineEvent) => void;
   /** The missing-mail audit's interval; default LIAISON_AUDIT_INTERVAL_HOURS, or daily. 0: on demand only. */
   auditIntervalMs?: number;
+  /** `--public-url`: where Microsoft Graph reaches the API server; none: Exchange Online mailboxes are polled. */
+  publicUrl?: string | null;
+}
+
+/** What the engine needs to have Graph push to the API server: the public URL and the store's clientState key. */
+export function pushEndpointOf(store: Pick<Store, 'secretBox'>, publicUrl: string | null | undefined): { publicUrl: string; key: Buffer } | null {
+  return publicUrl ? { publicUrl, key: notificationKey(store.secretBox) } : null;
 }
 
 /** LIAISON_AUDIT_INTERVAL_HOURS (hours, 0 turns scheduled audits off); undefined when unset. */
@@ -32,6 +40,7 @@ export function auditIntervalFromEnv(env: NodeJS.ProcessEnv = process.env): numb
 
 export function startEngine(store: Store, options: EngineHostOptions): SyncEngine {
   const metrics = engineMetrics();
+  const pushEndpoint = pushEndpointOf(store, options.publicUrl);
   const engine = createSyncEngine({
     sync: store.sync,
     connectors: defaultConnectors(),
@@ -40,6 +49,7 @@ export function startEngine(store: Store, options: EngineHostOptions): SyncEngin
     ...(options.push !== undefined ? { push: options.push } : {}),
     ...(options.workerId !== undefined ? { workerId: options.workerId } : {}),
     ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
+    ...(pushEndpoint ? { pushEndpoint } : {}),
     ...((options.auditIntervalMs ?? auditIntervalFromEnv()) !== undefined ? { auditIntervalMs: options.auditIntervalMs ?? auditIntervalFromEnv()! } : {}),
     onEvent: (event) => {
       metrics.observe(event);

@@ -71,3 +71,43 @@ export function addResolveOption(command: Command, env?: string): Command {
     .default([], 'none');
   return command.addOption(env ? option.env(env) : option);
 }
+
+const LOOPBACK_HOST = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * `--public-url`: the URL at which Microsoft Graph reaches this Liaison's API server (Graph change notifications go
+ * to it + /graph/notifications). https, as Graph demands; http only for a loopback host (the sandbox, tests). No
+ * user name, query or fragment; a trailing slash is dropped (a path, for a reverse proxy's prefix, is kept).
+ */
+export function parsePublicUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw new InvalidArgumentError(`"${value}" is not a URL; give the https:// address at which Microsoft reaches this server, e.g. https://liaison.contoso.com`);
+  }
+  const loopback = LOOPBACK_HOST.test(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new InvalidArgumentError(
+      `must start with https:// (Microsoft Graph delivers notifications over https only); http:// is accepted only for a loopback host such as 127.0.0.1, for the sandbox and tests`,
+    );
+  }
+  if (url.username || url.password) throw new InvalidArgumentError('must not carry a user name or password');
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    throw new InvalidArgumentError('must not have a query (?…) or a fragment (#…): /graph/notifications is added to it');
+  }
+  return url.href.replace(/\/+$/, '');
+}
+
+/** `--public-url URL` / LIAISON_PUBLIC_URL on the commands that run the sync engine. */
+export function addPublicUrlOption(command: Command): Command {
+  return command.addOption(
+    new Option(
+      '--public-url <url>',
+      "the URL at which Microsoft Graph reaches this Liaison's API server; Exchange Online push notifications are delivered to it + /graph/notifications. " +
+        'https only (http is accepted for loopback hosts, for the sandbox and tests). Without it Exchange Online mailboxes are polled',
+    )
+      .env('LIAISON_PUBLIC_URL')
+      .argParser(parsePublicUrl),
+  );
+}

@@ -8,7 +8,7 @@ import type { SyncEngine } from '../sync/engine-types.js';
 import { describeDemo, printEngineEvent, setupDemo } from './demo.js';
 import { diagnosticsService } from './diagnostics.js';
 import { describeEngineEvent, startEngine } from './engine-host.js';
-import { addResolveOption, addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
+import { addPublicUrlOption, addResolveOption, addStoreOptions, parseBoolean, parsePort, type StoreFlags, storeOptionsFrom } from './options.js';
 import { addSandboxOptions, sandboxHttpPort, startSandboxFromFlags } from './sandbox.js';
 
 interface ServeFlags extends StoreFlags {
@@ -22,6 +22,7 @@ interface ServeFlags extends StoreFlags {
   sandboxDomain: string;
   sandboxControlToken?: string;
   resolve: string[];
+  publicUrl?: string;
 }
 
 export function serveCommand(program: Command): void {
@@ -40,6 +41,7 @@ export function serveCommand(program: Command): void {
     );
   addStoreOptions(command);
   addResolveOption(command, 'LIAISON_RESOLVE');
+  addPublicUrlOption(command);
   addSandboxOptions(command, 'sandbox');
   command.action(async (flags: ServeFlags, cmd: Command) => {
     // LIAISON_WORKERS=false stands in for --no-workers; the flag wins when given.
@@ -95,6 +97,8 @@ export function serveCommand(program: Command): void {
     const address = app.server.address();
     const port = address && typeof address === 'object' ? address.port : flags.port;
     const base = `http://${flags.host.includes(':') ? `[${flags.host}]` : flags.host}:${port}`;
+    // The sandbox's Graph reaches this server on loopback (which it accepts over http), so the demo gets push.
+    const publicUrl = flags.publicUrl ?? (sandbox ? loopbackUrl(flags.host, port) : null);
     if (store.keySource.created) app.log.info(`created the secret key: ${store.keySource.description}; back it up with the database`);
     if (store.keySource.looseFilePermissions) app.log.warn(`${store.keySource.description} can be read by other users; chmod 600 it`);
     if (resolve.length > 0) app.log.info({ resolve }, 'host names resolved as --resolve says, not by DNS');
@@ -118,6 +122,11 @@ export function serveCommand(program: Command): void {
         (workers
           ? 'Mail synchronization: on in this process (enabled mailboxes are tracked and their email sent)\n'
           : 'Mail synchronization: off in this process (--no-workers); run `liaison worker` against the same database\n') +
+        (workers
+          ? publicUrl
+            ? `Exchange Online push: Microsoft Graph notifies ${publicUrl}/graph/notifications\n`
+            : 'Exchange Online push: off (no --public-url); Exchange Online mailboxes are polled\n'
+          : '') +
         (flags.resolve.length > 0 ? `Resolved without DNS (--resolve): ${flags.resolve.join(', ')}\n` : '') +
         (sandbox
           ? `Exchange sandbox: EWS ${sandbox.info.ews} (and ${sandbox.info.ews2}), control API ${sandbox.info.control}\n` +
@@ -138,6 +147,7 @@ export function serveCommand(program: Command): void {
     if (workers) {
       engine = startEngine(store, {
         resolve,
+        publicUrl,
         onEvent: (event) => {
           // The demo's terminal shows each tracked and sent email; the log keeps every event worth reading.
           if (demo) printEngineEvent(event, process.stderr);
@@ -151,6 +161,16 @@ export function serveCommand(program: Command): void {
       workers ? 'store ready; the sync engine runs in this process' : 'store ready; --no-workers: no mailbox is synchronized by this process',
     );
   });
+}
+
+/**
+ * This server's own URL on loopback, where a sandbox on this machine reaches it; null when it listens on one
+ * address that is not loopback (the sandbox accepts http only for loopback notification URLs).
+ */
+function loopbackUrl(host: string, port: number): string | null {
+  const name = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  if (!(name === 'localhost' || /^127\./.test(name) || name === '::1')) return null;
+  return `http://${name.includes(':') ? `[${name}]` : name}:${port}`;
 }
 
 /**

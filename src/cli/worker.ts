@@ -6,7 +6,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { Store } from '../store/store.js';
 import { describeEngineEvent, startEngine } from './engine-host.js';
-import { addResolveOption, addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
+import { addPublicUrlOption, addResolveOption, addStoreOptions, type StoreFlags, storeOptionsFrom } from './options.js';
 
 interface WorkerFlags extends StoreFlags {
   resolve: string[];
@@ -15,6 +15,7 @@ interface WorkerFlags extends StoreFlags {
   workerId?: string;
   leaseSeconds: number;
   auditIntervalHours?: number;
+  publicUrl?: string;
 }
 
 function parseLeaseSeconds(value: string): number {
@@ -55,6 +56,7 @@ export function workerCommand(program: Command): void {
     .addOption(new Option('--worker-id <id>', 'name of this worker in leases (default: host name, process id and a random part)').env('LIAISON_WORKER_ID'));
   addStoreOptions(command);
   addResolveOption(command, 'LIAISON_RESOLVE');
+  addPublicUrlOption(command);
   command.action(async (flags: WorkerFlags) => {
     // A worker joins an existing deployment: a mistyped --data or --database-url is refused, not started empty.
     const store = await Store.open(storeOptionsFrom(flags, { mustExist: true }));
@@ -76,6 +78,7 @@ export function workerCommand(program: Command): void {
       resolve: flags.resolve,
       concurrency: flags.concurrency,
       push: flags.push,
+      publicUrl: flags.publicUrl ?? null,
       leaseMs: flags.leaseSeconds * 1000,
       ...(flags.auditIntervalHours !== undefined ? { auditIntervalMs: flags.auditIntervalHours * 3_600_000 } : {}),
       ...(flags.workerId ? { workerId: flags.workerId } : {}),
@@ -85,6 +88,11 @@ export function workerCommand(program: Command): void {
       },
     });
     log(`worker ${engine.workerId} started on ${store.database.location} (${store.database.dialect}); up to ${flags.concurrency} mailboxes at once, push ${flags.push ? 'on' : 'off'}`);
+    log(
+      flags.publicUrl
+        ? `Exchange Online push: Microsoft Graph notifies ${flags.publicUrl}/graph/notifications (served by liaison serve at that URL)`
+        : 'Exchange Online push: off (no --public-url); Exchange Online mailboxes are polled',
+    );
     if (store.database.dialect === 'sqlite') log('on SQLite one process does the work: run a single worker (or serve) per data folder');
     await stopped;
     log(`${stopping}: finishing the cycles in hand and releasing their leases`);

@@ -3,6 +3,7 @@
  * Pure functions; the store calls normalizeProfile() before every write.
  */
 import { X509Certificate } from 'node:crypto';
+import { clientCertificateProblem } from './client-certificate.js';
 import { DATE_TIME_HINT, toIsoDateTime } from './dates.js';
 import { Problems } from './errors.js';
 
@@ -42,6 +43,14 @@ export const PROFILE_LIMITS = {
 /** Microsoft Graph's global endpoint, the default for Exchange Online profiles. */
 export const GRAPH_DEFAULT_URL = 'https://graph.microsoft.com';
 
+/** The Microsoft identity platform's global sign-in host: an Exchange Online profile's authority is it + /<tenantId> by default. */
+export const DEFAULT_AUTHORITY_HOST = 'https://login.microsoftonline.com';
+
+/** The authority an Exchange Online profile signs in at: its own, or https://login.microsoftonline.com/<tenantId>. */
+export function authorityOf(settings: Pick<ProfileSettings, 'authority' | 'tenantId'>): string {
+  return settings.authority ?? `${DEFAULT_AUTHORITY_HOST}/${settings.tenantId ?? 'common'}`;
+}
+
 /** What a profile holds once saved, apart from its secrets (which are stored encrypted, elsewhere). */
 export interface ProfileSettings {
   name: string;
@@ -59,6 +68,12 @@ export interface ProfileSettings {
   outgoingUsername: string | null;
   tenantId: string | null;
   clientId: string | null;
+  /**
+   * Exchange Online: the Microsoft identity platform authority (token endpoint) as an https URL with the tenant,
+   * e.g. https://login.microsoftonline.us/<tenantId> for a national cloud or the sandbox's; null: the global one,
+   * https://login.microsoftonline.com/<tenantId> (authorityOf).
+   */
+  authority: string | null;
   trustedCaPem: string | null;
   processEmailFrom: string | null;
   minPollingIntervalMinutes: number;
@@ -80,7 +95,8 @@ export interface ProfileSettings {
   serverSavesSentCopy: boolean;
 }
 
-export type SecretField = 'password' | 'outgoingPassword' | 'clientSecret';
+/** clientCertificate: Exchange Online, a PEM holding the app's certificate and its private key (instead of or besides a clientSecret). */
+export type SecretField = 'password' | 'outgoingPassword' | 'clientSecret' | 'clientCertificate';
 export type SecretPresence = Record<SecretField, boolean>;
 
 /** Input as a caller gives it: any field may be missing (not given) or null (empty). */
@@ -100,6 +116,8 @@ const TYPE_FIELDS: Record<string, readonly ServerType[]> = {
   tenantId: ['exchange-online'],
   clientId: ['exchange-online'],
   clientSecret: ['exchange-online'],
+  clientCertificate: ['exchange-online'],
+  authority: ['exchange-online'],
   credentialSource: ['imap-smtp', 'pop3-smtp'],
   masterUserSeparator: ['imap-smtp', 'pop3-smtp'],
   deleteAfterTracking: ['pop3-smtp'],
@@ -251,6 +269,43 @@ function checkUsername(problems: Problems, field: string, value: string, type: S
   }
 }
 
+/**
+ * An Exchange Online authority: an https URL without credentials, query or fragment, naming the tenant (or
+ * organizations/common) in its path; returned without a trailing slash.
+ */
+function checkAuthority(problems: Problems, value: string): string | null {
+  const example = `e.g. ${DEFAULT_AUTHORITY_HOST}/<tenantId>`;
+  if (value.length > PROFILE_LIMITS.serverMaxLength) {
+    problems.add('authority', `must be at most ${PROFILE_LIMITS.serverMaxLength} characters`);
+    return null;
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.add('authority', `"${value}" is not a URL; enter the sign-in authority with the tenant, ${example}, or leave it empty for that`);
+    return null;
+  }
+  if (url.protocol !== 'https:') {
+    problems.add('authority', `must start with https:// (tokens are requested over https only); "${value}" starts with ${url.protocol}//`);
+    return null;
+  }
+  if (url.username || url.password) {
+    problems.add('authority', 'must not carry a user name or password');
+    return null;
+  }
+  if (url.search !== '' || url.hash !== '' || value.includes('?') || value.includes('#')) {
+    problems.add('authority', `must not have a query (?…) or a fragment (#…): just the authority, ${example}`);
+    return null;
+  }
+  const normalized = url.href.replace(/\/+$/, '');
+  if (url.pathname.replace(/\/+$/, '') === '') {
+    problems.add('authority', `must name the tenant after the host: ${url.origin}/<tenantId> (${example})`);
+    return null;
+  }
+  return normalized;
+}
+
 /** Reads every certificate of a PEM bundle; returns why it is unusable, or null. */
 export function pemProblem(pem: string): string | null {
   const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
@@ -290,7 +345,8 @@ const SSL_MANDATORY = 'Exchange needs SSL, so Liaison will not save an email ser
  * empty: ports from the server type or the location, the advanced options' defaults.
  * `secrets` says which secrets the profile will hold after the save.
  */
-export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): ProfileSettings {
+export function normalizeProfile(input: ProfileInput, given: Partial<SecretPresence>, now: Date = new Date()): ProfileSettings {
+  const secrets: SecretPresence = { password: false, outgoingPassword: false, clientSecret: false, clientCertificate: false, ...given };
   const problems = new Problems();
   const name = input.name?.trim() ?? '';
   if (name === '') problems.add('name', 'is required');
@@ -337,6 +393,7 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
   let outgoingUsername = input.outgoingUsername?.trim() || null;
   const tenantId = input.tenantId?.trim() || null;
   const clientId = input.clientId?.trim() || null;
+  let authority = input.authority?.trim() || null;
 
   switch (serverType) {
     case 'exchange': {
@@ -373,7 +430,14 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
       else if (!GUID.test(tenantId) && !DOMAIN.test(tenantId)) problems.add('tenantId', `"${tenantId}" is neither a GUID nor a domain name`);
       if (!clientId) problems.add('clientId', 'is required: the application (client) ID of the app registration, a GUID');
       else if (!GUID.test(clientId)) problems.add('clientId', `"${clientId}" is not a GUID (the application (client) ID looks like 00000000-0000-0000-0000-000000000000)`);
-      if (!secrets.clientSecret) problems.add('clientSecret', "is required: a client secret of the app registration");
+      if (!secrets.clientSecret && !secrets.clientCertificate) {
+        problems.add('clientSecret', 'is required, or clientCertificate instead: a client secret of the app registration (or its certificate with the private key)');
+      }
+      if (typeof input.clientCertificate === 'string' && input.clientCertificate.trim() !== '') {
+        const problem = clientCertificateProblem(input.clientCertificate, now);
+        if (problem) problems.add('clientCertificate', problem);
+      }
+      if (authority) authority = checkAuthority(problems, authority);
       username = null;
       outgoingUsername = null;
       break;
@@ -455,6 +519,7 @@ export function normalizeProfile(input: ProfileInput, secrets: SecretPresence): 
     outgoingUsername: useSame ? null : outgoingUsername,
     tenantId,
     clientId,
+    authority: serverType === 'exchange-online' ? authority : null,
     trustedCaPem,
     processEmailFrom,
     minPollingIntervalMinutes,
@@ -512,7 +577,7 @@ function serverFamily(type: ServerType): 'https' | 'mail' {
 
 /** The secrets a saved profile keeps; any other stored secret is deleted on save. */
 export function secretsKept(settings: ProfileSettings): SecretField[] {
-  if (settings.serverType === 'exchange-online') return ['clientSecret'];
+  if (settings.serverType === 'exchange-online') return ['clientSecret', 'clientCertificate'];
   if (settings.credentialSource === 'mailbox') return settings.useSameSettingsForOutgoing ? [] : ['outgoingPassword'];
   return settings.useSameSettingsForOutgoing ? ['password'] : ['password', 'outgoingPassword'];
 }

@@ -8,6 +8,7 @@ import { mailServers } from './migrations/0005-mail-servers.js';
 import { consoleSessions } from './migrations/0006-console-sessions.js';
 import { missingMailAudit } from './migrations/0007-missing-mail-audit.js';
 import { sendRetryTime } from './migrations/0008-send-retry-time.js';
+import { graphCredentials } from './migrations/0009-graph-credentials.js';
 
 /** Every migration, in order. Names sort; never rename or edit one that has shipped, add a new one. */
 function migrations(database: Database): Record<string, Migration> {
@@ -20,6 +21,7 @@ function migrations(database: Database): Record<string, Migration> {
     '0006-console-sessions': consoleSessions(),
     '0007-missing-mail-audit': missingMailAudit(),
     '0008-send-retry-time': sendRetryTime(),
+    '0009-graph-credentials': graphCredentials(),
   };
 }
 

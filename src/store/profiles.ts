@@ -27,19 +27,26 @@ export interface Profile extends ProfileSettings {
   passwordSet: boolean;
   outgoingPasswordSet: boolean;
   clientSecretSet: boolean;
+  /** Exchange Online: a client certificate (with its private key) is stored; the PEM itself is never returned. */
+  clientCertificateSet: boolean;
   /** The last Test Connection: when it started, how long it took, each step; null until one ran. */
   lastTestResult: ConnectionTestResult | null;
   createdAt: string;
   updatedAt: string;
 }
 
-/** The secrets of a profile in plaintext: only for the connectors, never for an API response. */
-export type ProfileSecrets = Record<SecretField, string | null>;
+/**
+ * The secrets of a profile in plaintext: only for the connectors, never for an API response. clientCertificate
+ * (Exchange Online: the PEM with the certificate and its private key) may be left out by callers that build one
+ * for other server types; the store always fills it in.
+ */
+export type ProfileSecrets = Record<Exclude<SecretField, 'clientCertificate'>, string | null> & { clientCertificate?: string | null };
 
 const SECRET_COLUMNS = {
   password: 'password_enc',
   outgoingPassword: 'outgoing_password_enc',
   clientSecret: 'client_secret_enc',
+  clientCertificate: 'client_certificate_enc',
 } as const satisfies Record<SecretField, keyof EmailServerProfilesTable>;
 
 const SECRET_FIELDS = Object.keys(SECRET_COLUMNS) as SecretField[];
@@ -66,6 +73,7 @@ function toProfile(row: EmailServerProfilesTable): Profile {
     outgoingUsername: row.outgoing_username,
     tenantId: row.tenant_id,
     clientId: row.client_id,
+    authority: row.authority,
     trustedCaPem: row.trusted_ca_pem,
     processEmailFrom: row.process_email_from,
     minPollingIntervalMinutes: row.min_polling_interval_minutes,
@@ -81,6 +89,7 @@ function toProfile(row: EmailServerProfilesTable): Profile {
     passwordSet: row.password_enc !== null,
     outgoingPasswordSet: row.outgoing_password_enc !== null,
     clientSecretSet: row.client_secret_enc !== null,
+    clientCertificateSet: row.client_certificate_enc !== null,
     lastTestResult: readTestResult(row.last_test_result),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
@@ -103,6 +112,7 @@ function settingsColumns(s: ProfileSettings) {
     outgoing_username: s.outgoingUsername,
     tenant_id: s.tenantId,
     client_id: s.clientId,
+    authority: s.authority,
     trusted_ca_pem: s.trustedCaPem,
     process_email_from: s.processEmailFrom,
     min_polling_interval_minutes: s.minPollingIntervalMinutes,
@@ -149,7 +159,7 @@ export class ProfileRepository {
   }
 
   async create(input: ProfileInput): Promise<Profile> {
-    const settings = normalizeProfile(input, this.presenceAfter(input, { password: false, outgoingPassword: false, clientSecret: false }));
+    const settings = normalizeProfile(input, this.presenceAfter(input, { password: false, outgoingPassword: false, clientSecret: false, clientCertificate: false }));
     const id = newId();
     const at = now();
     await this.db
@@ -164,6 +174,7 @@ export class ProfileRepository {
             password_enc: null,
             outgoing_password_enc: null,
             client_secret_enc: null,
+            client_certificate_enc: null,
             last_test_result: null,
             ...this.secretColumns(id, input, settings),
             created_at: at,
@@ -197,7 +208,12 @@ export class ProfileRepository {
       .execute(async (trx) => {
         const current = await this.get(id, trx, true);
         const merged = applyProfileChange(current, change);
-        const stored = { password: current.passwordSet, outgoingPassword: current.outgoingPasswordSet, clientSecret: current.clientSecretSet };
+        const stored = {
+          password: current.passwordSet,
+          outgoingPassword: current.outgoingPasswordSet,
+          clientSecret: current.clientSecretSet,
+          clientCertificate: current.clientCertificateSet,
+        };
         const settings = normalizeProfile(merged, this.presenceAfter(change, stored));
         if (change.ownerId !== undefined) await assertUserExists(trx, 'ownerId', settings.ownerId);
         await trx
@@ -252,11 +268,11 @@ export class ProfileRepository {
   async secretsOf(id: string): Promise<ProfileSecrets> {
     const row = await this.db
       .selectFrom('email_server_profiles')
-      .select(['password_enc', 'outgoing_password_enc', 'client_secret_enc'])
+      .select(['password_enc', 'outgoing_password_enc', 'client_secret_enc', 'client_certificate_enc'])
       .where('id', '=', id)
       .executeTakeFirst();
     if (!row) throw new NotFoundError('email server profile', id);
-    const result = {} as ProfileSecrets;
+    const result = {} as Record<SecretField, string | null>;
     for (const field of SECRET_FIELDS) {
       const value = row[SECRET_COLUMNS[field]];
       result[field] = value === null ? null : this.secrets.decrypt(value, secretContext(id, field));

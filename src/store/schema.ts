@@ -124,6 +124,10 @@ export interface EmailServerProfilesTable {
   master_user_separator: string | null;
   delete_after_tracking: Flag;
   server_saves_sent_copy: Flag;
+  /** Exchange Online: the sign-in authority URL; null: https://login.microsoftonline.com/<tenant_id>. */
+  authority: string | null;
+  /** Exchange Online: the client certificate's PEM (certificate and private key), encrypted like the passwords. */
+  client_certificate_enc: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -78,6 +78,7 @@ export function testProfile(over: Partial<Profile> = {}): Profile {
     outgoingUsername: null,
     tenantId: null,
     clientId: null,
+    authority: null,
     trustedCaPem: null,
     processEmailFrom: null,
     minPollingIntervalMinutes: 0,
@@ -93,6 +94,7 @@ export function testProfile(over: Partial<Profile> = {}): Profile {
     passwordSet: true,
     outgoingPasswordSet: false,
     clientSecretSet: false,
+    clientCertificateSet: false,
     lastTestResult: null,
     createdAt: now,
     updatedAt: now,
@@ -209,7 +211,7 @@ export class MemorySyncStore implements SyncStore {
   beforeCommit: ((batch: IncomingBatch) => void) | null = null;
 
   addProfile(profile: Profile, secrets: Partial<ProfileSecrets> = {}): Profile {
-    this.profiles.set(profile.id, { profile, secrets: { password: null, outgoingPassword: null, clientSecret: null, ...secrets } });
+    this.profiles.set(profile.id, { profile, secrets: { password: null, outgoingPassword: null, clientSecret: null, clientCertificate: null, ...secrets } });
     return profile;
   }
 

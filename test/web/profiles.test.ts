@@ -190,7 +190,14 @@ describe('the Email Server Profiles pages', { skip: missing ?? false }, () => {
     await page.getByRole('button', { name: 'Create profile' }).click();
     await fieldError('clientId').filter({ hasText: 'is not a GUID' }).waitFor();
     await fieldError('tenantId').filter({ hasText: 'is required' }).waitFor();
-    await fieldError('clientSecret').filter({ hasText: 'is required' }).waitFor();
+    await fieldError('clientSecret').filter({ hasText: 'is required, or clientCertificate instead' }).waitFor();
+    // A client certificate instead of a secret, and the authority: a key that is not the certificate's is refused next to its field.
+    await page.getByLabel('Client certificate (PEM)').waitFor();
+    await page.getByLabel('Client certificate (PEM)').fill('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    await page.getByLabel('Authority').fill('http://login.contoso.test/contoso.test');
+    await page.getByRole('button', { name: 'Create profile' }).click();
+    await fieldError('clientCertificate').filter({ hasText: 'no private key' }).waitFor();
+    await fieldError('authority').filter({ hasText: 'must start with https://' }).waitFor();
   });
 
   test('on a phone the form and its steps fit the screen', async () => {

@@ -20,6 +20,7 @@ import {
   graphLifecycle,
   type GraphLifecycleEvent,
   type GraphLifecycleKind,
+  notificationKey,
   notificationPath,
 } from '../../connectors/graph/notifications.js';
 import type { Store } from '../../store/store.js';
@@ -27,9 +28,6 @@ import { send } from '../errors.js';
 
 /** Graph batches notifications; a megabyte holds hundreds of them. */
 export const GRAPH_NOTIFICATION_BODY_LIMIT = 1024 * 1024;
-
-/** The label of the store key's derivation that signs clientStates: the same in every process of the store. */
-export const GRAPH_NOTIFICATION_KEY_LABEL = 'graph-notifications';
 
 const LIFECYCLE_EVENTS = new Set<GraphLifecycleKind>(['missed', 'reauthorizationRequired', 'subscriptionRemoved']);
 
@@ -67,7 +65,7 @@ export function readNotifications(key: Buffer, value: unknown[]): Outcome {
 }
 
 export function graphNotificationRoutes(store: Store, options: GraphNotificationOptions = {}): FastifyPluginAsync {
-  const key = store.secretBox.derive(GRAPH_NOTIFICATION_KEY_LABEL);
+  const key = notificationKey(store.secretBox);
   const now = options.now ?? (() => new Date());
   return async (app: FastifyInstance) => {
     // Graph's handshake comes as text/plain, its notifications as application/json: read every body as bytes here

@@ -17,6 +17,14 @@ import { EventEmitter } from 'node:events';
 /** The route of Liaison's API server at which Microsoft Graph posts notifications (notificationUrl = publicUrl + this). */
 export const notificationPath = '/graph/notifications';
 
+/** The label under which the store key derives the clientState key: `store.secretBox.derive(notificationKeyLabel)`. */
+export const notificationKeyLabel = 'graph-notifications';
+
+/** The clientState key of a store: the same in every process that opens it. */
+export function notificationKey(secretBox: { derive(label: string): Buffer }): Buffer {
+  return secretBox.derive(notificationKeyLabel);
+}
+
 /** subscription.md: "The maximum length is 128 characters." */
 export const MAX_CLIENT_STATE_LENGTH = 128;
 

@@ -158,6 +158,8 @@ const FIELDS: Record<string, { kind: Kind; applies?: (v: Values) => boolean }> =
   tenantId: { kind: 'text', applies: isOnline },
   clientId: { kind: 'text', applies: isOnline },
   clientSecret: { kind: 'secret', applies: isOnline },
+  clientCertificate: { kind: 'secret', applies: isOnline },
+  authority: { kind: 'text', applies: isOnline },
   trustedCaPem: { kind: 'text' },
   processEmailFrom: { kind: 'datetime' },
   minPollingIntervalMinutes: { kind: 'number' },
@@ -224,6 +226,8 @@ function initialValues(profile: Profile | null, me: string): Values {
       tenantId: '',
       clientId: '',
       clientSecret: '',
+      clientCertificate: '',
+      authority: '',
       trustedCaPem: '',
       processEmailFrom: '',
       minPollingIntervalMinutes: '',
@@ -257,6 +261,8 @@ function initialValues(profile: Profile | null, me: string): Values {
     tenantId: text(profile.tenantId),
     clientId: text(profile.clientId),
     clientSecret: '',
+    clientCertificate: '',
+    authority: text(profile.authority),
     trustedCaPem: text(profile.trustedCaPem),
     processEmailFrom: toLocalInput(profile.processEmailFrom),
     minPollingIntervalMinutes: text(profile.minPollingIntervalMinutes),
@@ -631,6 +637,37 @@ function ProfileForm(props: {
           {text('tenantId', 'Tenant ID', 'The directory (tenant) ID of the app registration: a GUID or contoso.onmicrosoft.com.', { autoComplete: 'off', spellcheck: false })}
           {text('clientId', 'Client ID', 'The application (client) ID of the app registration, a GUID.', { autoComplete: 'off', spellcheck: false })}
           {secret('clientSecret', 'Client secret', profile?.clientSecretSet ?? false, 'client secret')}
+          {show('clientCertificate') ? (
+            <Field
+              label={profile?.clientCertificateSet ? 'Client certificate (PEM) (set)' : 'Client certificate (PEM)'}
+              name="clientCertificate"
+              error={problem('clientCertificate')}
+              hint={
+                profile?.clientCertificateSet
+                  ? 'A client certificate is set; it is never shown. Paste a new one (certificate and private key) to replace it, or leave this empty to keep it.'
+                  : "Instead of (or besides) a client secret: the app registration's certificate and its unencrypted RSA private key in one PEM text (openssl pkcs12 -in app.pfx -nodes). Checked on save; write-only, stored encrypted, never shown again."
+              }
+            >
+              {(a) => (
+                <textarea
+                  {...a}
+                  class="mono"
+                  rows={4}
+                  spellcheck={false}
+                  autoComplete="off"
+                  placeholder={profile?.clientCertificateSet ? 'unchanged' : '-----BEGIN CERTIFICATE----- … -----BEGIN PRIVATE KEY----- …'}
+                  value={values.clientCertificate as string}
+                  onInput={(e) => set('clientCertificate', (e.currentTarget as HTMLTextAreaElement).value)}
+                />
+              )}
+            </Field>
+          ) : null}
+          {text(
+            'authority',
+            'Authority',
+            'Where tokens are requested: an https URL with the tenant, e.g. https://login.microsoftonline.us/<tenant ID> for a national cloud. Empty: https://login.microsoftonline.com/<tenant ID>.',
+            { inputMode: 'url', autoComplete: 'off', spellcheck: false },
+          )}
           <Field label="Trusted CA certificates (PEM)" name="trustedCaPem" error={problem('trustedCaPem')} hint="Extra certificate authorities to trust for this server, e.g. a corporate PKI: one or more -----BEGIN CERTIFICATE----- blocks. Empty: the system's.">
             {(a) => <textarea {...a} class="mono" rows={4} spellcheck={false} value={values.trustedCaPem as string} onInput={(e) => set('trustedCaPem', (e.currentTarget as HTMLTextAreaElement).value)} />}
           </Field>
