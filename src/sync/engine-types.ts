@@ -57,7 +57,6 @@ export interface EngineOptions {
   sendSettleMs?: number;
   /** The first wait after a temporary refusal of one email, multiplied by 4 each attempt; default 30 s. */
   sendRetryBaseMs?: number;
-  pushEndpoint?: { publicUrl: string; key: Buffer };
 }
 
 export interface SyncEngine {
