@@ -17,7 +17,7 @@ import { ACCESS_DENIED, badRequest, errorBody, GraphError, notFoundItem, RAOP_DE
 import { decodeJwt, verifyRs256 } from './jwt.js';
 import { GRAPH_RESOURCE } from './login.js';
 import { filterMessages, parseFilter } from './filter.js';
-import { findItem, folderIdFor, fromRest, messageIdFor } from './ids.js';
+import { findItem, folderIdFor, fromRest } from './ids.js';
 import { MESSAGE_SELECTABLE, readExtendedProperties, renderFolder, renderMessage, type RenderOptions, renderUser, WELL_KNOWN_FOLDERS } from './messages.js';
 import type { GraphService } from './service.js';
 import { MAX_EXPIRATION_MINUTES, type GraphSubscription, type LifecycleEvent } from './subscriptions.js';
