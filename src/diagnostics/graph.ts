@@ -121,6 +121,9 @@ function tokenAnswer(failure: TokenFailure): ServerAnswer {
     const split = /^([a-z_]+): ([\s\S]*)$/.exec(failure.serverResponse);
     if (split) [error, description] = [split[1]!, split[2]!];
     else description = failure.serverResponse;
+    // MSAL wraps Azure AD's error_description ("Error(s): … - Description: AADSTS… - Correlation ID: …"): the description itself is shown.
+    const inner = /Description:\s*([\s\S]*?)(?:\s+-\s+Correlation ID:[\s\S]*)?$/.exec(description);
+    if (inner?.[1]) description = inner[1];
   }
   const code = failure.aadsts ?? description?.match(/AADSTS\d+/)?.[0] ?? null;
   if (code || error) answer.responseCode = code && error ? `${code} (${error})` : (code ?? error)!;

@@ -19,7 +19,7 @@ export const STEP_TITLES: Record<StepName, string> = {
   ews: 'EWS connection',
   server: 'Server connection (DNS, TCP, TLS)',
   login: 'Protocol and login',
-  token: 'Token (Microsoft identity platform)',
+  token: 'Token from the identity platform',
   graph: 'Microsoft Graph and permissions',
   mailbox: 'Mailbox connection',
 };

@@ -141,7 +141,7 @@ describe('Exchange Online Test Connection against the sandbox', () => {
     const bad = await diagnostics.testConnection(target({ clientId: withCert.clientId, clientSecret: null, certificatePem: `${stranger.key.pem}${stranger.pem}` }));
     assert.deepEqual(statuses(bad), ['token:failure', 'graph:skipped', 'mailbox:skipped'], dump(bad));
     assert.equal(bad.steps[0]!.code, 'aad.AADSTS700027');
-    assert.match(bad.steps[0]!.fix ?? '', /Upload the certificate's public part/);
+    assert.match(bad.steps[0]!.fix ?? '', /Upload the certificate \(its public part, .cer or .pem\) to App registrations/);
     // A PEM without its private key is step 1's failure, said as the profile's certificate, before anything is sent.
     const keyless = await diagnostics.testConnection(target({ clientId: withCert.clientId, clientSecret: null, certificatePem: registered.pem }));
     assert.deepEqual(statuses(keyless), ['token:failure', 'graph:skipped', 'mailbox:skipped'], dump(keyless));
@@ -244,6 +244,7 @@ describe('what the Graph diagnostics conclude, without a server', () => {
     assert.deepEqual(fixes.map((f) => f.code), ['aad.AADSTS7000215', 'aad.AADSTS7000222', 'aad.AADSTS90002', 'aad.AADSTS700016', 'aad.AADSTS700027']);
     const unknown = explainAadsts('AADSTS123456', app);
     assert.equal(unknown.code, 'aad.AADSTS123456');
-    assert.match(unknown.fix, /AADSTS123456/);
+    assert.match(unknown.summary, /AADSTS123456/);
+    assert.match(unknown.fix, /error\?code=123456/);
   });
 });
