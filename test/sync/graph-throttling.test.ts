@@ -56,7 +56,7 @@ describe('Graph throttling against the sandbox', () => {
         return found.size === ids.length ? found : undefined;
       },
       {
-        timeoutMs: 60_000,
+        timeoutMs: 30_000,
         describe: async () => {
           const rows = await w.store.database.db.selectFrom('mailboxes').select(['id', 'next_due_at', 'lease_owner', 'consecutive_failures', 'last_error']).where('id', 'in', w.mailboxes.map((m) => m.id)).execute();
           const busyEvents = w.events.filter((e) => e.type !== 'tracked' && (!('mailboxId' in e) || e.mailboxId === busy!.id || e.mailboxId === null));
