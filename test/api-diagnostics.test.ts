@@ -139,16 +139,31 @@ for (const kind of DATABASES) {
       assert.equal(unknown.statusCode, 400);
     });
 
-    test('Test Connection: Exchange Online (no connector yet) is refused 409, non-admins 403, a Liaison without diagnostics 503', async () => {
+    test('Test Connection: Exchange Online runs the Graph steps with the app registration as the target; non-admins 403, a Liaison without diagnostics 503', async () => {
       const online = await api.call('POST', '/api/v1/email-server-profiles', {
         body: { name: 'EXO', serverType: 'exchange-online', tenantId: 'contoso.onmicrosoft.com', clientId: '11111111-2222-3333-4444-555555555555', clientSecret: 'a-client-secret' },
       });
       assert.equal(online.statusCode, 201, online.body);
-      current.set(() => ({ failure: null }));
-      const refused = await api.call('POST', `/api/v1/email-server-profiles/${online.json().id}/test-connection`);
-      assert.equal(refused.statusCode, 409);
-      assert.match(refused.json().message, /exchange-online profile; Liaison cannot test exchange-online profiles yet/);
-      assert.equal(current.double.calls.length, 0);
+      current.set(() => ({ failure: { step: 'token', code: 'aad.AADSTS7000215', summary: 'wrong secret', fix: 'create a new client secret' } }));
+      const tested = await api.call('POST', `/api/v1/email-server-profiles/${online.json().id}/test-connection`);
+      assert.equal(tested.statusCode, 200, tested.body);
+      assert.deepEqual(tested.json().steps.map((s: { step: string; status: string }) => `${s.step}:${s.status}`), ['token:failure', 'graph:skipped', 'mailbox:skipped']);
+      const call = current.double.calls.at(-1)!;
+      assert.equal(call.kind, 'connection');
+      assert.deepEqual(call.target, {
+        kind: 'graph',
+        email: 'admin@contoso.test',
+        tenantId: 'contoso.onmicrosoft.com',
+        clientId: '11111111-2222-3333-4444-555555555555',
+        clientSecret: 'a-client-secret',
+        certificatePem: null,
+        authority: 'https://login.microsoftonline.com/contoso.onmicrosoft.com',
+        graphUrl: 'https://graph.microsoft.com',
+        trustedCaPem: null,
+        resolve: RESOLVE,
+        timeoutMs: 100_000,
+        directions: ['incoming', 'outgoing'],
+      });
       assert.equal((await api.call('POST', `/api/v1/email-server-profiles/${exchangeId}/test-connection`, { token: api.userToken })).statusCode, 403);
       assert.equal((await api.call('POST', `/api/v1/mailboxes/test-and-enable`, { token: api.userToken, body: { ids: [api.user.mailboxId] } })).statusCode, 403);
 

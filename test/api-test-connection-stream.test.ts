@@ -131,12 +131,14 @@ describe('Test Connection as server-sent events', () => {
     const missing = await post('/email-server-profiles/00000000-0000-4000-8000-000000000000/test-connection', 'text/event-stream');
     assert.equal(missing.status, 404);
     assert.match(missing.headers.get('content-type') ?? '', /^application\/json/);
-    const online = await api.call('POST', '/api/v1/email-server-profiles', {
-      body: { name: 'EXO', serverType: 'exchange-online', tenantId: 'contoso.onmicrosoft.com', clientId: '11111111-2222-3333-4444-555555555555', clientSecret: 'a-secret' },
+    // A profile of per-mailbox logins tested for an address none of its mailboxes has: refused before any step.
+    const own = await api.call('POST', '/api/v1/email-server-profiles', {
+      body: { name: 'Own logins', serverType: 'imap-smtp', incomingServer: 'imap.contoso.test', outgoingServer: 'smtp.contoso.test', credentialSource: 'mailbox' },
     });
-    const refused = await post(`/email-server-profiles/${online.json().id}/test-connection`, 'text/event-stream');
+    assert.equal(own.statusCode, 201, own.body);
+    const refused = await post(`/email-server-profiles/${own.json().id}/test-connection`, 'text/event-stream', { mailbox: 'nobody@contoso.test' });
     assert.equal(refused.status, 409);
-    assert.match(((await refused.json()) as { message: string }).message, /cannot test exchange-online/);
+    assert.match(((await refused.json()) as { message: string }).message, /no mailbox of the profile has the address nobody@contoso\.test/);
     const bad = await post(`/email-server-profiles/${exchangeId}/test-connection`, 'text/event-stream', { mailbx: 'x@contoso.test' });
     assert.equal(bad.status, 400);
   });

@@ -169,7 +169,7 @@ export const ServerAnswer = Type.Object(
 export const StepResult = Type.Object(
   {
     step: StringEnum(STEP_NAMES),
-    title: Type.String({ description: 'Exchange: Autodiscover / HTTPS connection, EWS connection, Mailbox connection; IMAP/POP3/SMTP: the protocol, then Server connection (DNS, TCP, TLS), Protocol and login, Mailbox connection' }),
+    title: Type.String({ description: 'Exchange: Autodiscover / HTTPS connection, EWS connection, Mailbox connection; Exchange Online: Token from the identity platform, Microsoft Graph and permissions, Mailbox connection; IMAP/POP3/SMTP: the protocol, then Server connection (DNS, TCP, TLS), Protocol and login, Mailbox connection' }),
     status: StringEnum(['success', 'failure', 'skipped'] as const),
     elapsedMs: Type.Number(),
     summary: Type.String({ description: 'One line: what happened' }),

@@ -1,5 +1,5 @@
 /**
- * `liaison analyze exchange|imap|pop3|smtp`: the command-line counterpart of Microsoft's Remote Connectivity
+ * `liaison analyze exchange|exchange-online|imap|pop3|smtp`: the command-line counterpart of Microsoft's Remote Connectivity
  * Analyzer, to run from outside the firewall with the values of a profile. It runs the same steps as Test
  * Connection (the diagnostics service); this file reads the arguments and the password, and renders the steps as
  * they run.
@@ -10,10 +10,11 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { describeEndpoint, endpointOf, type MailProtocol } from '../connectors/mail/endpoint.js';
-import type { DiagnosticTarget, DiagnosticsService, ExchangeTarget, MailTarget } from '../diagnostics/service.js';
-import { EXCHANGE_STEPS, MAIL_STEPS, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from '../diagnostics/types.js';
+import type { DiagnosticTarget, DiagnosticsService, ExchangeTarget, GraphTarget, MailTarget } from '../diagnostics/service.js';
+import { defaultAuthority } from '../connectors/graph/token.js';
+import { EXCHANGE_STEPS, GRAPH_STEPS, MAIL_STEPS, type ConnectionTestResult, type StepEvent, type StepName, type StepResult } from '../diagnostics/types.js';
 import { addressProblem } from '../domain/email-address.js';
-import { AUTHENTICATION_METHODS, DEFAULT_MASTER_USER_SEPARATOR, pemProblem, PROFILE_LIMITS } from '../domain/profile.js';
+import { AUTHENTICATION_METHODS, DEFAULT_MASTER_USER_SEPARATOR, GRAPH_DEFAULT_URL, pemProblem, PROFILE_LIMITS } from '../domain/profile.js';
 import { serverAnswerLines } from '../diagnostics/format.js';
 import { addResolveOption } from './options.js';
 
@@ -52,6 +53,23 @@ interface MailFlags {
   masterSeparator: string;
   resolve: string[];
   caFile?: string;
+  timeout: number;
+  json: boolean;
+}
+
+interface GraphFlags {
+  tenant: string;
+  clientId: string;
+  clientSecretStdin: boolean;
+  clientSecret?: string;
+  certificate?: string;
+  email: string;
+  authority?: string;
+  graphUrl?: string;
+  direction: 'both' | 'incoming' | 'outgoing';
+  resolve: string[];
+  caFile?: string;
+  ca?: string;
   timeout: number;
   json: boolean;
 }
@@ -115,6 +133,35 @@ function parseEwsUrl(value: string): string {
   return url.toString();
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+function parseTenant(value: string): string {
+  if (!GUID.test(value) && !DOMAIN.test(value)) {
+    throw new InvalidArgumentError("must be the Directory (tenant) ID from the app registration's Overview page (a GUID) or the tenant's domain (contoso.onmicrosoft.com)");
+  }
+  return value;
+}
+
+function parseClientId(value: string): string {
+  if (!GUID.test(value)) throw new InvalidArgumentError("must be the Application (client) ID from the app registration's Overview page, a GUID (00000000-0000-0000-0000-000000000000)");
+  return value;
+}
+
+function httpsUrlParser(what: string, example: string) {
+  return (value: string): string => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new InvalidArgumentError(`is not a URL; give ${what}, e.g. ${example}`);
+    }
+    if (url.protocol !== 'https:') throw new InvalidArgumentError(`must start with https:// (secrets and tokens go over TLS only); it starts with ${url.protocol}//`);
+    if (url.username || url.password || url.search || url.hash) throw new InvalidArgumentError(`must be ${what} only, without a user name, query or fragment`);
+    return url.href.replace(/\/+$/, '');
+  };
+}
+
 /** Adds `analyze` and `analyze exchange` to the program; `io` is asked for when the command runs. */
 export function analyzeCommand(program: Command, io: () => AnalyzeIo): void {
   const analyze = program
@@ -153,7 +200,37 @@ export function analyzeCommand(program: Command, io: () => AnalyzeIo): void {
     if (code !== EXIT.passed) throw new CommanderError(code, 'liaison.analyze', '');
   });
 
-  const commands = [analyze, exchange];
+  const online = analyze
+    .command('exchange-online')
+    .description(
+      'run token, Microsoft Graph and mailbox connection against Exchange Online as a profile would (app-only OAuth: the app ' +
+        "registration's client secret or certificate), printing each step, what Azure AD or Graph answered, and the fix. The client " +
+        'secret is read from stdin (--client-secret-stdin) or asked for on a terminal, never taken as an argument',
+    )
+    .requiredOption('--tenant <id>', 'the Directory (tenant) ID: a GUID, or the domain (contoso.onmicrosoft.com)', parseTenant)
+    .requiredOption('--client-id <id>', 'the Application (client) ID of the app registration', parseClientId)
+    .option('--client-secret-stdin', "read the client secret's Value from standard input (one line)", false)
+    .addOption(new Option('--client-secret <secret>').hideHelp())
+    .option('--certificate <pem>', 'sign in with a certificate instead: a PEM file with the private key and the certificate uploaded to the app')
+    .requiredOption('--email <address>', 'the mailbox to open in step 3', parseAddress)
+    .option('--authority <url>', 'where tokens come from (default https://login.microsoftonline.com/<tenant>), as the profile’s authority', httpsUrlParser('the authority', 'https://login.microsoftonline.com/contoso.onmicrosoft.com'))
+    .option('--graph-url <url>', `Microsoft Graph's base URL (default ${GRAPH_DEFAULT_URL}), as the profile's Graph URL`, httpsUrlParser("Graph's base URL", GRAPH_DEFAULT_URL))
+    .addOption(new Option('--direction <which>', 'what to check the permissions for: incoming needs Mail.ReadWrite, outgoing Mail.Send too').choices(['both', 'incoming', 'outgoing']).default('both'))
+    .option('--ca-file <pem>', 'extra CA certificates (PEM) to trust besides the system store, as the profile’s trustedCaPem')
+    .addOption(new Option('--ca <pem>', 'the same as --ca-file').hideHelp())
+    .addOption(
+      new Option('--timeout <seconds>', 'how long one call may take, connecting included')
+        .argParser(parseTimeout)
+        .default(PROFILE_LIMITS.requestTimeoutSeconds.default),
+    )
+    .option('--json', 'print the result as JSON, as the API returns it (nothing else on stdout)', false);
+  addResolveOption(online).exitOverride(usageExit);
+  online.action(async (flags: GraphFlags) => {
+    const code = await analyzeGraph(flags, io());
+    if (code !== EXIT.passed) throw new CommanderError(code, 'liaison.analyze', '');
+  });
+
+  const commands = [analyze, exchange, online];
   for (const protocol of Object.keys(MAIL_PROTOCOLS) as MailProtocol[]) {
     const about = MAIL_PROTOCOLS[protocol];
     const command = analyze
@@ -209,6 +286,13 @@ async function analyzeExchange(flags: ExchangeFlags, io: AnalyzeIo): Promise<num
   return analyzeTarget(io, flags, EXCHANGE_STEPS, () => targetFrom(flags, io), (target) => {
     const how = `${target.auth === 'ntlm' ? 'NTLM' : 'Basic'}, ${target.autodiscover ? 'Autodiscover' : target.url}`;
     return `Testing Exchange for ${target.email} as ${target.username} (${how})`;
+  });
+}
+
+async function analyzeGraph(flags: GraphFlags, io: AnalyzeIo): Promise<number> {
+  return analyzeTarget(io, flags, GRAPH_STEPS, () => graphTargetFrom(flags, io), (target) => {
+    const how = target.certificatePem ? 'certificate' : 'client secret';
+    return `Testing Exchange Online for ${target.email} as app ${target.clientId} in tenant ${target.tenantId} (${how}, ${target.authority}, ${target.graphUrl})`;
   });
 }
 
@@ -296,6 +380,55 @@ async function mailTargetFrom(protocol: MailProtocol, flags: MailFlags, io: Anal
   };
 }
 
+/** The private key and the certificate of a PEM file, checked enough to say what is missing before anything connects. */
+function readCertificateFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--certificate ${path} cannot be read: ${(error as Error).message}`);
+  }
+  if (!/-----BEGIN (?:RSA |EC )?PRIVATE KEY-----/.test(pem)) {
+    throw new UsageError(
+      `--certificate ${path} holds no unencrypted private key (-----BEGIN PRIVATE KEY-----): it needs the private key and the certificate, as one PEM` +
+        (/ENCRYPTED PRIVATE KEY/.test(pem) ? '; remove the passphrase (openssl pkey -in key.pem -out plain.pem)' : ''),
+    );
+  }
+  if (!/-----BEGIN CERTIFICATE-----/.test(pem)) throw new UsageError(`--certificate ${path} holds no certificate (-----BEGIN CERTIFICATE-----): add the certificate uploaded to the app registration`);
+  return pem;
+}
+
+/** The Exchange Online target from the flags, the client secret from stdin or the terminal (or the certificate file). */
+async function graphTargetFrom(flags: GraphFlags, io: AnalyzeIo): Promise<GraphTarget> {
+  if (flags.clientSecret !== undefined) {
+    throw new UsageError(
+      'a client secret is never taken on the command line (it would stay in the shell history and show in the process list): ' +
+        'pipe it in with --client-secret-stdin, or leave both out to be asked for it on a terminal',
+    );
+  }
+  if (flags.certificate !== undefined && flags.clientSecretStdin) throw new UsageError('give --client-secret-stdin or --certificate, not both: the app signs in with one of them');
+  if (flags.caFile !== undefined && flags.ca !== undefined && flags.caFile !== flags.ca) throw new UsageError('give --ca-file once (--ca is the same option)');
+  const trustedCaPem = readCaFile(flags.caFile ?? flags.ca);
+  const certificatePem = flags.certificate !== undefined ? readCertificateFile(flags.certificate) : null;
+  const clientSecret = certificatePem
+    ? null
+    : await readSecret({ fromStdin: flags.clientSecretStdin, flag: '--client-secret-stdin', what: 'client secret', prompt: `Client secret (its Value) of app ${flags.clientId}` }, io);
+  return {
+    kind: 'graph',
+    email: flags.email,
+    tenantId: flags.tenant,
+    clientId: flags.clientId,
+    clientSecret,
+    certificatePem,
+    authority: flags.authority ?? defaultAuthority(flags.tenant),
+    graphUrl: flags.graphUrl ?? GRAPH_DEFAULT_URL,
+    trustedCaPem,
+    resolve: flags.resolve,
+    timeoutMs: flags.timeout * 1000,
+    directions: flags.direction === 'both' ? ['incoming', 'outgoing'] : [flags.direction],
+  };
+}
+
 /** The target from the flags, the password from stdin or the terminal; UsageError for what is wrong. */
 async function targetFrom(flags: ExchangeFlags, io: AnalyzeIo): Promise<ExchangeTarget> {
   refusePasswordFlag(flags);
@@ -325,29 +458,34 @@ async function targetFrom(flags: ExchangeFlags, io: AnalyzeIo): Promise<Exchange
 const MAX_PASSWORD_BYTES = 4096;
 
 async function readPassword(flags: { passwordStdin: boolean; username: string }, io: AnalyzeIo): Promise<string> {
-  if (flags.passwordStdin) {
-    if (io.stdin.isTTY) io.stderr.write(`Password for ${flags.username} (then Enter and Ctrl-D): `);
+  return readSecret({ fromStdin: flags.passwordStdin, flag: '--password-stdin', what: 'password', prompt: `Password for ${flags.username}` }, io);
+}
+
+/** A password or client secret: one line from stdin, or typed (hidden) on a terminal. */
+async function readSecret(how: { fromStdin: boolean; flag: string; what: string; prompt: string }, io: AnalyzeIo): Promise<string> {
+  if (how.fromStdin) {
+    if (io.stdin.isTTY) io.stderr.write(`${how.prompt} (then Enter and Ctrl-D): `);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of io.stdin) {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       size += bytes.length;
       // A password is a line, not a file: a mistaken pipe is stopped instead of read into memory whole.
-      if (size > MAX_PASSWORD_BYTES) throw new UsageError(`standard input holds more than ${MAX_PASSWORD_BYTES} bytes; --password-stdin reads one line, the password`);
+      if (size > MAX_PASSWORD_BYTES) throw new UsageError(`standard input holds more than ${MAX_PASSWORD_BYTES} bytes; ${how.flag} reads one line, the ${how.what}`);
       chunks.push(bytes);
     }
-    const password = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-    if (password === '') throw new UsageError('--password-stdin was given, but standard input held no password');
-    return password;
+    const secret = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    if (secret === '') throw new UsageError(`${how.flag} was given, but standard input held no ${how.what}`);
+    return secret;
   }
   if (!io.stdin.isTTY || !io.stdin.setRawMode) {
-    throw new UsageError('no password: standard input is not a terminal to ask on, so pipe the password in with --password-stdin');
+    throw new UsageError(`no ${how.what}: standard input is not a terminal to ask on, so pipe the ${how.what} in with ${how.flag}`);
   }
-  return promptHidden(io, `Password for ${flags.username}: `);
+  return promptHidden(io, `${how.prompt}: `, how.what);
 }
 
 /** Asks on the terminal without echoing what is typed. */
-function promptHidden(io: AnalyzeIo, prompt: string): Promise<string> {
+function promptHidden(io: AnalyzeIo, prompt: string, what = 'password'): Promise<string> {
   const stdin = io.stdin;
   io.stderr.write(prompt);
   return new Promise((resolve, reject) => {
@@ -362,8 +500,8 @@ function promptHidden(io: AnalyzeIo, prompt: string): Promise<string> {
     };
     const onData = (data: Buffer | string) => {
       for (const char of data.toString()) {
-        if (char === '\r' || char === '\n') return done(typed === '' ? new UsageError('no password was typed') : null);
-        if (char === '\u0003' || char === '\u0004') return done(new UsageError('cancelled at the password prompt'));
+        if (char === '\r' || char === '\n') return done(typed === '' ? new UsageError(`no ${what} was typed`) : null);
+        if (char === '\u0003' || char === '\u0004') return done(new UsageError(`cancelled at the ${what} prompt`));
         if (char === '\u007f' || char === '\b') typed = typed.slice(0, -1);
         else if (char >= ' ') typed += char;
       }

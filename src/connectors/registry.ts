@@ -19,6 +19,12 @@ export interface ConnectorConfig {
    * none. Asked at every open, so a changed password applies from the next cycle.
    */
   mailboxLogin?: (address: string) => Promise<MailboxLogin | null>;
+  /**
+   * Where the server can reach this Liaison to push change notifications (Microsoft Graph subscriptions): the
+   * public https URL of the API server and the key its notification clientStates are signed with. Absent: no push
+   * endpoint, the connector's mailboxes are polled.
+   */
+  pushEndpoint?: { publicUrl: string; key: Buffer };
 }
 
 export type ConnectorFactory = (config: ConnectorConfig) => Connector;

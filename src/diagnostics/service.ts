@@ -1,6 +1,7 @@
 /**
  * What the API, the console and the CLI ask of the diagnostics: the contract the Exchange implementation
- * (src/diagnostics/exchange.ts) and the IMAP/POP3/SMTP one (src/diagnostics/mail.ts) fulfil, each for its kind of
+ * (src/diagnostics/exchange.ts), the IMAP/POP3/SMTP one (src/diagnostics/mail.ts) and the Exchange Online one
+ * (src/diagnostics/graph.ts) fulfil, each for its kind of
  * target; src/diagnostics/index.ts joins them into the one service the callers hold. Tests replace it with a
  * double where they test the plumbing only.
  */
@@ -40,10 +41,39 @@ export interface MailTarget {
   timeoutMs: number;
 }
 
-export type DiagnosticTarget = ExchangeTarget | MailTarget;
+/**
+ * An Exchange Online mailbox reached through Microsoft Graph with app-only OAuth (client credentials): the app
+ * registration (tenant, client id, secret or certificate), where its tokens come from and where Graph is.
+ */
+export interface GraphTarget {
+  kind: 'graph';
+  /** The mailbox step 3 opens (its Inbox; for sending, its Sent Items). */
+  email: string;
+  /** The directory (tenant) ID: a GUID or a domain (contoso.onmicrosoft.com). */
+  tenantId: string;
+  /** The application (client) ID of the app registration. */
+  clientId: string;
+  /** One of the two is set: the client secret's value, or a PEM holding the certificate and its private key. */
+  clientSecret: string | null;
+  certificatePem: string | null;
+  /** The token authority, e.g. https://login.microsoftonline.com/<tenant> (the sandbox's stands in for it). */
+  authority: string;
+  /** Microsoft Graph's base URL, without /v1.0 (https://graph.microsoft.com). */
+  graphUrl: string;
+  trustedCaPem: string | null;
+  resolve: readonly string[];
+  timeoutMs: number;
+  /**
+   * What the mailbox is tested for: incoming needs Mail.ReadWrite, outgoing Mail.Send (and Mail.ReadWrite, for the
+   * draft Liaison creates, then sends). Test Connection tests both; Test & Enable the directions the mailbox syncs.
+   */
+  directions: ReadonlyArray<'incoming' | 'outgoing'>;
+}
+
+export type DiagnosticTarget = ExchangeTarget | MailTarget | GraphTarget;
 
 export interface MailboxTestOptions {
-  /** Exchange: create Inbox/Undeliverable when the profile moves failed emails there. */
+  /** Exchange and Exchange Online: create Inbox/Undeliverable when the profile moves failed emails there. */
   createUndeliverable: boolean;
   cachedEwsUrl?: string | null;
 }

@@ -3,12 +3,13 @@
  * profile's server type picks how (a table, not a switch in the callers); the service then picks the steps by the
  * target's kind (src/diagnostics/index.ts).
  */
+import { defaultAuthority } from '../connectors/graph/token.js';
 import { loginFor, type MailboxLogin } from '../connectors/mail/credentials.js';
 import { mailEndpoint } from '../connectors/mail/endpoint.js';
-import type { ServerType } from '../domain/profile.js';
+import { GRAPH_DEFAULT_URL, type ServerType } from '../domain/profile.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Profile, ProfileSecrets } from '../store/profiles.js';
-import type { DiagnosticTarget, ExchangeTarget, MailTarget } from './service.js';
+import type { DiagnosticTarget, ExchangeTarget, GraphTarget, MailTarget } from './service.js';
 
 /** Which servers of a mail profile a test covers: Test Connection both; Test & Enable the directions the mailbox synchronizes. */
 export type MailDirection = 'incoming' | 'outgoing';
@@ -26,8 +27,7 @@ type TargetBuilder = (profile: Profile, secrets: ProfileSecrets, email: string, 
 
 const BUILDERS: Record<ServerType, TargetBuilder | null> = {
   exchange: (profile, secrets, email, input) => exchangeTargetOf(profile, secrets, email, input.resolve),
-  // Microsoft Graph has no connector yet: its profiles cannot be tested.
-  'exchange-online': null,
+  'exchange-online': (profile, secrets, email, input) => graphTargetOf(profile, secrets, email, input),
   'imap-smtp': (profile, secrets, email, input) => mailTargetOf(profile, secrets, email, input),
   'pop3-smtp': (profile, secrets, email, input) => mailTargetOf(profile, secrets, email, input),
 };
@@ -89,5 +89,33 @@ export function mailTargetOf(profile: Profile, secrets: ProfileSecrets, email: s
     })),
     trustedCaPem: profile.trustedCaPem,
     timeoutMs: profile.requestTimeoutSeconds * 1000,
+  };
+}
+
+/**
+ * The target for testing `email` through an Exchange Online profile: its app registration (tenant, client id, the
+ * decrypted client secret or certificate), its authority (the global one unless the profile names another, as
+ * the sandbox's), its Graph URL, extra CA and timeout, and the directions to test the permissions for.
+ */
+export function graphTargetOf(profile: Profile, secrets: ProfileSecrets, email: string, input: TargetInput): GraphTarget {
+  if (profile.serverType !== 'exchange-online') throw new ConflictError(`Cannot test: profile "${profile.name}" is an ${profile.serverType} profile, not an Exchange Online one`);
+  const clientSecret = secrets.clientSecret ?? null;
+  const certificatePem = (secrets as Partial<Record<string, string | null>>).clientCertificate ?? null;
+  const missing = [!profile.tenantId && 'directory (tenant) ID', !profile.clientId && 'application (client) ID', !clientSecret && !certificatePem && 'client secret or certificate'].filter(Boolean);
+  if (missing.length > 0) throw new ConflictError(`Cannot test: profile "${profile.name}" has no ${missing.join(', ')}; set it first`);
+  const authority = (profile as { authority?: string | null }).authority ?? null;
+  return {
+    kind: 'graph',
+    email,
+    tenantId: profile.tenantId!,
+    clientId: profile.clientId!,
+    clientSecret,
+    certificatePem,
+    authority: authority ?? defaultAuthority(profile.tenantId!),
+    graphUrl: profile.incomingServer ?? GRAPH_DEFAULT_URL,
+    trustedCaPem: profile.trustedCaPem,
+    resolve: [...input.resolve],
+    timeoutMs: profile.requestTimeoutSeconds * 1000,
+    directions: [...(input.directions ?? ['incoming', 'outgoing'])],
   };
 }

@@ -7,9 +7,11 @@ import type { ServerAnswer } from '../connectors/ews/explain.js';
 /**
  * The three steps as the seed documents number them. Exchange: Autodiscover (or the fixed URL's HTTPS), EWS, the
  * mailbox. IMAP, POP3 and SMTP: the server (DNS, TCP, TLS), the protocol and the login, the mailbox (Inbox
- * examined, STAT and UIDL, or the sender accepted by MAIL FROM). 'mailbox' is step 3 of both.
+ * examined, STAT and UIDL, or the sender accepted by MAIL FROM). Exchange Online (Microsoft Graph): the token
+ * endpoint issues a token, Graph accepts it and the app holds the permissions, the mailbox opens. 'mailbox' is
+ * step 3 of all.
  */
-export type StepName = 'autodiscover' | 'ews' | 'server' | 'login' | 'mailbox';
+export type StepName = 'autodiscover' | 'ews' | 'server' | 'login' | 'token' | 'graph' | 'mailbox';
 export type StepStatus = 'success' | 'failure' | 'skipped';
 
 export const STEP_TITLES: Record<StepName, string> = {
@@ -17,11 +19,15 @@ export const STEP_TITLES: Record<StepName, string> = {
   ews: 'EWS connection',
   server: 'Server connection (DNS, TCP, TLS)',
   login: 'Protocol and login',
+  token: 'Token from the identity platform',
+  graph: 'Microsoft Graph and permissions',
   mailbox: 'Mailbox connection',
 };
 
 /** The steps of an Exchange test, in order. */
 export const EXCHANGE_STEPS: readonly StepName[] = ['autodiscover', 'ews', 'mailbox'];
+/** The steps of an Exchange Online (Microsoft Graph) test, in order. */
+export const GRAPH_STEPS: readonly StepName[] = ['token', 'graph', 'mailbox'];
 /**
  * The steps of one IMAP, POP3 or SMTP server, in order. A profile's test runs them for its incoming server, then
  * again for its outgoing (SMTP) server: six steps, each titled with its protocol and marked with it.

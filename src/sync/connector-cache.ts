@@ -32,6 +32,7 @@ export class ConnectorCache {
       sync: SyncStore;
       registry: ConnectorRegistry;
       resolve: readonly string[];
+      pushEndpoint?: { publicUrl: string; key: Buffer } | undefined;
       emit: (event: EngineEvent) => void;
     },
   ) {}
@@ -70,6 +71,7 @@ export class ConnectorCache {
       profile,
       secrets,
       resolve: this.options.resolve,
+      ...(this.options.pushEndpoint ? { pushEndpoint: this.options.pushEndpoint } : {}),
       events: this.locationEvents(profile.id),
       mailboxLogin: async (address) => {
         const known = this.locations.get(address.toLowerCase());

@@ -34,6 +34,8 @@ export interface EngineOptions {
   connectors: ConnectorRegistry;
   /** `--resolve` entries the connectors use. */
   resolve: readonly string[];
+  /** The public URL and notification key connectors with server push (Graph) subscribe with; absent: polling. */
+  pushEndpoint?: { publicUrl: string; key: Buffer };
   /** Unique per process; default host name, pid and a random part. */
   workerId?: string;
   /** How long a lease lasts without renewal; default 60 s. */
@@ -55,7 +57,6 @@ export interface EngineOptions {
   sendSettleMs?: number;
   /** The first wait after a temporary refusal of one email, multiplied by 4 each attempt; default 30 s. */
   sendRetryBaseMs?: number;
-  pushEndpoint?: { publicUrl: string; key: Buffer };
 }
 
 export interface SyncEngine {

@@ -63,7 +63,7 @@ class Engine implements SyncEngine {
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
     this.pollFloorMs = Math.max(1, options.pollFloorMs ?? DEFAULT_POLL_FLOOR_MS);
     this.now = options.now ?? (() => new Date());
-    this.cache = new ConnectorCache({ sync: options.sync, registry: options.connectors, resolve: options.resolve, emit: (e) => this.emit(e) });
+    this.cache = new ConnectorCache({ sync: options.sync, registry: options.connectors, resolve: options.resolve, pushEndpoint: options.pushEndpoint, emit: (e) => this.emit(e) });
     this.push =
       options.push === false
         ? null

@@ -6,11 +6,12 @@
  */
 import { mailStepLabel } from '../../src/diagnostics/mail.js';
 import type { DiagnosticTarget, DiagnosticsService, ExchangeTarget, MailboxTestOptions, MailboxTestResult, MailTarget } from '../../src/diagnostics/service.js';
-import { EXCHANGE_STEPS, MAIL_STEPS, STEP_TITLES, type StepName, type StepResult, type StepEvent, type ConnectionTestResult } from '../../src/diagnostics/types.js';
+import { EXCHANGE_STEPS, GRAPH_STEPS, MAIL_STEPS, STEP_TITLES, type StepName, type StepResult, type StepEvent, type ConnectionTestResult } from '../../src/diagnostics/types.js';
 import type { StepLabel } from '../../src/diagnostics/steps.js';
 
-/** The steps a target's test has: Exchange's three, or three per mail server with its protocol. */
+/** The steps a target's test has: Exchange's three, Exchange Online's three, or three per mail server with its protocol. */
 function stepsOf(target: DiagnosticTarget | null): Array<{ step: StepName } & StepLabel> {
+  if (target?.kind === 'graph') return GRAPH_STEPS.map((step) => ({ step, title: STEP_TITLES[step] }));
   if (target?.kind !== 'mail') return EXCHANGE_STEPS.map((step) => ({ step, title: STEP_TITLES[step] }));
   return target.servers.flatMap((server) => MAIL_STEPS.map((step) => ({ step, ...mailStepLabel(server.endpoint.protocol, step) })));
 }
@@ -53,7 +54,7 @@ export function scriptedResult(email: string, failure: ScriptedFailure | null, e
     startedAt: new Date().toISOString(),
     elapsedMs: steps.reduce((sum, s) => sum + s.elapsedMs, 0),
     mailbox: email,
-    ...((failure && failedAt === 0) || target?.kind === 'mail' ? {} : { ewsUrl }),
+    ...((failure && failedAt === 0) || target?.kind === 'mail' || target?.kind === 'graph' ? {} : { ewsUrl }),
     steps,
   };
 }

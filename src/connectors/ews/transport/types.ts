@@ -14,7 +14,7 @@ export interface Credentials {
 }
 
 export interface HttpRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** Absolute URL. Credentials are only ever sent to https URLs. */
   url: string;
   headers?: Record<string, string>;
