@@ -3,6 +3,8 @@ import { request } from 'undici';
 import { type SandboxOptions } from '../../src/sandbox/server.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
 
+// Answers are read as loosely typed JSON: the tests check their shapes property by property.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export interface GraphAnswer<T = any> {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -22,6 +24,7 @@ export interface GraphSandbox extends TestSandbox {
   /** A token for an app's client secret (default: the demo app). */
   token(clientId?: string, clientSecret?: string): Promise<string>;
   /** A Graph call below /v1.0 with the demo app's token (or the one given; null for none). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   graph<T = any>(method: string, path: string, options?: { body?: unknown; raw?: string; contentType?: string; headers?: Record<string, string>; token?: string | null }): Promise<GraphAnswer<T>>;
 }
 
