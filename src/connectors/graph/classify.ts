@@ -30,6 +30,14 @@ function result(kind: FailureKind, code: string, message: string, rest: Partial<
 function classifyToken(error: GraphTokenError, context: GraphExplainContext): ClassifiedError {
   const cause = error.cause;
   if (cause instanceof TransportError) return classifyTransport(cause);
+  // Azure AD throttles token requests with 429 (temporarily_unavailable, AADSTS50196 "client request loop"): the
+  // mailbox waits like any throttled one; it is not a refusal an administrator has to fix.
+  if (error.status === 429 || error.oauthError === 'temporarily_unavailable' || error.aadsts === 'AADSTS50196') {
+    return result('throttled', error.aadsts ? `aad.${error.aadsts}` : 'aad.http.429', 'The Microsoft identity platform asked Liaison to slow down its token requests', {
+      serverResponse: error.serverResponse,
+      backOffMs: error.retryAfterMs,
+    });
+  }
   if (error.aadsts) {
     const explained = explainAadsts(error.aadsts, error.serverResponse, context);
     // Azure AD's own trouble (5xx) passes; a refusal (4xx) stays until an administrator changes something.

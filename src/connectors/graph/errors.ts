@@ -58,6 +58,9 @@ export class GraphTokenError extends Error {
     super(message, options);
     this.name = 'GraphTokenError';
   }
+
+  /** The token endpoint's Retry-After in ms, when it throttled the request (429) and gave one. */
+  retryAfterMs: number | null = null;
 }
 
 /**

@@ -92,10 +92,13 @@ export function readCertificatePem(pem: string): { privateKey: string; certifica
 }
 
 /** MSAL's HTTP over Liaison's transport; remembers the last network failure so the error can say what it was. */
+/** The longest Retry-After of the token endpoint that a token request waits out itself. */
+export const TOKEN_RETRY_WAIT_MS = 10_000;
+
 class TransportNetworkModule implements INetworkModule {
   lastFailure: Error | null = null;
   /** The last answer that was an error (status ≥ 400): MSAL does not always pass Azure AD's reason on (metadata). */
-  lastRefusal: { status: number; body: Record<string, unknown> } | null = null;
+  lastRefusal: { status: number; body: Record<string, unknown>; retryAfterMs: number | null } | null = null;
 
   constructor(private readonly transport: HttpTransport) {}
 
@@ -121,7 +124,9 @@ class TransportNetworkModule implements INetworkModule {
           answer.body.toString('utf8').slice(0, SERVER_RESPONSE_CHARS),
         );
       }
-      if (answer.status >= 400 && body && typeof body === 'object') this.lastRefusal = { status: answer.status, body: body as Record<string, unknown> };
+      if (answer.status >= 400 && body && typeof body === 'object') {
+        this.lastRefusal = { status: answer.status, body: body as Record<string, unknown>, retryAfterMs: retryAfterOf(answer.headers['retry-after']) };
+      }
       return { headers: answer.headers, body: body as T, status: answer.status };
     } catch (error) {
       this.lastFailure = error as Error;
@@ -205,10 +210,17 @@ export class GraphTokens {
   /** A valid token: MSAL's cached one, or a new one when it is about to expire (or `forceRefresh`: after a 401). */
   async token(options: { forceRefresh?: boolean } = {}): Promise<GraphToken> {
     let result;
-    try {
-      result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], ...(options.forceRefresh ? { skipCache: true } : {}) });
-    } catch (error) {
-      throw this.explain(error);
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        result = await this.app.acquireTokenByClientCredential({ scopes: [this.scope], ...(options.forceRefresh ? { skipCache: true } : {}) });
+        break;
+      } catch (error) {
+        const explained = this.explain(error);
+        // A throttled token request with a short Retry-After is waited out once, as the Graph client does its
+        // calls; a longer one goes to the engine, which backs the mailbox off (throttled, not failed).
+        if (attempt > 0 || explained.retryAfterMs === null || explained.retryAfterMs > TOKEN_RETRY_WAIT_MS) throw explained;
+        await new Promise((resolve) => setTimeout(resolve, explained.retryAfterMs!));
+      }
     }
     if (!result?.accessToken) throw new GraphTokenError(`${this.authorityHost} issued no access token.`, null, null, null);
     const claims = jwtClaims(result.accessToken);
@@ -218,6 +230,13 @@ export class GraphTokens {
   }
 
   private explain(error: unknown): GraphTokenError {
+    const explained = this.explainError(error);
+    const refusal = this.network.lastRefusal;
+    if (refusal?.retryAfterMs !== null && refusal?.retryAfterMs !== undefined && refusal.status === 429) explained.retryAfterMs = refusal.retryAfterMs;
+    return explained;
+  }
+
+  private explainError(error: unknown): GraphTokenError {
     if (error instanceof GraphTokenError) return error;
     const network = this.network.lastFailure;
     if (network instanceof GraphTokenError) return network;
@@ -262,4 +281,11 @@ export class GraphTokens {
   async close(): Promise<void> {
     if (this.ownsTransport) await this.transport.close();
   }
+}
+
+/** Retry-After in seconds (the identity platform does not send HTTP dates) as ms; null when absent or unreadable. */
+function retryAfterOf(value: string | string[] | undefined): number | null {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (raw === undefined || !/^\s*\d+\s*$/.test(raw)) return null;
+  return Number(raw) * 1000;
 }

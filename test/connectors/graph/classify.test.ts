@@ -119,3 +119,14 @@ test('a delta link to another host is refused before the token is sent there', a
   await assert.rejects(session.listChanges('inbox', 'https://evil.example/v1.0/users/a/mailFolders/inbox/messages/delta?$deltatoken=x', 10), GraphProtocolError);
   assert.equal(transport.asked.length, 1);
 });
+
+test('the token endpoint throttling (429, temporarily_unavailable, AADSTS50196) is throttled with its Retry-After, never a refusal to fix', () => {
+  const throttled = new GraphTokenError('x', 'AADSTS50196', 429, 'temporarily_unavailable: AADSTS50196: The server terminated an operation because it encountered a client request loop.', 'temporarily_unavailable');
+  throttled.retryAfterMs = 20_000;
+  const classified = classifyGraphError(throttled, context);
+  assert.equal(classified.kind, 'throttled');
+  assert.equal(classified.code, 'aad.AADSTS50196');
+  assert.equal(classified.backOffMs, 20_000);
+  assert.equal(classifyGraphError(new GraphTokenError('x', null, 429, null), context).kind, 'throttled');
+  assert.equal(classifyGraphError(new GraphTokenError('x', 'AADSTS7000215', 401, 'invalid_client'), context).kind, 'permanent');
+});
