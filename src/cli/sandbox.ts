@@ -81,7 +81,7 @@ export function sandboxCommand(program: Command): void {
   const command = program
     .command('sandbox')
     .description(
-      'run an Exchange-compatible server (EWS and Autodiscover over HTTPS, with a control API) to try Liaison without an Exchange; ' +
+      'run an Exchange-compatible server (EWS and Autodiscover over HTTPS, Microsoft Graph with its token endpoint, and a control API) to try Liaison without an Exchange; ' +
         'prints one JSON line with its URLs when ready',
     )
     .addOption(new Option('--host <address>', 'address to listen on').default('127.0.0.1'))
@@ -94,7 +94,9 @@ export function sandboxCommand(program: Command): void {
     process.stderr.write(
       `Sandbox ready for ${sandbox.info.domain}: EWS ${sandbox.info.ews}, control API ${sandbox.info.control}\n` +
         `Host names (map them to ${sandbox.info.listen.address}): ${sandbox.info.hosts.join(', ')}\n` +
-        `CA certificate: ${sandbox.info.caCert}\n`,
+        `CA certificate: ${sandbox.info.caCert}\n` +
+        `Microsoft Graph: ${sandbox.info.graph.url}/v1.0, authority ${sandbox.info.graph.authority} (tenant ${sandbox.info.graph.tenantId})\n` +
+        (sandbox.info.graph.clientId ? `Graph demo app: client id ${sandbox.info.graph.clientId}, client secret ${sandbox.info.graph.clientSecret} (Mail.ReadWrite, Mail.Send)\n` : ''),
     );
     const stop = async () => {
       await sandbox.close();

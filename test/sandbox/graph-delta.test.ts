@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ok } from '../helpers/sandbox.js';
-import { type GraphSandbox, startGraphSandbox } from './graph-support.js';
+import { type GraphAnswer, type GraphSandbox, startGraphSandbox } from './graph-support.js';
 
 let s: GraphSandbox;
 before(async () => {
@@ -22,7 +22,7 @@ async function round(url: string, pageSize: number | null = 2): Promise<{ entrie
   let next: string | undefined = url;
   let pages = 0;
   for (;;) {
-    const answer = await s.graph('GET', next!, { headers: pageSize ? { prefer: `odata.maxpagesize=${pageSize}` } : {} });
+    const answer: GraphAnswer = await s.graph('GET', next!, { headers: pageSize ? { prefer: `odata.maxpagesize=${pageSize}` } : {} });
     assert.equal(answer.status, 200, answer.text);
     if (pageSize) assert.equal(answer.headers['preference-applied'], `odata.maxpagesize=${pageSize}`);
     pages += 1;

@@ -88,6 +88,11 @@ test('messages: Graph shapes, $select (id always, internetMessageHeaders only wh
   }
   assert.deepEqual(subjects.filter((x) => x.startsWith('Paging')), ['Paging 0', 'Paging 1', 'Paging 2', 'Paging 3', 'Paging 4']);
 
+  const preferred = await s.graph('GET', '/users/carol@contoso.test/mailFolders/inbox/messages?$select=id', { headers: { prefer: 'odata.maxpagesize=2' } });
+  assert.equal(preferred.json.value.length, 2);
+  assert.equal(preferred.headers['preference-applied'], 'odata.maxpagesize=2');
+  assert.match(preferred.json['@odata.nextLink'], /\$skip=2/);
+
   const bad = await s.graph('GET', '/users/carol@contoso.test/mailFolders/inbox/messages?$select=nonsense');
   assert.equal(bad.status, 400);
   const tooMany = await s.graph('GET', '/users/carol@contoso.test/mailFolders/inbox/messages?$top=1001');
@@ -169,6 +174,17 @@ test('sendMail (JSON, and base64 MIME) delivers and saves to Sent Items unless s
   assert.ok(!sentItems.some((i) => i.subject === 'No copy'));
   const outbound = await s.control<Array<{ recipients: string[]; subject: string }>>('GET', '/outbound');
   assert.ok(outbound.json.some((o) => o.subject === 'Price list' && o.recipients.includes('x@outside.test')));
+});
+
+test('with immutable ids, the draft id still opens the message after send: the Sent Items copy (as Graph documents)', async () => {
+  const headers = { prefer: 'IdType="ImmutableId"' };
+  const draft = await s.graph('POST', '/users/alice@contoso.test/messages', { headers, body: { subject: 'Immutable send', toRecipients: [{ emailAddress: { address: 'carol@contoso.test' } }] } });
+  assert.equal((await s.graph('POST', `/users/alice@contoso.test/messages/${draft.json.id}/send`, { headers })).status, 202);
+  const copy = await s.graph('GET', `/users/alice@contoso.test/messages/${draft.json.id}?$select=subject,isDraft,parentFolderId`, { headers });
+  assert.equal(copy.status, 200);
+  assert.equal(copy.json.isDraft, false);
+  const sentItems = await s.graph('GET', '/users/alice@contoso.test/mailFolders/sentitems');
+  assert.equal(copy.json.parentFolderId, sentItems.json.id);
 });
 
 test('a MIME draft (text/plain base64) is created in Drafts and can be sent', async () => {

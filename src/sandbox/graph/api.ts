@@ -86,6 +86,8 @@ interface Scope {
   caller: Caller;
   req: GraphRequest;
   immutable: boolean;
+  /** What goes into Preference-Applied. */
+  applied: string[];
 }
 
 function json(status: number, value: unknown, headers: Record<string, string> = {}): GraphAnswer {
@@ -185,7 +187,13 @@ function page(scope: Scope, all: unknown[], fragment: string, defaultTop: number
   const q = scope.req.query;
   const topText = q.get('$top');
   const skipText = q.get('$skip');
-  const top = topText === null ? defaultTop : Number(topText);
+  // Without $top, Prefer: odata.maxpagesize sets the page size (and is said to be applied).
+  const preferred = /odata\.maxpagesize\s*=\s*(\d+)/i.exec(scope.req.headers.prefer ?? '');
+  let top = topText === null ? defaultTop : Number(topText);
+  if (topText === null && preferred) {
+    top = Math.max(1, Math.min(1000, Number(preferred[1])));
+    scope.applied.push(`odata.maxpagesize=${top}`);
+  }
   const skip = skipText === null ? 0 : Number(skipText);
   if (!Number.isInteger(top) || top < 0 || top > 1000) throw badRequest(`Invalid value '${topText}' for $top query option found. The $top query option requires a non-negative integer value.`, 'ErrorInvalidUrlQuery');
   if (!Number.isInteger(skip) || skip < 0) throw badRequest(`Invalid value '${skipText}' for $skip query option found. The $skip query option requires a non-negative integer value.`, 'ErrorInvalidUrlQuery');
@@ -291,8 +299,8 @@ function ewsContext(scope: Scope, mailbox: Mailbox): EwsContext {
 
 /** Runs one request (a top-level one, or one inside $batch) and gives its answer. */
 export async function dispatch(graph: GraphService, caller: Caller, req: GraphRequest): Promise<GraphAnswer> {
-  const scope: Scope = { graph, caller, req, immutable: /IdType\s*=\s*"?ImmutableId"?/i.test(req.headers.prefer ?? '') };
   const preferenceApplied: string[] = [];
+  const scope: Scope = { graph, caller, req, immutable: /IdType\s*=\s*"?ImmutableId"?/i.test(req.headers.prefer ?? ''), applied: preferenceApplied };
   if (scope.immutable) preferenceApplied.push('IdType="ImmutableId"');
   try {
     const answer = await route(scope, preferenceApplied);
@@ -651,7 +659,8 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
     return guarded(scope, { operation: 'graph.subscriptions', mailbox }, async () => {
       const folder = folderOf(mailbox, decodeURIComponent(m[2] ?? m[3]!));
       const changeType = typeof b.changeType === 'string' ? b.changeType : '';
-      if (!changeType || changeType.split(',').some((c) => !['created', 'updated', 'deleted'].includes(c.trim()))) throw badRequest(`Invalid changeType '${changeType}'.`, 'ValidationError');
+      // Only created is notified by the sandbox; refusing the others says so rather than never notifying them.
+      if (changeType.trim() !== 'created') throw badRequest(`changeType '${changeType}' is not supported by the sandbox: only 'created' is.`, 'ValidationError');
       if (b.clientState !== undefined && b.clientState !== null && (typeof b.clientState !== 'string' || b.clientState.length > 128)) {
         throw badRequest('clientState must be a string of at most 128 characters.', 'ValidationError');
       }
