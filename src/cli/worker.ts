@@ -88,12 +88,12 @@ export function workerCommand(program: Command): void {
       },
     });
     log(`worker ${engine.workerId} started on ${store.database.location} (${store.database.dialect}); up to ${flags.concurrency} mailboxes at once, push ${flags.push ? 'on' : 'off'}`);
+    if (store.database.dialect === 'sqlite') log('on SQLite one process does the work: run a single worker (or serve) per data folder');
     log(
       flags.publicUrl
         ? `Exchange Online push: Microsoft Graph notifies ${flags.publicUrl}/graph/notifications (served by liaison serve at that URL)`
         : 'Exchange Online push: off (no --public-url); Exchange Online mailboxes are polled',
     );
-    if (store.database.dialect === 'sqlite') log('on SQLite one process does the work: run a single worker (or serve) per data folder');
     await stopped;
     log(`${stopping}: finishing the cycles in hand and releasing their leases`);
     await engine.stop();
