@@ -161,7 +161,8 @@ export class GraphChangeFeed implements ChangeFeed {
         changeType: 'created',
         notificationUrl: this.notificationUrl,
         lifecycleNotificationUrl: this.notificationUrl,
-        resource: `/users/${encodeURIComponent(sub.address)}/mailFolders('inbox')/messages`,
+        // The resource is a string Graph parses, not a URL: the address as it is (as in Graph's own examples).
+        resource: `/users/${sub.address}/mailFolders('inbox')/messages`,
         expirationDateTime: this.expiration(),
         clientState: clientStateFor(this.host.key, sub.address),
       },

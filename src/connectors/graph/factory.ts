@@ -2,10 +2,7 @@
 import type { ConnectorFactory } from '../registry.js';
 import { GraphConnector } from './connector.js';
 
-export const graphConnectorFactory: ConnectorFactory = ({ profile, secrets, resolve, pushEndpoint }) => {
-  // `authority` and the `clientCertificate` secret are newer than the other fields: read them loosely.
-  const settings = profile as typeof profile & { authority?: string | null };
-  const secret = secrets as typeof secrets & { clientCertificate?: string | null };
+export const graphConnectorFactory: ConnectorFactory = ({ profile, secrets: secret, resolve, pushEndpoint }) => {
   if (!profile.tenantId) throw new Error(`profile "${profile.name}" has no tenant ID`);
   if (!profile.clientId) throw new Error(`profile "${profile.name}" has no client (application) ID`);
   if (!secret.clientSecret && !secret.clientCertificate) throw new Error(`profile "${profile.name}" has neither a client secret nor a client certificate`);
@@ -14,7 +11,7 @@ export const graphConnectorFactory: ConnectorFactory = ({ profile, secrets, reso
     clientId: profile.clientId,
     clientSecret: secret.clientSecret ?? null,
     certificatePem: secret.clientCertificate ?? null,
-    authority: settings.authority ?? null,
+    authority: profile.authority ?? null,
     graphUrl: profile.incomingServer || null,
     resolve,
     trustedCaPem: profile.trustedCaPem,
