@@ -5,6 +5,8 @@
  * step 1's failure, said as such, not a fault before any step.
  */
 import { GraphClient } from '../connectors/graph/client.js';
+import { GraphMailboxSession } from '../connectors/graph/mailbox.js';
+import { UNDELIVERABLE_PATH } from '../sync/incoming.js';
 import { GraphTokens } from '../connectors/graph/token.js';
 import { createHttpTransport } from '../connectors/ews/transport/http.js';
 import type { GraphSession } from './graph.js';
@@ -36,7 +38,11 @@ export function defaultGraphSession(target: GraphTarget): GraphSession {
   return {
     token: () => provider().token(),
     get: (path) => client.json({ method: 'GET', path, mailbox: target.email, operation: `GET ${path.split('?')[0]!.replace(/^users\/[^/]+/, 'users/{u}')}` }),
-    post: (path, body) => client.json({ method: 'POST', path, json: body, mailbox: target.email, operation: `POST ${path.split('?')[0]!.replace(/^users\/[^/]+/, 'users/{u}')}` }),
+    ensureUndeliverable: async () => {
+      // The connector's own folder code: the folder Test & Enable makes is the one the engine moves failed mail to.
+      const mailbox = new GraphMailboxSession(target.email, client, async () => false);
+      return (await mailbox.ensureFolder(UNDELIVERABLE_PATH, 'inbox')).created;
+    },
     close: async () => {
       await tokens?.close();
       await transport.close();

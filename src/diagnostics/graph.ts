@@ -40,13 +40,14 @@ export interface GraphSessionToken {
 /**
  * What the steps need of Microsoft Graph for one run: a token, and JSON requests with it. The default is the
  * connector's GraphTokens and GraphClient (graph-session.ts); failures are thrown as the connector throws them
- * (GraphTokenError from token(), GraphError from get/post, TransportError for the network).
+ * (GraphTokenError from token(), GraphError from get, TransportError for the network).
  */
 export interface GraphSession {
   token(): Promise<GraphSessionToken>;
-  /** GET a path under /v1.0 (users/…), or an absolute @odata.nextLink; the parsed JSON answer. */
+  /** GET a path under /v1.0 (users/…); the parsed JSON answer. */
   get(path: string): Promise<unknown>;
-  post(path: string, body: unknown): Promise<unknown>;
+  /** Inbox/Undeliverable exists afterwards, made as the connector makes it; true when this call created it. */
+  ensureUndeliverable(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -163,7 +164,8 @@ function tokenEndpoint(target: GraphTarget): string {
 }
 
 function credentialName(target: GraphTarget): string {
-  return target.certificatePem ? 'its certificate' : 'its client secret';
+  // As the connector chooses: the secret when the profile holds both.
+  return target.clientSecret ? 'its client secret' : 'its certificate';
 }
 
 /**
@@ -403,21 +405,6 @@ interface FolderAnswer {
   unreadItemCount?: number;
 }
 
-const UNDELIVERABLE = 'Undeliverable';
-
-/** Inbox/Undeliverable exists afterwards; true when this call created it. */
-async function ensureUndeliverable(run: Run): Promise<boolean> {
-  const base = `${userPath(run.target)}/mailFolders/inbox/childFolders`;
-  let next: string | null = `${base}?$select=id,displayName&$top=100`;
-  while (next) {
-    const page = (await run.session.get(next)) as { value?: FolderAnswer[]; '@odata.nextLink'?: string } | null;
-    if ((page?.value ?? []).some((f) => f.displayName?.toLowerCase() === UNDELIVERABLE.toLowerCase())) return false;
-    next = page?.['@odata.nextLink'] ?? null;
-  }
-  await run.session.post(base, { displayName: UNDELIVERABLE });
-  return true;
-}
-
 async function mailboxStep(run: Run, options: MailboxTestOptions | null): Promise<StepOutcome> {
   const { target } = run;
   const inboxPath = `${userPath(target)}/mailFolders/inbox?$select=id,displayName,totalItemCount,unreadItemCount`;
@@ -434,7 +421,7 @@ async function mailboxStep(run: Run, options: MailboxTestOptions | null): Promis
     }
     if (options?.createUndeliverable && target.directions.includes('incoming')) {
       request = { method: 'POST', url: `${graphBase(target)}/${userPath(target)}/mailFolders/inbox/childFolders` };
-      summary += (await ensureUndeliverable(run)) ? '; created the folder Inbox/Undeliverable' : '; the folder Inbox/Undeliverable exists';
+      summary += (await run.session.ensureUndeliverable()) ? '; created the folder Inbox/Undeliverable' : '; the folder Inbox/Undeliverable exists';
     }
     if (inbox.id) details.push(`Inbox id: ${inbox.id}`);
     return { status: 'success', summary, request, details };

@@ -3,10 +3,9 @@
  * profile's server type picks how (a table, not a switch in the callers); the service then picks the steps by the
  * target's kind (src/diagnostics/index.ts).
  */
-import { defaultAuthority } from '../connectors/graph/token.js';
 import { loginFor, type MailboxLogin } from '../connectors/mail/credentials.js';
 import { mailEndpoint } from '../connectors/mail/endpoint.js';
-import { GRAPH_DEFAULT_URL, type ServerType } from '../domain/profile.js';
+import { authorityOf, GRAPH_DEFAULT_URL, type ServerType } from '../domain/profile.js';
 import { ConflictError } from '../domain/errors.js';
 import type { Profile, ProfileSecrets } from '../store/profiles.js';
 import type { DiagnosticTarget, ExchangeTarget, GraphTarget, MailTarget } from './service.js';
@@ -100,10 +99,9 @@ export function mailTargetOf(profile: Profile, secrets: ProfileSecrets, email: s
 export function graphTargetOf(profile: Profile, secrets: ProfileSecrets, email: string, input: TargetInput): GraphTarget {
   if (profile.serverType !== 'exchange-online') throw new ConflictError(`Cannot test: profile "${profile.name}" is an ${profile.serverType} profile, not an Exchange Online one`);
   const clientSecret = secrets.clientSecret ?? null;
-  const certificatePem = (secrets as Partial<Record<string, string | null>>).clientCertificate ?? null;
+  const certificatePem = secrets.clientCertificate ?? null;
   const missing = [!profile.tenantId && 'directory (tenant) ID', !profile.clientId && 'application (client) ID', !clientSecret && !certificatePem && 'client secret or certificate'].filter(Boolean);
   if (missing.length > 0) throw new ConflictError(`Cannot test: profile "${profile.name}" has no ${missing.join(', ')}; set it first`);
-  const authority = (profile as { authority?: string | null }).authority ?? null;
   return {
     kind: 'graph',
     email,
@@ -111,7 +109,7 @@ export function graphTargetOf(profile: Profile, secrets: ProfileSecrets, email: 
     clientId: profile.clientId!,
     clientSecret,
     certificatePem,
-    authority: authority ?? defaultAuthority(profile.tenantId!),
+    authority: authorityOf(profile),
     graphUrl: profile.incomingServer ?? GRAPH_DEFAULT_URL,
     trustedCaPem: profile.trustedCaPem,
     resolve: [...input.resolve],

@@ -196,11 +196,24 @@ describe('Exchange Online Test Connection against the sandbox', () => {
     assert.equal((await diagnostics.testConnection(target())).status, 'success', 'without the policy alice opens again');
   });
 
-  test('an address the tenant does not know fails step 3, not step 2', async () => {
+  test('an address the tenant does not know fails step 3 (ErrorInvalidUser), not step 2', async () => {
     const result = await diagnostics.testConnection(target({ email: 'nobody@contoso.test' }));
     assert.deepEqual(statuses(result), ['token:success', 'graph:success', 'mailbox:failure'], dump(result));
     assert.equal(result.steps[2]!.serverAnswer?.httpStatus, 404);
-    assert.match(result.steps[2]!.code ?? '', /^graph\.(no-such-mailbox|MailboxNotEnabledForRESTAPI)$/);
+    assert.equal(result.steps[2]!.code, 'graph.no-such-mailbox');
+    assert.equal(result.steps[2]!.serverAnswer?.responseCode, 'ErrorInvalidUser');
+    assert.match(result.steps[2]!.fix ?? '', /Check the address/);
+  });
+
+  test('a user whose mailbox is not in Exchange Online (MailboxNotEnabledForRESTAPI) fails step 3 pointing to an Exchange profile', async () => {
+    // The sandbox's directory account without a mailbox here answers as a mailbox hosted on-premises does.
+    const result = await diagnostics.testConnection(target({ email: s.info.serviceAccount!.username }));
+    assert.deepEqual(statuses(result), ['token:success', 'graph:success', 'mailbox:failure'], dump(result));
+    const step = result.steps[2]!;
+    assert.equal(step.code, 'graph.MailboxNotEnabledForRESTAPI');
+    assert.deepEqual([step.serverAnswer?.httpStatus, step.serverAnswer?.responseCode], [404, 'MailboxNotEnabledForRESTAPI']);
+    assert.match(step.serverAnswer?.messageText ?? '', /hosted on-premise/);
+    assert.match(step.fix ?? '', /on-premises Exchange .*add it under an Exchange profile/);
   });
 
   test('settings that cannot be used fail step 1 before anything is sent', async () => {
