@@ -134,7 +134,8 @@ export function profileRoutes(store: Store, diagnostics: DiagnosticsContext | nu
           "Runs the three steps for the mailbox in the body, or the profile owner's address, and keeps the result as the profile's " +
           '`lastTestResult`. A failed step is still a 200: the result says which step failed, what the server answered and the fix. ' +
           'IMAP/SMTP and POP3/SMTP profiles run the three steps for the incoming server, then for the SMTP server. ' +
-          'Exchange Online profiles cannot be tested yet: they are answered 409. The body may be left out.\n\n' +
+          'Exchange Online profiles run three Graph steps: a token from the identity platform (AADSTS code and fix on failure), ' +
+          'Graph and the permissions in the token\'s roles, then the mailbox\'s Inbox. The body may be left out.\n\n' +
           'Steps as they complete: with `Accept: text/event-stream` the answer is a stream of server-sent events instead of one JSON ' +
           'document: an `event: step` for each step as it completes (its data: the StepResult as JSON), then one `event: result` ' +
           '(the ConnectionTestResult, the same as the JSON answer), then the stream ends. Should Liaison fail after the first step ' +
