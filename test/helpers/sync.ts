@@ -14,6 +14,7 @@ import { testAndEnableMailboxes } from '../../src/diagnostics/runs.js';
 import type { ProfileInput } from '../../src/domain/profile.js';
 import type { Profile } from '../../src/store/profiles.js';
 import type { Store } from '../../src/store/store.js';
+import type { CrmRecord } from '../../src/store/records.js';
 import type { User } from '../../src/store/users.js';
 import { createSyncEngine } from '../../src/sync/engine.js';
 import type { EngineEvent, EngineOptions, SyncEngine } from '../../src/sync/engine-types.js';
@@ -308,4 +309,59 @@ export async function addFault(sandbox: TestSandbox, fault: Record<string, unkno
   const answer = await sandbox.control<{ id: string }>('POST', '/faults', fault);
   if (answer.status !== 201) throw new Error(`the sandbox refused the fault ${JSON.stringify(fault)}: ${JSON.stringify(answer.json)}`);
   return answer.json;
+}
+
+/** The CRM records and 200 deliveries of the incoming tests: 150 to one mailbox, 30 to two at once, 20 replies. */
+export interface IncomingPlan {
+  contacts: CrmRecord[];
+  accounts: CrmRecord[];
+  plan: Array<{ into: string[]; message: Delivery; sender: CrmRecord }>;
+  /** Each reply's Message-ID and the Message-ID it answers (In-Reply-To and References). */
+  replies: Array<{ id: string; answers: string }>;
+}
+
+/**
+ * Five contacts and two accounts as senders, and 200 Message-IDs for three mailboxes (tagged with `tag` so that
+ * suites sharing a sandbox do not collide): 150 to one mailbox, 30 to two at once, 20 replies to earlier ones.
+ */
+export async function incomingPlan(store: Store, boxes: readonly [WorldMailbox, WorldMailbox, WorldMailbox], tag = ''): Promise<IncomingPlan> {
+  const contacts: CrmRecord[] = [];
+  for (let i = 0; i < 5; i++) contacts.push(await store.records.create('contact', { name: `Contact ${i}`, emailAddresses: [`contact${i}@fabrikam.test`] }));
+  const accounts: CrmRecord[] = [];
+  for (let i = 0; i < 2; i++) accounts.push(await store.records.create('account', { name: `Account ${i}`, emailAddresses: [`orders${i}@adatum.test`] }));
+  const senders = [...contacts, ...accounts];
+  const plan: IncomingPlan['plan'] = [];
+  for (let i = 0; i < 150; i++) {
+    const sender = senders[i % senders.length]!;
+    const box = boxes[i % 3]!;
+    plan.push({ sender, into: [box.address], message: { from: sender.emailAddresses[0]!, to: [box.address], subject: `Single ${i}`, messageId: messageId(`${tag}single${i}`) } });
+  }
+  for (let i = 0; i < 30; i++) {
+    const sender = senders[i % senders.length]!;
+    const pair = [boxes[i % 3]!, boxes[(i + 1) % 3]!];
+    plan.push({
+      sender,
+      into: pair.map((m) => m.address),
+      message: { from: sender.emailAddresses[0]!, to: [pair[0]!.address], cc: [pair[1]!.address], subject: `Shared ${i}`, messageId: messageId(`${tag}shared${i}`) },
+    });
+  }
+  const replies: IncomingPlan['replies'] = [];
+  for (let i = 0; i < 20; i++) {
+    const original = plan[i]!;
+    const id = messageId(`${tag}reply${i}`);
+    replies.push({ id, answers: original.message.messageId });
+    plan.push({
+      sender: original.sender,
+      into: original.into,
+      message: {
+        from: original.sender.emailAddresses[0]!,
+        to: original.message.to,
+        subject: `RE: ${original.message.subject}`,
+        messageId: id,
+        inReplyTo: original.message.messageId,
+        references: original.message.messageId,
+      },
+    });
+  }
+  return { contacts, accounts, plan, replies };
 }

@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { CrmRecord } from '../../src/store/records.js';
 import { type GraphWorld, openGraphWorld } from '../helpers/graph.js';
 import { startTestSandbox, type TestSandbox } from '../helpers/sandbox.js';
-import { activitiesByMessageId, activityCounts, deliver, deliverAll, type Delivery, describeCounts, messageId, setOrganization, syncStoreOf, waitUntil } from '../helpers/sync.js';
+import { activitiesByMessageId, activityCounts, deliver, deliverAll, describeCounts, incomingPlan, messageId, setOrganization, syncStoreOf, waitUntil } from '../helpers/sync.js';
 
 describe('incoming email over Graph against the sandbox', () => {
   let s: TestSandbox;
@@ -27,47 +26,8 @@ describe('incoming email over Graph against the sandbox', () => {
   test('200 messages to three mailboxes are tracked once each, parties resolved, replies correlated; a second pass tracks nothing', async () => {
     const [a, b, c] = w.mailboxes as [GraphWorld['mailboxes'][0], GraphWorld['mailboxes'][0], GraphWorld['mailboxes'][0]];
     await setOrganization(w.store, { useTrackingToken: true, trackingTokenPrefix: 'CRM:', trackingTokenDigits: 7 });
-    const contacts: CrmRecord[] = [];
-    for (let i = 0; i < 5; i++) contacts.push(await w.store.records.create('contact', { name: `Contact ${i}`, emailAddresses: [`contact${i}@fabrikam.test`] }));
-    const accounts: CrmRecord[] = [];
-    for (let i = 0; i < 2; i++) accounts.push(await w.store.records.create('account', { name: `Account ${i}`, emailAddresses: [`orders${i}@adatum.test`] }));
-    const senders = [...contacts, ...accounts];
-
-    // 150 to one mailbox, 30 to two at once, 20 replies (In-Reply-To and References) to earlier ones: 200 Message-IDs.
-    const plan: Array<{ into: string[]; message: Delivery; sender: CrmRecord }> = [];
-    const boxes = [a, b, c];
-    for (let i = 0; i < 150; i++) {
-      const sender = senders[i % senders.length]!;
-      const box = boxes[i % 3]!;
-      plan.push({ sender, into: [box.address], message: { from: sender.emailAddresses[0]!, to: [box.address], subject: `Single ${i}`, messageId: messageId(`gsingle${i}`) } });
-    }
-    for (let i = 0; i < 30; i++) {
-      const sender = senders[i % senders.length]!;
-      const pair = [boxes[i % 3]!, boxes[(i + 1) % 3]!];
-      plan.push({
-        sender,
-        into: pair.map((m) => m.address),
-        message: { from: sender.emailAddresses[0]!, to: [pair[0]!.address], cc: [pair[1]!.address], subject: `Shared ${i}`, messageId: messageId(`gshared${i}`) },
-      });
-    }
-    const replies: Array<{ id: string; answers: string }> = [];
-    for (let i = 0; i < 20; i++) {
-      const original = plan[i]!;
-      const id = messageId(`greply${i}`);
-      replies.push({ id, answers: original.message.messageId });
-      plan.push({
-        sender: original.sender,
-        into: original.into,
-        message: {
-          from: original.sender.emailAddresses[0]!,
-          to: original.message.to,
-          subject: `RE: ${original.message.subject}`,
-          messageId: id,
-          inReplyTo: original.message.messageId,
-          references: original.message.messageId,
-        },
-      });
-    }
+    const boxes = [a, b, c] as const;
+    const { contacts, accounts, plan, replies } = await incomingPlan(w.store, boxes, 'g');
     assert.equal(plan.length, 200);
     await deliverAll(s, plan.slice(0, 100));
     const first = w.startEngine();
