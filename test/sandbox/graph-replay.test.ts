@@ -368,13 +368,16 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     assert.ok((await sentSubjects()).includes('9/9/2018: concert'), 'a copy saved (saveToSentItems defaults to true)');
   });
 
-  test('user-sendmail__06 → __07: 202 with a fileAttachment', { todo: 'sandbox defect D1: sendMail drops the attachments (hasAttachments false, MIME without the part)' }, async () => {
+  test('user-sendmail__06 → __07: 202 with a fileAttachment, kept in the Sent Items copy (hasAttachments, the MIME part)', async () => {
     const a = await replay('user-sendmail__06.http.txt');
     expectStatus(a, responseOf('user-sendmail__07.http.txt').status, 'sendMail with an attachment');
-    const sent = (await g.call('GET', `/users/${MAILBOX}/mailFolders/sentitems/messages?$select=subject,hasAttachments&$top=100`)).json<{ value: Array<{ subject: string; hasAttachments: boolean }> }>().value;
+    const sent = (await g.call('GET', `/users/${MAILBOX}/mailFolders/sentitems/messages?$select=subject,hasAttachments&$top=100`)).json<{ value: Array<{ id: string; subject: string; hasAttachments: boolean }> }>().value;
     const copy = sent.find((m) => m.subject === 'Meet for lunch?');
     assert.ok(copy, 'the copy in Sent Items');
     assert.equal(copy.hasAttachments, true);
+    const mime = (await g.call('GET', `/users/${MAILBOX}/messages/${copy.id}/$value`)).text;
+    assert.match(mime, /filename=attachment\.txt/);
+    assert.ok(mime.includes('SGVsbG8gV29ybGQh'), 'the attachment\'s bytes');
   });
 
   test('outlook-send-mime-message__02 as the text/plain body of POST /me/sendMail (user-sendmail__08\'s form) → 202 (user-sendmail__09)', async () => {

@@ -12,6 +12,7 @@ import type { EwsContext } from '../ews/context.js';
 import type { Mailbox } from '../state/mailbox.js';
 import { readMime } from '../state/mime.js';
 import type { Address, Folder, GraphApp, Item, MessageProps } from '../state/model.js';
+import { readGraphAttachments } from './attachments.js';
 import { delta } from './delta.js';
 import { ACCESS_DENIED, badRequest, errorBody, GraphError, notFoundItem, RAOP_DENIED } from './errors.js';
 import { decodeJwt, verifyRs256 } from './jwt.js';
@@ -234,6 +235,8 @@ async function composeJson(scope: Scope, mailbox: Mailbox, message: Record<strin
     }
   }
   const extended = readExtendedProperties(message.singleValueExtendedProperties);
+  // Read (and refused when the sandbox cannot carry them) before anything is sent or stored.
+  const attachments = readGraphAttachments(message.attachments);
   const to = addressList(message.toRecipients, 'toRecipients');
   const cc = addressList(message.ccRecipients, 'ccRecipients');
   const bcc = addressList(message.bccRecipients, 'bccRecipients');
@@ -261,6 +264,7 @@ async function composeJson(scope: Scope, mailbox: Mailbox, message: Record<strin
       messageId: typeof message.internetMessageId === 'string' ? message.internetMessageId : undefined,
       readReceipt: message.isReadReceiptRequested === true,
       deliveryReceipt: message.isDeliveryReceiptRequested === true,
+      attachments,
     },
     true,
   );
