@@ -477,12 +477,14 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     assert.match(v.contentType, /^text\/plain; charset=utf-8$/i);
   });
 
-  test('webhooks__05: the notification of a new message has the documented shape', { todo: 'sandbox defect D4: the notification has no id' }, async () => {
+  test('webhooks__05: the notification of a new message has the documented shape (its own id included)', async () => {
     replayed.add('webhooks__05.json');
     await g.s.control('POST', `/mailboxes/${MAILBOX}/messages`, { from: 'danas@fabrikam.test', to: MAILBOX, subject: 'Notified', body: 'n' });
     const n = await hook.waitFor((x) => x.path === '/api/send/myNotifyClient');
     const problems = differences(shapeOf(docJson('webhooks__05.json')), shapeOf(n.body), { mode: 'same' });
     assert.deepEqual(problems, [], JSON.stringify(n.body));
+    const entries = (n.body as { value: Array<{ id: string }> }).value;
+    assert.ok(entries.every((e) => e.id.length > 0), 'each notification has a non-empty id');
   });
 
   test('subscription-update__02 → __03: 200 and the documented subscription', async () => {

@@ -84,6 +84,9 @@ test('a subscription is validated, then a new message in the Inbox is notified w
   const body = await arrival('/notify', (b) => b.value.some((v) => v.resourceData?.id === restId));
   const entry = body.value.find((v) => v.resourceData.id === restId)!;
   assert.equal(entry.subscriptionId, created.json.id);
+  // Each notification has its own id (changeNotification.id, as webhooks__05 shows).
+  assert.equal(typeof entry.id, 'string');
+  assert.ok(entry.id.length > 0);
   assert.equal(entry.clientState, 'alice-secret');
   assert.equal(entry.changeType, 'created');
   assert.equal(entry.tenantId, s.tenantId);

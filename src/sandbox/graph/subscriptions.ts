@@ -4,7 +4,7 @@
  * the folder, batched when several come at once, lifecycle notifications on request, expiry. Kept in memory,
  * as the EWS side's subscriptions are: a restarted sandbox has none (as if Graph had removed them).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Mailbox, MailboxEvent } from '../state/mailbox.js';
 import { badRequest, GraphError } from './errors.js';
@@ -132,6 +132,8 @@ export class GraphSubscriptions {
       const id = messageIdFor(item, sub.immutable);
       const path = `Users/${mailbox.guid}/Messages/${id}`;
       this.queue(sub, {
+        // Each notification has its own id (changeNotification.id; webhooks__05 shows a short opaque one).
+        id: randomBytes(10).toString('base64url'),
         subscriptionId: sub.id,
         subscriptionExpirationDateTime: sub.expirationDateTime,
         changeType: 'created',
