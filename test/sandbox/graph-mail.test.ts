@@ -310,6 +310,13 @@ test('move: the REST id changes, the immutable id stays', async () => {
   assert.notEqual(plain.json.id, rest);
   assert.equal((await s.graph('GET', `/users/dave@contoso.test/messages/${immutable}?$select=subject`)).json.subject, 'Move me');
   assert.equal((await s.graph('GET', `/users/dave@contoso.test/messages/${rest}`)).status, 404);
+  // The action answers (move, copy) name their type, as message-move's documented answer does; a GET of the
+  // messages entity set does not (message-get's documented answers).
+  assert.equal(moved.json['@odata.type'], '#microsoft.graph.message');
+  const copied = await s.graph('POST', `/users/dave@contoso.test/messages/${immutable}/copy`, { body: { destinationId: archive.json.id } });
+  assert.equal(copied.status, 201);
+  assert.equal(copied.json['@odata.type'], '#microsoft.graph.message');
+  assert.equal('@odata.type' in (await s.graph('GET', `/users/dave@contoso.test/messages/${immutable}`, { headers })).json, false);
 });
 
 test('the same message over EWS and over Graph', async () => {

@@ -331,12 +331,13 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     assert.match(a.text, /^Subject: Replay 3\r?$/m);
   });
 
-  test('message-move__02 → __03: 201 and the documented message (Graph added conversationIndex since)', { todo: 'sandbox defect D3: the move answer has no @odata.type' }, async () => {
+  test('message-move__02 → __03: 201 and the documented message, @odata.type included (Graph added conversationIndex since)', async () => {
     const a = await replay('message-move__02.http.txt', { 'AAMkADhAAATs28OAAA=': messages[3]! });
     const documented = responseOf('message-move__03.http.txt');
     expectStatus(a, documented.status, 'move');
     expectShape(a, documented.body, { mode: 'same', laterAdditions: ['$.conversationIndex'] }, 'move');
-    const moved = a.json<{ parentFolderId: string }>();
+    const moved = a.json<{ parentFolderId: string; '@odata.type': string }>();
+    assert.equal(moved['@odata.type'], '#microsoft.graph.message');
     const deleted = (await g.call('GET', `/users/${MAILBOX}/mailFolders/deleteditems`)).json<{ id: string }>();
     assert.equal(moved.parentFolderId, deleted.id);
     // The fourth URL form of message-move__01: through the folder.

@@ -468,7 +468,7 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
         need(scope, READ_ROLES);
         return guarded(scope, { operation: 'graph.delta', mailbox }, () => delta(scope.graph, mailbox, folder, userId, scope.req, renderOptions(scope), preferenceApplied));
       }
-      return messageRoute(scope, mailbox, userId, s.slice(6), method);
+      return messageRoute(scope, mailbox, userId, s.slice(5), method);
     }
     throw unknown();
   }
@@ -603,7 +603,13 @@ async function messageRoute(scope: Scope, mailbox: Mailbox, userId: string, s: s
       if (typeof b.destinationId !== 'string') throw badRequest('The destinationId parameter is required.', 'ErrorInvalidParameter');
       const target = folderOf(mailbox, b.destinationId);
       const moved = action === 'move' ? mailbox.moveItem(item, target) : mailbox.copyItem(item, target);
-      return json(201, { '@odata.context': contextUrl(scope, `users('${userId}')/messages/$entity`), ...renderMessage(mailbox, moved, renderOptions(scope, false)) });
+      // An action's answer names its type (message-move's documented answer does, as delta items do); answers of
+      // the messages entity set (GET, POST, PATCH) do not.
+      return json(201, {
+        '@odata.context': contextUrl(scope, `users('${userId}')/messages/$entity`),
+        '@odata.type': '#microsoft.graph.message',
+        ...renderMessage(mailbox, moved, renderOptions(scope, false)),
+      });
     });
   }
   throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${s[1]}'.`);
