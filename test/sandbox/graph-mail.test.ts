@@ -44,6 +44,28 @@ test('a user, its folders and child folders, with Graph property names', async (
   assert.deepEqual(children.json.value.map((f: { displayName: string }) => f.displayName), ['Customers']);
 });
 
+test('a folder created with isHidden true is hidden: isHidden in its answers, left out of lists unless includeHiddenFolders=true', async () => {
+  const hidden = await s.graph('POST', '/users/dave@contoso.test/mailFolders', { body: { displayName: 'Hidden box', isHidden: true } });
+  assert.equal(hidden.status, 201, hidden.text);
+  assert.equal(hidden.json.isHidden, true);
+  const shown = await s.graph('POST', '/users/dave@contoso.test/mailFolders', { body: { displayName: 'Shown box' } });
+  assert.equal(shown.json.isHidden, false);
+  assert.equal((await s.graph('GET', `/users/dave@contoso.test/mailFolders/${hidden.json.id}`)).json.isHidden, true);
+  const names = async (query: string) => (await s.graph('GET', `/users/dave@contoso.test/mailFolders?$top=100${query}`)).json.value.map((f: { displayName: string }) => f.displayName) as string[];
+  const plain = await names('');
+  assert.ok(plain.includes('Shown box') && !plain.includes('Hidden box'), plain.join(', '));
+  assert.ok((await names('&includeHiddenFolders=true')).includes('Hidden box'));
+  // The same below a folder; and a hidden folder works as any other.
+  const child = await s.graph('POST', `/users/dave@contoso.test/mailFolders/${shown.json.id}/childFolders`, { body: { displayName: 'Hidden child', isHidden: true } });
+  assert.equal(child.json.isHidden, true);
+  const kids = async (query: string) => (await s.graph('GET', `/users/dave@contoso.test/mailFolders/${shown.json.id}/childFolders${query}`)).json.value.length as number;
+  assert.equal(await kids(''), 0);
+  assert.equal(await kids('?includeHiddenFolders=true'), 1);
+  assert.equal((await s.graph('GET', `/users/dave@contoso.test/mailFolders/${hidden.json.id}/messages`)).status, 200);
+  const bad = await s.graph('POST', '/users/dave@contoso.test/mailFolders', { body: { displayName: 'Bad', isHidden: 'yes' } });
+  assert.equal(bad.status, 400);
+});
+
 test('unknown users and mailbox-less accounts answer as Graph does', async () => {
   const unknown = await s.graph('GET', '/users/nobody@contoso.test/messages');
   assert.equal(unknown.status, 404);

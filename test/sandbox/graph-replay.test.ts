@@ -212,7 +212,7 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
   });
 
   let clutterId = '';
-  test('user-post-mailfolders__02 → __03: 201 and the documented mailFolder', { todo: 'sandbox defect D2 (graph-sandbox-defects.md): isHidden true is ignored, the folder answers isHidden false' }, async () => {
+  test('user-post-mailfolders__02 → __03: 201 and the documented mailFolder, isHidden true kept', async () => {
     const a = await replay('user-post-mailfolders__02.http.txt');
     const documented = responseOf('user-post-mailfolders__03.http.txt');
     expectStatus(a, documented.status, 'create folder');

@@ -427,7 +427,7 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
         need(scope, READ_ROLES);
         return guarded(scope, { operation: 'graph.list', mailbox }, () => {
           const root = mailbox.distinguishedFolder('msgfolderroot')!;
-          const list = mailbox.childFolders(root.id).filter((f) => f.folderClass === 'IPF.Note' || f.folderClass === '' || f.folderClass.startsWith('IPF.Note'));
+          const list = mailbox.childFolders(root.id).filter((f) => (f.folderClass === 'IPF.Note' || f.folderClass === '' || f.folderClass.startsWith('IPF.Note')) && shown(scope, f));
           return page(scope, list.map((f) => renderFolder(mailbox, f)), `users('${userId}')/mailFolders`, 10);
         });
       }
@@ -445,7 +445,7 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
       if (method === 'GET') {
         need(scope, READ_ROLES);
         return guarded(scope, { operation: 'graph.list', mailbox }, () =>
-          page(scope, mailbox.childFolders(folder.id).map((f) => renderFolder(mailbox, f)), `users('${userId}')/mailFolders('${folderIdFor(folder)}')/childFolders`, 10),
+          page(scope, mailbox.childFolders(folder.id).filter((f) => shown(scope, f)).map((f) => renderFolder(mailbox, f)), `users('${userId}')/mailFolders('${folderIdFor(folder)}')/childFolders`, 10),
         );
       }
       if (method === 'POST') return createFolder(scope, mailbox, folder, userId);
@@ -498,14 +498,20 @@ async function saveSent(scope: Scope, mailbox: Mailbox, mime: Buffer, given: Par
   mailbox.addItem(mailbox.distinguishedFolder('sentitems')!, scope.graph.runtime.state.putMime(mime), props, false);
 }
 
+/** Hidden folders are listed only with includeHiddenFolders=true (mailFolder resource, "Hidden mail folders"). */
+function shown(scope: Scope, folder: Folder): boolean {
+  return folder.isHidden !== true || (scope.req.query.get('includeHiddenFolders') ?? '').toLowerCase() === 'true';
+}
+
 function createFolder(scope: Scope, mailbox: Mailbox, parent: Folder, userId: string): Promise<GraphAnswer> {
   need(scope, WRITE_ROLES);
   return guarded(scope, { operation: 'graph.createFolder', mailbox }, () => {
     const b = body(scope);
     if (typeof b.displayName !== 'string' || !b.displayName.trim()) throw badRequest('The displayName property is required.', 'ErrorInvalidParameter');
+    if (b.isHidden !== undefined && b.isHidden !== null && typeof b.isHidden !== 'boolean') throw badRequest("Cannot convert the literal to the expected type 'Edm.Boolean'.", 'RequestBodyRead');
     let folder: Folder;
     try {
-      folder = mailbox.addFolder(parent.id, b.displayName, 'IPF.Note');
+      folder = mailbox.addFolder(parent.id, b.displayName, 'IPF.Note', null, true, { isHidden: b.isHidden === true });
     } catch (error) {
       if ((error as { code?: string }).code === 'ErrorFolderExists') throw new GraphError(409, 'ErrorFolderExists', 'A folder with the specified name already exists.');
       throw error;
