@@ -542,10 +542,13 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     expectStatus(await g.call('GET', `/subscriptions/${lifecycleId}`), 404, 'removed subscription');
   });
 
-  test('webhooks-lifecycle__05 on v1.0: POST subscriptions/{id}/reauthorize (bound action of the v1.0 CSDL) → 204', { todo: 'sandbox defect D6: reauthorize answers 405 ErrorInvalidRequest' }, async () => {
+  test('webhooks-lifecycle__05 on v1.0: POST subscriptions/{id}/reauthorize (bound action of the v1.0 CSDL) → 204; an unknown id → 404', async () => {
     const a = await g.call('POST', `/subscriptions/${subscriptionId}/reauthorize`);
     replayed.add('webhooks-lifecycle__05.http.txt');
     expectStatus(a, 204, 'reauthorize');
+    const unknown = await g.call('POST', '/subscriptions/00000000-0000-4000-8000-000000000000/reauthorize');
+    expectStatus(unknown, 404, 'reauthorize unknown');
+    assert.deepEqual(checkGraphError(unknown.json()), []);
   });
 
   test('webhooks-lifecycle__06 on v1.0: PATCH subscriptions/{id} → 200', async () => {

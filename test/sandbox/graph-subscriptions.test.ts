@@ -112,6 +112,23 @@ test('a subscription is validated, then a new message in the Inbox is notified w
   assert.equal(missed.value[0]!.subscriptionId, created.json.id);
   await s.control('POST', `/graph/subscriptions/${created.json.id}/lifecycle`, { event: 'reauthorizationRequired' });
   await arrival('/lifecycle', (b) => b.value.some((v) => v.lifecycleEvent === 'reauthorizationRequired'));
+  // The challenge is answered by the bound action reauthorize (204, expiry unchanged), or by a renewal.
+  const pending = async () => (await s.control<Array<{ id: string; reauthorizationRequired: boolean }>>('GET', '/graph/subscriptions')).json.find((x) => x.id === created.json.id)!.reauthorizationRequired;
+  assert.equal(await pending(), true);
+  const expiryBefore = (await s.graph('GET', `/subscriptions/${created.json.id}`)).json.expirationDateTime;
+  const reauthorized = await s.graph('POST', `/subscriptions/${created.json.id}/reauthorize`);
+  assert.equal(reauthorized.status, 204, reauthorized.text);
+  assert.equal(reauthorized.text, '');
+  assert.equal(await pending(), false);
+  assert.equal((await s.graph('GET', `/subscriptions/${created.json.id}`)).json.expirationDateTime, expiryBefore);
+  await s.control('POST', `/graph/subscriptions/${created.json.id}/lifecycle`, { event: 'reauthorizationRequired' });
+  assert.equal(await pending(), true);
+  assert.equal((await s.graph('PATCH', `/subscriptions/${created.json.id}`, { body: { expirationDateTime: new Date(Date.now() + 7200_000).toISOString() } })).status, 200);
+  assert.equal(await pending(), false, 'a renewal reauthorizes too');
+  const unknown = await s.graph('POST', '/subscriptions/7a1d4c2e-0000-4000-8000-000000000000/reauthorize');
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.json.error.code, 'ResourceNotFound');
+  assert.equal((await s.graph('GET', `/subscriptions/${created.json.id}/reauthorize`)).status, 405);
   await s.control('POST', `/graph/subscriptions/${created.json.id}/lifecycle`, { event: 'subscriptionRemoved' });
   await arrival('/lifecycle', (b) => b.value.some((v) => v.lifecycleEvent === 'subscriptionRemoved'));
   assert.equal((await s.graph('GET', `/subscriptions/${created.json.id}`)).status, 404);

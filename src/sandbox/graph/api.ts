@@ -380,7 +380,10 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
   const unknown = () => new GraphError(400, 'BadRequest', `Resource not found for the segment '${s.at(-1) ?? ''}'.`);
   const noMethod = () => new GraphError(405, 'ErrorInvalidRequest', `The OData request is not supported.`);
 
-  if (lower[0] === 'subscriptions') return subscriptionsRoute(scope, s[1] ?? null, method);
+  if (lower[0] === 'subscriptions') {
+    if (s.length > 3 || (s.length === 3 && lower[2] !== 'reauthorize')) throw unknown();
+    return subscriptionsRoute(scope, s[1] ?? null, method, s.length === 3 ? 'reauthorize' : null);
+  }
   if (lower[0] === 'me') throw badRequest('/me request is only valid with delegated authentication flow.');
   if (lower[0] !== 'users' || s.length < 2) throw unknown();
   const userId = s[1]!;
@@ -656,7 +659,7 @@ function expiration(value: unknown): string {
   return new Date(at).toISOString().replace('Z', '0000Z');
 }
 
-async function subscriptionsRoute(scope: Scope, id: string | null, method: string): Promise<GraphAnswer> {
+async function subscriptionsRoute(scope: Scope, id: string | null, method: string, action: 'reauthorize' | null): Promise<GraphAnswer> {
   const subs = scope.graph.subscriptions;
   const own = (sub: GraphSubscription | undefined) => (sub && sub.applicationId === scope.caller.app.clientId ? sub : undefined);
   if (id === null) {
@@ -699,6 +702,7 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
         mailbox,
         folderId: folder.id,
         immutable: scope.immutable,
+        reauthorizationRequired: false,
         delivered: 0,
         failed: 0,
       };
@@ -709,6 +713,16 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
   subs.expire();
   const sub = own(subs.all.get(id));
   if (!sub) throw new GraphError(404, 'ResourceNotFound', `The object was not found.`);
+  if (action === 'reauthorize') {
+    // The bound action reauthorize (v1.0 CSDL; 204 No Content): the app must still hold a role that reads the
+    // mailbox and be let in by the access policies; then the pending reauthorization is answered.
+    if (method !== 'POST') throw new GraphError(405, 'ErrorInvalidRequest', 'The OData request is not supported.');
+    need(scope, READ_ROLES);
+    return guarded(scope, { operation: 'graph.subscriptions', mailbox: sub.mailbox }, () => {
+      sub.reauthorizationRequired = false;
+      return { status: 204, headers: {} };
+    });
+  }
   return guarded(scope, { operation: 'graph.subscriptions', mailbox: null }, async () => {
     if (method === 'GET') return json(200, renderSubscription(scope, sub));
     if (method === 'DELETE') {
@@ -717,7 +731,11 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
     }
     if (method === 'PATCH') {
       const b = body(scope);
-      if (b.expirationDateTime !== undefined) sub.expirationDateTime = expiration(b.expirationDateTime);
+      if (b.expirationDateTime !== undefined) {
+        sub.expirationDateTime = expiration(b.expirationDateTime);
+        // Renewing answers a reauthorizationRequired event as reauthorize does (lifecycle notifications docs).
+        sub.reauthorizationRequired = false;
+      }
       if (typeof b.notificationUrl === 'string') {
         const url = subs.checkUrl(b.notificationUrl, 'notificationUrl');
         await subs.validate(url);

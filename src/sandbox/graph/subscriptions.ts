@@ -30,6 +30,8 @@ export interface GraphSubscription {
   folderId: string;
   /** Whether ids in notifications are immutable ones (the creating request asked for them). */
   immutable: boolean;
+  /** A reauthorizationRequired lifecycle event was sent and neither reauthorize nor a renewal has answered it yet. */
+  reauthorizationRequired: boolean;
   /** Notifications sent and failed, for the control API. */
   delivered: number;
   failed: number;
@@ -173,6 +175,7 @@ export class GraphSubscriptions {
   async lifecycle(sub: GraphSubscription, event: LifecycleEvent): Promise<void> {
     const url = sub.lifecycleNotificationUrl ?? sub.notificationUrl;
     if (event === 'subscriptionRemoved') this.remove(sub.id);
+    if (event === 'reauthorizationRequired') sub.reauthorizationRequired = true;
     await this.post(sub, url, [
       {
         subscriptionId: sub.id,
