@@ -502,7 +502,7 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
   });
 
   let lifecycleId = '';
-  test('webhooks-lifecycle__01 as written: a subscription on /users/{id}/messages (changeType created,updated, lifecycleNotificationUrl) → 201', { todo: 'sandbox limitations D5 and D7: only the Inbox\'s messages and only changeType created can be subscribed; /users/{id}/messages answers 400 ExtensionError' }, async () => {
+  test('webhooks-lifecycle__01 as written: a subscription on /users/{id}/messages (changeType created,updated, lifecycleNotificationUrl) → 201', async () => {
     const a = await replay('webhooks-lifecycle__01.http.txt', {}, (body) => ({
       ...(body as object),
       notificationUrl: `${hook.url}/api/resourceNotifications`,
@@ -511,11 +511,15 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
       expirationDateTime: future(60),
     }));
     expectStatus(a, 201, 'subscribe with lifecycle');
+    const sub = a.json<{ id: string; changeType: string; resource: string }>();
+    assert.equal(sub.changeType, 'created,updated');
+    assert.equal(sub.resource, `/users/${userId}/messages`);
+    expectStatus(await g.call('DELETE', `/subscriptions/${sub.id}`), 204, 'unsubscribe');
   });
 
   test('webhooks-lifecycle__01 on the Inbox (changeType created): with lifecycleNotificationUrl → 201', async () => {
     const doc = JSON.parse(docHttp('webhooks-lifecycle__01.http.txt').body) as Record<string, unknown>;
-    // changeType 'created': the sandbox refuses 'created,updated' (limitation D7); created is what Liaison subscribes to.
+    // changeType 'created' on the Inbox: what Liaison subscribes to.
     const a = await g.call('POST', '/subscriptions', {
       body: { ...doc, changeType: 'created', notificationUrl: `${hook.url}/api/resourceNotifications`, lifecycleNotificationUrl: `${hook.url}/api/lifecycleNotifications`, resource: `/users/${userId}/mailFolders('inbox')/messages`, expirationDateTime: future(60) },
     });
@@ -558,9 +562,10 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     expectStatus(a, 200, 'renew');
   });
 
-  test('webhooks__01: changeType created,updated on /me/mailfolders(\'inbox\')/messages → 201', { todo: 'sandbox limitation D7: changeType created,updated answers 400 ValidationError (only created is supported)' }, async () => {
+  test('webhooks__01: changeType created,updated on /me/mailfolders(\'inbox\')/messages → 201', async () => {
     const a = await replay('webhooks__01.http.txt', {}, (body) => ({ ...(body as object), notificationUrl: `${hook.url}/notificationClient`, resource: `/users/${MAILBOX}/mailfolders('inbox')/messages`, expirationDateTime: future(60) }));
     expectStatus(a, 201, 'subscribe');
+    assert.equal(a.json<{ changeType: string }>().changeType, 'created,updated');
   });
 
   test('webhooks__04: DELETE subscriptions/{id} → 204, then gone', async () => {

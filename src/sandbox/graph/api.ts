@@ -627,6 +627,23 @@ async function messageRoute(scope: Scope, mailbox: Mailbox, userId: string, s: s
 // ---- subscriptions ----
 
 const RESOURCE = /^\/?users\/([^/]+)\/mailFolders(?:\('([^']+)'\)|\/([^/]+))\/messages$/i;
+/** All of a user's messages (webhooks-lifecycle__01's resource). */
+const ALL_MESSAGES = /^\/?users\/([^/]+)\/messages$/i;
+/** The change types the sandbox notifies for messages; Graph also has deleted, which the sandbox refuses. */
+const CHANGE_TYPES = new Set(['created', 'updated']);
+
+function changeTypeOf(value: unknown): string {
+  const text = typeof value === 'string' ? value : '';
+  const list = text.split(',').map((t) => t.trim());
+  if (!text.trim() || list.some((t) => !t)) throw badRequest('changeType is required: one or more of created, updated, deleted, separated by commas.', 'ValidationError');
+  const refused = list.filter((t) => !CHANGE_TYPES.has(t));
+  if (refused.length > 0) {
+    // Refusing says so, rather than accepting and never notifying (docs/SANDBOX.md lists the difference).
+    throw badRequest(`changeType '${refused.join(',')}' is not supported by the sandbox: only 'created' and 'updated' are.`, 'ValidationError');
+  }
+  if (new Set(list).size !== list.length) throw badRequest(`changeType '${text}' names a change type twice.`, 'ValidationError');
+  return list.join(',');
+}
 
 function renderSubscription(scope: Scope, sub: GraphSubscription, entity = true): Record<string, unknown> {
   return {
@@ -671,15 +688,15 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
     if (method !== 'POST') throw new GraphError(405, 'ErrorInvalidRequest', 'The OData request is not supported.');
     const b = body(scope);
     const resource = typeof b.resource === 'string' ? b.resource : '';
+    if (/^\/?me\//i.test(resource)) throw badRequest('/me request is only valid with delegated authentication flow.');
     const m = RESOURCE.exec(resource);
-    if (!m) throw badRequest(`Resource '${resource}' is not supported.`, 'ExtensionError');
-    const mailbox = userMailbox(scope.graph, decodeURIComponent(m[1]!));
+    const all = m ? null : ALL_MESSAGES.exec(resource);
+    if (!m && !all) throw badRequest(`Resource '${resource}' is not supported.`, 'ExtensionError');
+    const mailbox = userMailbox(scope.graph, decodeURIComponent((m ?? all)![1]!));
     need(scope, READ_ROLES);
     return guarded(scope, { operation: 'graph.subscriptions', mailbox }, async () => {
-      const folder = folderOf(mailbox, decodeURIComponent(m[2] ?? m[3]!));
-      const changeType = typeof b.changeType === 'string' ? b.changeType : '';
-      // Only created is notified by the sandbox; refusing the others says so rather than never notifying them.
-      if (changeType.trim() !== 'created') throw badRequest(`changeType '${changeType}' is not supported by the sandbox: only 'created' is.`, 'ValidationError');
+      const folder = m ? folderOf(mailbox, decodeURIComponent(m[2] ?? m[3]!)) : null;
+      const changeType = changeTypeOf(b.changeType);
       if (b.clientState !== undefined && b.clientState !== null && (typeof b.clientState !== 'string' || b.clientState.length > 128)) {
         throw badRequest('clientState must be a string of at most 128 characters.', 'ValidationError');
       }
@@ -700,7 +717,7 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
         creatorId: scope.caller.app.servicePrincipalId,
         latestSupportedTlsVersion: typeof b.latestSupportedTlsVersion === 'string' ? b.latestSupportedTlsVersion : 'v1_2',
         mailbox,
-        folderId: folder.id,
+        folderId: folder ? folder.id : null,
         immutable: scope.immutable,
         reauthorizationRequired: false,
         delivered: 0,
