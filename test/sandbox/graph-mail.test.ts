@@ -44,6 +44,28 @@ test('a user, its folders and child folders, with Graph property names', async (
   assert.deepEqual(children.json.value.map((f: { displayName: string }) => f.displayName), ['Customers']);
 });
 
+test('a folder created with isHidden true is hidden: isHidden in its answers, left out of lists unless includeHiddenFolders=true', async () => {
+  const hidden = await s.graph('POST', '/users/dave@contoso.test/mailFolders', { body: { displayName: 'Hidden box', isHidden: true } });
+  assert.equal(hidden.status, 201, hidden.text);
+  assert.equal(hidden.json.isHidden, true);
+  const shown = await s.graph('POST', '/users/dave@contoso.test/mailFolders', { body: { displayName: 'Shown box' } });
+  assert.equal(shown.json.isHidden, false);
+  assert.equal((await s.graph('GET', `/users/dave@contoso.test/mailFolders/${hidden.json.id}`)).json.isHidden, true);
+  const names = async (query: string) => (await s.graph('GET', `/users/dave@contoso.test/mailFolders?$top=100${query}`)).json.value.map((f: { displayName: string }) => f.displayName) as string[];
+  const plain = await names('');
+  assert.ok(plain.includes('Shown box') && !plain.includes('Hidden box'), plain.join(', '));
+  assert.ok((await names('&includeHiddenFolders=true')).includes('Hidden box'));
+  // The same below a folder; and a hidden folder works as any other.
+  const child = await s.graph('POST', `/users/dave@contoso.test/mailFolders/${shown.json.id}/childFolders`, { body: { displayName: 'Hidden child', isHidden: true } });
+  assert.equal(child.json.isHidden, true);
+  const kids = async (query: string) => (await s.graph('GET', `/users/dave@contoso.test/mailFolders/${shown.json.id}/childFolders${query}`)).json.value.length as number;
+  assert.equal(await kids(''), 0);
+  assert.equal(await kids('?includeHiddenFolders=true'), 1);
+  assert.equal((await s.graph('GET', `/users/dave@contoso.test/mailFolders/${hidden.json.id}/messages`)).status, 200);
+  const bad = await s.graph('POST', '/users/dave@contoso.test/mailFolders', { body: { displayName: 'Bad', isHidden: 'yes' } });
+  assert.equal(bad.status, 400);
+});
+
 test('unknown users and mailbox-less accounts answer as Graph does', async () => {
   const unknown = await s.graph('GET', '/users/nobody@contoso.test/messages');
   assert.equal(unknown.status, 404);
@@ -176,6 +198,102 @@ test('sendMail (JSON, and base64 MIME) delivers and saves to Sent Items unless s
   assert.ok(outbound.json.some((o) => o.subject === 'Price list' && o.recipients.includes('x@outside.test')));
 });
 
+/** The messages of a folder with a subject, as Graph lists them, and their MIME. */
+async function copiesOf(user: string, folder: string, subject: string) {
+  const list = await s.graph('GET', `/users/${user}/mailFolders/${folder}/messages?$select=subject,hasAttachments&$top=100`);
+  assert.equal(list.status, 200);
+  const found = list.json.value.filter((m: { subject: string }) => m.subject === subject) as Array<{ id: string; hasAttachments: boolean }>;
+  return Promise.all(found.map(async (m) => ({ ...m, mime: (await s.graph('GET', `/users/${user}/messages/${m.id}/$value`)).text })));
+}
+
+const HELLO = Buffer.from('Hello World!').toString('base64');
+const fileAttachment = { '@odata.type': '#microsoft.graph.fileAttachment', name: 'attachment.txt', contentType: 'text/plain', contentBytes: HELLO };
+
+test('sendMail with a fileAttachment: the delivered copy and the Sent Items copy carry it (hasAttachments, the MIME part)', async () => {
+  const sent = await s.graph('POST', '/users/alice@contoso.test/sendMail', {
+    body: { message: { subject: 'With a file', body: { contentType: 'Text', content: 'See attached.' }, toRecipients: [{ emailAddress: { address: 'bob@contoso.test' } }], attachments: [fileAttachment] } },
+  });
+  assert.equal(sent.status, 202, sent.text);
+  for (const [user, folder] of [['bob@contoso.test', 'inbox'], ['alice@contoso.test', 'sentitems']] as const) {
+    const copies = await copiesOf(user, folder, 'With a file');
+    assert.equal(copies.length, 1, `${user} ${folder}`);
+    assert.equal(copies[0]!.hasAttachments, true, `${user} ${folder}: hasAttachments`);
+    assert.match(copies[0]!.mime, /Content-Type: text\/plain; name=attachment\.txt/i);
+    assert.match(copies[0]!.mime, /Content-Disposition: attachment; filename=attachment\.txt/i);
+    assert.ok(copies[0]!.mime.includes(HELLO), `${user} ${folder}: the attachment's bytes`);
+    assert.match(copies[0]!.mime, /See attached\./);
+  }
+});
+
+test('an inline fileAttachment keeps its Content-ID and does not count as an attachment (hasAttachments false, as Graph shows inline images)', async () => {
+  const png = Buffer.from('89504e470d0a1a0a', 'hex').toString('base64');
+  const sent = await s.graph('POST', '/users/alice@contoso.test/sendMail', {
+    body: {
+      message: {
+        subject: 'Inline logo',
+        body: { contentType: 'HTML', content: '<p><img src="cid:logo-1"></p>' },
+        toRecipients: [{ emailAddress: { address: 'bob@contoso.test' } }],
+        attachments: [{ '@odata.type': '#microsoft.graph.fileAttachment', name: 'logo.png', contentType: 'image/png', contentBytes: png, isInline: true, contentId: 'logo-1' }],
+      },
+    },
+  });
+  assert.equal(sent.status, 202, sent.text);
+  const [copy] = await copiesOf('bob@contoso.test', 'inbox', 'Inline logo');
+  assert.ok(copy);
+  assert.equal(copy.hasAttachments, false);
+  assert.match(copy.mime, /Content-ID: <logo-1>/i);
+  assert.match(copy.mime, /Content-Disposition: inline; filename=logo\.png/i);
+  assert.ok(copy.mime.includes(png));
+});
+
+test('a draft created with a fileAttachment keeps it, and send delivers it and files it in Sent Items', async () => {
+  const draft = await s.graph('POST', '/users/alice@contoso.test/messages', {
+    body: { subject: 'Draft with a file', body: { contentType: 'Text', content: 'Quote attached.' }, toRecipients: [{ emailAddress: { address: 'bob@contoso.test' } }], attachments: [{ ...fileAttachment, name: 'quote.txt' }] },
+  });
+  assert.equal(draft.status, 201, draft.text);
+  assert.equal(draft.json.hasAttachments, true);
+  assert.ok((await s.graph('GET', `/users/alice@contoso.test/messages/${draft.json.id}/$value`)).text.includes(HELLO));
+  assert.equal((await s.graph('POST', `/users/alice@contoso.test/messages/${draft.json.id}/send`)).status, 202);
+  for (const [user, folder] of [['bob@contoso.test', 'inbox'], ['alice@contoso.test', 'sentitems']] as const) {
+    const copies = await copiesOf(user, folder, 'Draft with a file');
+    assert.equal(copies.length, 1, `${user} ${folder}`);
+    assert.equal(copies[0]!.hasAttachments, true);
+    assert.match(copies[0]!.mime, /filename=quote\.txt/);
+    assert.ok(copies[0]!.mime.includes(HELLO));
+  }
+});
+
+test('attachments the sandbox cannot carry (itemAttachment, referenceAttachment) or that are incomplete are refused with a 400: nothing sent, nothing stored', async () => {
+  const outboundBefore = (await s.control<unknown[]>('GET', '/outbound')).json.length;
+  const draftsBefore = (await s.control<unknown[]>('GET', '/mailboxes/alice@contoso.test/folders/drafts/items')).json.length;
+  const sentBefore = (await s.control<unknown[]>('GET', '/mailboxes/alice@contoso.test/folders/sentitems/items')).json.length;
+  const cases: Array<[string, unknown, string]> = [
+    ['itemAttachment', { '@odata.type': '#microsoft.graph.itemAttachment', name: 'Forwarded', item: { '@odata.type': '#microsoft.graph.message', subject: 'inner' } }, 'ErrorInvalidRequest'],
+    ['referenceAttachment', { '@odata.type': '#microsoft.graph.referenceAttachment', name: 'Link', sourceUrl: 'https://contoso.sharepoint.test/x' }, 'ErrorInvalidRequest'],
+    ['no contentBytes', { '@odata.type': '#microsoft.graph.fileAttachment', name: 'empty.txt' }, 'ErrorRequiredPropertyMissing'],
+    ['no @odata.type', { name: 'untyped.txt', contentBytes: HELLO }, 'RequestBodyRead'],
+    ['bad base64', { ...fileAttachment, contentBytes: '¡not base64!' }, 'ErrorInvalidRequest'],
+  ];
+  for (const [what, attachment, code] of cases) {
+    const message = { subject: `Refused ${what}`, toRecipients: [{ emailAddress: { address: 'bob@contoso.test' } }, { emailAddress: { address: 'x@outside.test' } }], attachments: [fileAttachment, attachment] };
+    const send = await s.graph('POST', '/users/alice@contoso.test/sendMail', { body: { message } });
+    assert.equal(send.status, 400, `${what}: ${send.text}`);
+    assert.equal(send.json.error.code, code, what);
+    assert.equal(typeof send.json.error.message, 'string');
+    assert.ok(send.json.error.innerError['request-id'], `${what}: Graph's error shape`);
+    const draft = await s.graph('POST', '/users/alice@contoso.test/messages', { body: message });
+    assert.equal(draft.status, 400, `${what} (draft): ${draft.text}`);
+    assert.equal(draft.json.error.code, code, `${what} (draft)`);
+  }
+  const item = await s.graph('POST', '/users/alice@contoso.test/sendMail', { body: { message: { subject: 'x', toRecipients: [{ emailAddress: { address: 'bob@contoso.test' } }], attachments: [cases[0]![1]] } } });
+  assert.match(item.json.error.message, /sandbox cannot carry a itemAttachment/);
+  assert.equal((await s.control<unknown[]>('GET', '/outbound')).json.length, outboundBefore, 'nothing went out');
+  assert.equal((await s.control<unknown[]>('GET', '/mailboxes/alice@contoso.test/folders/drafts/items')).json.length, draftsBefore, 'no draft stored');
+  assert.equal((await s.control<unknown[]>('GET', '/mailboxes/alice@contoso.test/folders/sentitems/items')).json.length, sentBefore, 'no copy saved');
+  const bob = (await s.control<Array<{ subject: string }>>('GET', '/mailboxes/bob@contoso.test/folders/inbox/items')).json;
+  assert.ok(!bob.some((i) => i.subject.startsWith('Refused')), 'nothing delivered');
+});
+
 test('with immutable ids, the draft id still opens the message after send: the Sent Items copy (as Graph documents)', async () => {
   const headers = { prefer: 'IdType="ImmutableId"' };
   const draft = await s.graph('POST', '/users/alice@contoso.test/messages', { headers, body: { subject: 'Immutable send', toRecipients: [{ emailAddress: { address: 'carol@contoso.test' } }] } });
@@ -214,6 +332,13 @@ test('move: the REST id changes, the immutable id stays', async () => {
   assert.notEqual(plain.json.id, rest);
   assert.equal((await s.graph('GET', `/users/dave@contoso.test/messages/${immutable}?$select=subject`)).json.subject, 'Move me');
   assert.equal((await s.graph('GET', `/users/dave@contoso.test/messages/${rest}`)).status, 404);
+  // The action answers (move, copy) name their type, as message-move's documented answer does; a GET of the
+  // messages entity set does not (message-get's documented answers).
+  assert.equal(moved.json['@odata.type'], '#microsoft.graph.message');
+  const copied = await s.graph('POST', `/users/dave@contoso.test/messages/${immutable}/copy`, { body: { destinationId: archive.json.id } });
+  assert.equal(copied.status, 201);
+  assert.equal(copied.json['@odata.type'], '#microsoft.graph.message');
+  assert.equal('@odata.type' in (await s.graph('GET', `/users/dave@contoso.test/messages/${immutable}`, { headers })).json, false);
 });
 
 test('the same message over EWS and over Graph', async () => {

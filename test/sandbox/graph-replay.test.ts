@@ -212,7 +212,7 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
   });
 
   let clutterId = '';
-  test('user-post-mailfolders__02 → __03: 201 and the documented mailFolder', { todo: 'sandbox defect D2 (graph-sandbox-defects.md): isHidden true is ignored, the folder answers isHidden false' }, async () => {
+  test('user-post-mailfolders__02 → __03: 201 and the documented mailFolder, isHidden true kept', async () => {
     const a = await replay('user-post-mailfolders__02.http.txt');
     const documented = responseOf('user-post-mailfolders__03.http.txt');
     expectStatus(a, documented.status, 'create folder');
@@ -331,12 +331,13 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     assert.match(a.text, /^Subject: Replay 3\r?$/m);
   });
 
-  test('message-move__02 → __03: 201 and the documented message (Graph added conversationIndex since)', { todo: 'sandbox defect D3: the move answer has no @odata.type' }, async () => {
+  test('message-move__02 → __03: 201 and the documented message, @odata.type included (Graph added conversationIndex since)', async () => {
     const a = await replay('message-move__02.http.txt', { 'AAMkADhAAATs28OAAA=': messages[3]! });
     const documented = responseOf('message-move__03.http.txt');
     expectStatus(a, documented.status, 'move');
     expectShape(a, documented.body, { mode: 'same', laterAdditions: ['$.conversationIndex'] }, 'move');
-    const moved = a.json<{ parentFolderId: string }>();
+    const moved = a.json<{ parentFolderId: string; '@odata.type': string }>();
+    assert.equal(moved['@odata.type'], '#microsoft.graph.message');
     const deleted = (await g.call('GET', `/users/${MAILBOX}/mailFolders/deleteditems`)).json<{ id: string }>();
     assert.equal(moved.parentFolderId, deleted.id);
     // The fourth URL form of message-move__01: through the folder.
@@ -368,13 +369,16 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     assert.ok((await sentSubjects()).includes('9/9/2018: concert'), 'a copy saved (saveToSentItems defaults to true)');
   });
 
-  test('user-sendmail__06 → __07: 202 with a fileAttachment', { todo: 'sandbox defect D1: sendMail drops the attachments (hasAttachments false, MIME without the part)' }, async () => {
+  test('user-sendmail__06 → __07: 202 with a fileAttachment, kept in the Sent Items copy (hasAttachments, the MIME part)', async () => {
     const a = await replay('user-sendmail__06.http.txt');
     expectStatus(a, responseOf('user-sendmail__07.http.txt').status, 'sendMail with an attachment');
-    const sent = (await g.call('GET', `/users/${MAILBOX}/mailFolders/sentitems/messages?$select=subject,hasAttachments&$top=100`)).json<{ value: Array<{ subject: string; hasAttachments: boolean }> }>().value;
+    const sent = (await g.call('GET', `/users/${MAILBOX}/mailFolders/sentitems/messages?$select=subject,hasAttachments&$top=100`)).json<{ value: Array<{ id: string; subject: string; hasAttachments: boolean }> }>().value;
     const copy = sent.find((m) => m.subject === 'Meet for lunch?');
     assert.ok(copy, 'the copy in Sent Items');
     assert.equal(copy.hasAttachments, true);
+    const mime = (await g.call('GET', `/users/${MAILBOX}/messages/${copy.id}/$value`)).text;
+    assert.match(mime, /filename=attachment\.txt/);
+    assert.ok(mime.includes('SGVsbG8gV29ybGQh'), 'the attachment\'s bytes');
   });
 
   test('outlook-send-mime-message__02 as the text/plain body of POST /me/sendMail (user-sendmail__08\'s form) → 202 (user-sendmail__09)', async () => {
@@ -474,12 +478,14 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     assert.match(v.contentType, /^text\/plain; charset=utf-8$/i);
   });
 
-  test('webhooks__05: the notification of a new message has the documented shape', { todo: 'sandbox defect D4: the notification has no id' }, async () => {
+  test('webhooks__05: the notification of a new message has the documented shape (its own id included)', async () => {
     replayed.add('webhooks__05.json');
     await g.s.control('POST', `/mailboxes/${MAILBOX}/messages`, { from: 'danas@fabrikam.test', to: MAILBOX, subject: 'Notified', body: 'n' });
     const n = await hook.waitFor((x) => x.path === '/api/send/myNotifyClient');
     const problems = differences(shapeOf(docJson('webhooks__05.json')), shapeOf(n.body), { mode: 'same' });
     assert.deepEqual(problems, [], JSON.stringify(n.body));
+    const entries = (n.body as { value: Array<{ id: string }> }).value;
+    assert.ok(entries.every((e) => e.id.length > 0), 'each notification has a non-empty id');
   });
 
   test('subscription-update__02 → __03: 200 and the documented subscription', async () => {
@@ -496,7 +502,7 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
   });
 
   let lifecycleId = '';
-  test('webhooks-lifecycle__01 as written: a subscription on /users/{id}/messages (changeType created,updated, lifecycleNotificationUrl) → 201', { todo: 'sandbox limitations D5 and D7: only the Inbox\'s messages and only changeType created can be subscribed; /users/{id}/messages answers 400 ExtensionError' }, async () => {
+  test('webhooks-lifecycle__01 as written: a subscription on /users/{id}/messages (changeType created,updated, lifecycleNotificationUrl) → 201', async () => {
     const a = await replay('webhooks-lifecycle__01.http.txt', {}, (body) => ({
       ...(body as object),
       notificationUrl: `${hook.url}/api/resourceNotifications`,
@@ -505,11 +511,15 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
       expirationDateTime: future(60),
     }));
     expectStatus(a, 201, 'subscribe with lifecycle');
+    const sub = a.json<{ id: string; changeType: string; resource: string }>();
+    assert.equal(sub.changeType, 'created,updated');
+    assert.equal(sub.resource, `/users/${userId}/messages`);
+    expectStatus(await g.call('DELETE', `/subscriptions/${sub.id}`), 204, 'unsubscribe');
   });
 
   test('webhooks-lifecycle__01 on the Inbox (changeType created): with lifecycleNotificationUrl → 201', async () => {
     const doc = JSON.parse(docHttp('webhooks-lifecycle__01.http.txt').body) as Record<string, unknown>;
-    // changeType 'created': the sandbox refuses 'created,updated' (limitation D7); created is what Liaison subscribes to.
+    // changeType 'created' on the Inbox: what Liaison subscribes to.
     const a = await g.call('POST', '/subscriptions', {
       body: { ...doc, changeType: 'created', notificationUrl: `${hook.url}/api/resourceNotifications`, lifecycleNotificationUrl: `${hook.url}/api/lifecycleNotifications`, resource: `/users/${userId}/mailFolders('inbox')/messages`, expirationDateTime: future(60) },
     });
@@ -536,10 +546,13 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     expectStatus(await g.call('GET', `/subscriptions/${lifecycleId}`), 404, 'removed subscription');
   });
 
-  test('webhooks-lifecycle__05 on v1.0: POST subscriptions/{id}/reauthorize (bound action of the v1.0 CSDL) → 204', { todo: 'sandbox defect D6: reauthorize answers 405 ErrorInvalidRequest' }, async () => {
+  test('webhooks-lifecycle__05 on v1.0: POST subscriptions/{id}/reauthorize (bound action of the v1.0 CSDL) → 204; an unknown id → 404', async () => {
     const a = await g.call('POST', `/subscriptions/${subscriptionId}/reauthorize`);
     replayed.add('webhooks-lifecycle__05.http.txt');
     expectStatus(a, 204, 'reauthorize');
+    const unknown = await g.call('POST', '/subscriptions/00000000-0000-4000-8000-000000000000/reauthorize');
+    expectStatus(unknown, 404, 'reauthorize unknown');
+    assert.deepEqual(checkGraphError(unknown.json()), []);
   });
 
   test('webhooks-lifecycle__06 on v1.0: PATCH subscriptions/{id} → 200', async () => {
@@ -549,9 +562,10 @@ describe('Graph documentation examples replayed against the sandbox', requireSer
     expectStatus(a, 200, 'renew');
   });
 
-  test('webhooks__01: changeType created,updated on /me/mailfolders(\'inbox\')/messages → 201', { todo: 'sandbox limitation D7: changeType created,updated answers 400 ValidationError (only created is supported)' }, async () => {
+  test('webhooks__01: changeType created,updated on /me/mailfolders(\'inbox\')/messages → 201', async () => {
     const a = await replay('webhooks__01.http.txt', {}, (body) => ({ ...(body as object), notificationUrl: `${hook.url}/notificationClient`, resource: `/users/${MAILBOX}/mailfolders('inbox')/messages`, expirationDateTime: future(60) }));
     expectStatus(a, 201, 'subscribe');
+    assert.equal(a.json<{ changeType: string }>().changeType, 'created,updated');
   });
 
   test('webhooks__04: DELETE subscriptions/{id} → 204, then gone', async () => {

@@ -84,6 +84,9 @@ test('a subscription is validated, then a new message in the Inbox is notified w
   const body = await arrival('/notify', (b) => b.value.some((v) => v.resourceData?.id === restId));
   const entry = body.value.find((v) => v.resourceData.id === restId)!;
   assert.equal(entry.subscriptionId, created.json.id);
+  // Each notification has its own id (changeNotification.id, as webhooks__05 shows).
+  assert.equal(typeof entry.id, 'string');
+  assert.ok(entry.id.length > 0);
   assert.equal(entry.clientState, 'alice-secret');
   assert.equal(entry.changeType, 'created');
   assert.equal(entry.tenantId, s.tenantId);
@@ -109,6 +112,23 @@ test('a subscription is validated, then a new message in the Inbox is notified w
   assert.equal(missed.value[0]!.subscriptionId, created.json.id);
   await s.control('POST', `/graph/subscriptions/${created.json.id}/lifecycle`, { event: 'reauthorizationRequired' });
   await arrival('/lifecycle', (b) => b.value.some((v) => v.lifecycleEvent === 'reauthorizationRequired'));
+  // The challenge is answered by the bound action reauthorize (204, expiry unchanged), or by a renewal.
+  const pending = async () => (await s.control<Array<{ id: string; reauthorizationRequired: boolean }>>('GET', '/graph/subscriptions')).json.find((x) => x.id === created.json.id)!.reauthorizationRequired;
+  assert.equal(await pending(), true);
+  const expiryBefore = (await s.graph('GET', `/subscriptions/${created.json.id}`)).json.expirationDateTime;
+  const reauthorized = await s.graph('POST', `/subscriptions/${created.json.id}/reauthorize`);
+  assert.equal(reauthorized.status, 204, reauthorized.text);
+  assert.equal(reauthorized.text, '');
+  assert.equal(await pending(), false);
+  assert.equal((await s.graph('GET', `/subscriptions/${created.json.id}`)).json.expirationDateTime, expiryBefore);
+  await s.control('POST', `/graph/subscriptions/${created.json.id}/lifecycle`, { event: 'reauthorizationRequired' });
+  assert.equal(await pending(), true);
+  assert.equal((await s.graph('PATCH', `/subscriptions/${created.json.id}`, { body: { expirationDateTime: new Date(Date.now() + 7200_000).toISOString() } })).status, 200);
+  assert.equal(await pending(), false, 'a renewal reauthorizes too');
+  const unknown = await s.graph('POST', '/subscriptions/7a1d4c2e-0000-4000-8000-000000000000/reauthorize');
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.json.error.code, 'ResourceNotFound');
+  assert.equal((await s.graph('GET', `/subscriptions/${created.json.id}/reauthorize`)).status, 405);
   await s.control('POST', `/graph/subscriptions/${created.json.id}/lifecycle`, { event: 'subscriptionRemoved' });
   await arrival('/lifecycle', (b) => b.value.some((v) => v.lifecycleEvent === 'subscriptionRemoved'));
   assert.equal((await s.graph('GET', `/subscriptions/${created.json.id}`)).status, 404);
@@ -153,4 +173,55 @@ test('an access policy that excludes the mailbox refuses the subscription', asyn
   } finally {
     await s.control('DELETE', `/graph/access-policies/${policy.json.id}`);
   }
+});
+
+test('changeType created,updated and the resource users/{id}/messages: created and updated notified where watched; deleted refused clearly', async () => {
+  const user = 'dave@contoso.test';
+  const subscribe = async (path: string, resource: string, changeType: string) => {
+    const created = await s.graph('POST', '/subscriptions', { body: { changeType, notificationUrl: `${base}${path}`, resource, expirationDateTime: inTwoDays(), clientState: path } });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.json.changeType, changeType);
+    return created.json.id as string;
+  };
+  const all = await subscribe('/all', `/users/${user}/messages`, 'created,updated');
+  const inbox = await subscribe('/inbox-cu', `/users/${user}/mailfolders('inbox')/messages`, 'created,updated');
+  await subscribe('/created-only', `users/${user}/mailFolders/inbox/messages`, 'created');
+  const folder = await s.graph('POST', `/users/${user}/mailFolders`, { body: { displayName: 'Watched elsewhere' } });
+
+  const { itemId } = (await s.control<{ itemId: string }>('POST', `/mailboxes/${user}/messages`, { from: 'jane.doe@fabrikam.test', to: user, subject: 'Watch me' })).json;
+  const restId = itemId.replace(/\+/g, '-').replace(/\//g, '_');
+  const has = (changeType: string, id: string) => (b: { value: Entry[] }) => b.value.some((v) => v.changeType === changeType && v.resourceData.id === id);
+  for (const path of ['/all', '/inbox-cu', '/created-only']) await arrival(path, has('created', restId));
+
+  // Marked read: updated, to both created,updated subscriptions.
+  assert.equal((await s.graph('PATCH', `/users/${user}/messages/${restId}`, { body: { isRead: true } })).status, 200);
+  const updated = await arrival('/inbox-cu', has('updated', restId));
+  assert.equal(updated.value.find((v) => v.changeType === 'updated')!.subscriptionId, inbox);
+  await arrival('/all', has('updated', restId));
+
+  // Moved to another folder: within users/{id}/messages an update (new id); out of the Inbox's scope otherwise.
+  const moved = await s.graph('POST', `/users/${user}/messages/${restId}/move`, { body: { destinationId: folder.json.id } });
+  assert.equal(moved.status, 201);
+  const after = await arrival('/all', has('updated', moved.json.id));
+  assert.equal(after.value.find((v) => v.resourceData.id === moved.json.id)!.subscriptionId, all);
+  // A message delivered now: the created-only subscription gets it, and never got an updated one.
+  const second = (await s.control<{ itemId: string }>('POST', `/mailboxes/${user}/messages`, { from: 'jane.doe@fabrikam.test', to: user, subject: 'Second' })).json.itemId.replace(/\+/g, '-').replace(/\//g, '_');
+  await arrival('/created-only', has('created', second));
+  assert.ok(posts.filter((p) => p.path === '/created-only').every((p) => p.body.value.every((v) => v.changeType === 'created')));
+  assert.ok(!posts.filter((p) => p.path === '/inbox-cu').some((p) => p.body.value.some((v) => v.resourceData.id === moved.json.id)), 'the Inbox subscription does not follow the message out');
+
+  const refused = async (changeType: string, pattern: RegExp) => {
+    const answer = await s.graph('POST', '/subscriptions', { body: { changeType, notificationUrl: `${base}/x`, resource: `/users/${user}/messages`, expirationDateTime: inTwoDays() } });
+    assert.equal(answer.status, 400, `${changeType}: ${answer.text}`);
+    assert.equal(answer.json.error.code, 'ValidationError');
+    assert.match(answer.json.error.message, pattern);
+  };
+  // A documented difference (docs/SANDBOX.md): deleted is not notified by the sandbox, so it is refused.
+  await refused('created,deleted', /changeType 'deleted' is not supported by the sandbox/);
+  await refused('created,bogus', /changeType 'bogus' is not supported by the sandbox/);
+  await refused('', /changeType is required/);
+  await refused('created,created', /twice/);
+  const me = await s.graph('POST', '/subscriptions', { body: { changeType: 'created', notificationUrl: `${base}/x`, resource: 'me/messages', expirationDateTime: inTwoDays() } });
+  assert.equal(me.status, 400);
+  assert.match(me.json.error.message, /delegated/);
 });

@@ -173,11 +173,21 @@ test('the OpenID configuration and instance discovery answer for the tenant; an 
   assert.equal(discovery.statusCode, 200);
 });
 
-test('a token fault (http503) answers 503 with Retry-After once, then tokens flow again', async () => {
-  await s.control('POST', '/faults', { kind: 'http503', operation: 'graph.token', times: 1 });
+test('token faults answer in Azure AD\'s words with Retry-After once, then tokens flow again: http503 AADSTS90033, http429 AADSTS50196', async () => {
   const form = { grant_type: 'client_credentials', client_id: s.clientId, client_secret: s.clientSecret, scope: GRAPH_SCOPE };
+  await s.control('POST', '/faults', { kind: 'http503', operation: 'graph.token', times: 1 });
   const failed = await s.tokenRequest(form);
   assert.equal(failed.status, 503);
   assert.equal(failed.headers['retry-after'], '2');
+  assert.equal(failed.json.error, 'temporarily_unavailable');
+  assert.deepEqual(failed.json.error_codes, [90033]);
+  assert.match(failed.json.error_description, /^AADSTS90033: A transient error has occurred\. Please try again\.\r\nTrace ID: /);
+  assert.equal((await s.tokenRequest(form)).status, 200);
+  await s.control('POST', '/faults', { kind: 'http429', operation: 'graph.token', times: 1 });
+  const looped = await s.tokenRequest(form);
+  assert.equal(looped.status, 429);
+  assert.equal(looped.headers['retry-after'], '2');
+  assert.deepEqual(looped.json.error_codes, [50196]);
+  assert.match(looped.json.error_description, /^AADSTS50196: The server terminated an operation because it encountered a client request loop\. Please contact your app vendor\.\r\n/);
   assert.equal((await s.tokenRequest(form)).status, 200);
 });

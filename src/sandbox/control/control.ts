@@ -314,6 +314,7 @@ async function graphControl(graph: GraphService, method: string, parts: string[]
           notificationUrl: s.notificationUrl,
           lifecycleNotificationUrl: s.lifecycleNotificationUrl,
           expirationDateTime: s.expirationDateTime,
+          reauthorizationRequired: s.reauthorizationRequired,
           delivered: s.delivered,
           failed: s.failed,
         })),

@@ -12,6 +12,7 @@ import type { EwsContext } from '../ews/context.js';
 import type { Mailbox } from '../state/mailbox.js';
 import { readMime } from '../state/mime.js';
 import type { Address, Folder, GraphApp, Item, MessageProps } from '../state/model.js';
+import { readGraphAttachments } from './attachments.js';
 import { delta } from './delta.js';
 import { ACCESS_DENIED, badRequest, errorBody, GraphError, notFoundItem, RAOP_DENIED } from './errors.js';
 import { decodeJwt, verifyRs256 } from './jwt.js';
@@ -234,6 +235,8 @@ async function composeJson(scope: Scope, mailbox: Mailbox, message: Record<strin
     }
   }
   const extended = readExtendedProperties(message.singleValueExtendedProperties);
+  // Read (and refused when the sandbox cannot carry them) before anything is sent or stored.
+  const attachments = readGraphAttachments(message.attachments);
   const to = addressList(message.toRecipients, 'toRecipients');
   const cc = addressList(message.ccRecipients, 'ccRecipients');
   const bcc = addressList(message.bccRecipients, 'bccRecipients');
@@ -261,6 +264,7 @@ async function composeJson(scope: Scope, mailbox: Mailbox, message: Record<strin
       messageId: typeof message.internetMessageId === 'string' ? message.internetMessageId : undefined,
       readReceipt: message.isReadReceiptRequested === true,
       deliveryReceipt: message.isDeliveryReceiptRequested === true,
+      attachments,
     },
     true,
   );
@@ -376,7 +380,10 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
   const unknown = () => new GraphError(400, 'BadRequest', `Resource not found for the segment '${s.at(-1) ?? ''}'.`);
   const noMethod = () => new GraphError(405, 'ErrorInvalidRequest', `The OData request is not supported.`);
 
-  if (lower[0] === 'subscriptions') return subscriptionsRoute(scope, s[1] ?? null, method);
+  if (lower[0] === 'subscriptions') {
+    if (s.length > 3 || (s.length === 3 && lower[2] !== 'reauthorize')) throw unknown();
+    return subscriptionsRoute(scope, s[1] ?? null, method, s.length === 3 ? 'reauthorize' : null);
+  }
   if (lower[0] === 'me') throw badRequest('/me request is only valid with delegated authentication flow.');
   if (lower[0] !== 'users' || s.length < 2) throw unknown();
   const userId = s[1]!;
@@ -423,7 +430,7 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
         need(scope, READ_ROLES);
         return guarded(scope, { operation: 'graph.list', mailbox }, () => {
           const root = mailbox.distinguishedFolder('msgfolderroot')!;
-          const list = mailbox.childFolders(root.id).filter((f) => f.folderClass === 'IPF.Note' || f.folderClass === '' || f.folderClass.startsWith('IPF.Note'));
+          const list = mailbox.childFolders(root.id).filter((f) => (f.folderClass === 'IPF.Note' || f.folderClass === '' || f.folderClass.startsWith('IPF.Note')) && shown(scope, f));
           return page(scope, list.map((f) => renderFolder(mailbox, f)), `users('${userId}')/mailFolders`, 10);
         });
       }
@@ -441,7 +448,7 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
       if (method === 'GET') {
         need(scope, READ_ROLES);
         return guarded(scope, { operation: 'graph.list', mailbox }, () =>
-          page(scope, mailbox.childFolders(folder.id).map((f) => renderFolder(mailbox, f)), `users('${userId}')/mailFolders('${folderIdFor(folder)}')/childFolders`, 10),
+          page(scope, mailbox.childFolders(folder.id).filter((f) => shown(scope, f)).map((f) => renderFolder(mailbox, f)), `users('${userId}')/mailFolders('${folderIdFor(folder)}')/childFolders`, 10),
         );
       }
       if (method === 'POST') return createFolder(scope, mailbox, folder, userId);
@@ -464,7 +471,7 @@ async function route(scope: Scope, preferenceApplied: string[]): Promise<GraphAn
         need(scope, READ_ROLES);
         return guarded(scope, { operation: 'graph.delta', mailbox }, () => delta(scope.graph, mailbox, folder, userId, scope.req, renderOptions(scope), preferenceApplied));
       }
-      return messageRoute(scope, mailbox, userId, s.slice(6), method);
+      return messageRoute(scope, mailbox, userId, s.slice(5), method);
     }
     throw unknown();
   }
@@ -494,14 +501,20 @@ async function saveSent(scope: Scope, mailbox: Mailbox, mime: Buffer, given: Par
   mailbox.addItem(mailbox.distinguishedFolder('sentitems')!, scope.graph.runtime.state.putMime(mime), props, false);
 }
 
+/** Hidden folders are listed only with includeHiddenFolders=true (mailFolder resource, "Hidden mail folders"). */
+function shown(scope: Scope, folder: Folder): boolean {
+  return folder.isHidden !== true || (scope.req.query.get('includeHiddenFolders') ?? '').toLowerCase() === 'true';
+}
+
 function createFolder(scope: Scope, mailbox: Mailbox, parent: Folder, userId: string): Promise<GraphAnswer> {
   need(scope, WRITE_ROLES);
   return guarded(scope, { operation: 'graph.createFolder', mailbox }, () => {
     const b = body(scope);
     if (typeof b.displayName !== 'string' || !b.displayName.trim()) throw badRequest('The displayName property is required.', 'ErrorInvalidParameter');
+    if (b.isHidden !== undefined && b.isHidden !== null && typeof b.isHidden !== 'boolean') throw badRequest("Cannot convert the literal to the expected type 'Edm.Boolean'.", 'RequestBodyRead');
     let folder: Folder;
     try {
-      folder = mailbox.addFolder(parent.id, b.displayName, 'IPF.Note');
+      folder = mailbox.addFolder(parent.id, b.displayName, 'IPF.Note', null, true, { isHidden: b.isHidden === true });
     } catch (error) {
       if ((error as { code?: string }).code === 'ErrorFolderExists') throw new GraphError(409, 'ErrorFolderExists', 'A folder with the specified name already exists.');
       throw error;
@@ -599,7 +612,13 @@ async function messageRoute(scope: Scope, mailbox: Mailbox, userId: string, s: s
       if (typeof b.destinationId !== 'string') throw badRequest('The destinationId parameter is required.', 'ErrorInvalidParameter');
       const target = folderOf(mailbox, b.destinationId);
       const moved = action === 'move' ? mailbox.moveItem(item, target) : mailbox.copyItem(item, target);
-      return json(201, { '@odata.context': contextUrl(scope, `users('${userId}')/messages/$entity`), ...renderMessage(mailbox, moved, renderOptions(scope, false)) });
+      // An action's answer names its type (message-move's documented answer does, as delta items do); answers of
+      // the messages entity set (GET, POST, PATCH) do not.
+      return json(201, {
+        '@odata.context': contextUrl(scope, `users('${userId}')/messages/$entity`),
+        '@odata.type': '#microsoft.graph.message',
+        ...renderMessage(mailbox, moved, renderOptions(scope, false)),
+      });
     });
   }
   throw new GraphError(400, 'BadRequest', `Resource not found for the segment '${s[1]}'.`);
@@ -608,6 +627,23 @@ async function messageRoute(scope: Scope, mailbox: Mailbox, userId: string, s: s
 // ---- subscriptions ----
 
 const RESOURCE = /^\/?users\/([^/]+)\/mailFolders(?:\('([^']+)'\)|\/([^/]+))\/messages$/i;
+/** All of a user's messages (webhooks-lifecycle__01's resource). */
+const ALL_MESSAGES = /^\/?users\/([^/]+)\/messages$/i;
+/** The change types the sandbox notifies for messages; Graph also has deleted, which the sandbox refuses. */
+const CHANGE_TYPES = new Set(['created', 'updated']);
+
+function changeTypeOf(value: unknown): string {
+  const text = typeof value === 'string' ? value : '';
+  const list = text.split(',').map((t) => t.trim());
+  if (!text.trim() || list.some((t) => !t)) throw badRequest('changeType is required: one or more of created, updated, deleted, separated by commas.', 'ValidationError');
+  const refused = list.filter((t) => !CHANGE_TYPES.has(t));
+  if (refused.length > 0) {
+    // Refusing says so, rather than accepting and never notifying (docs/SANDBOX.md lists the difference).
+    throw badRequest(`changeType '${refused.join(',')}' is not supported by the sandbox: only 'created' and 'updated' are.`, 'ValidationError');
+  }
+  if (new Set(list).size !== list.length) throw badRequest(`changeType '${text}' names a change type twice.`, 'ValidationError');
+  return list.join(',');
+}
 
 function renderSubscription(scope: Scope, sub: GraphSubscription, entity = true): Record<string, unknown> {
   return {
@@ -640,7 +676,7 @@ function expiration(value: unknown): string {
   return new Date(at).toISOString().replace('Z', '0000Z');
 }
 
-async function subscriptionsRoute(scope: Scope, id: string | null, method: string): Promise<GraphAnswer> {
+async function subscriptionsRoute(scope: Scope, id: string | null, method: string, action: 'reauthorize' | null): Promise<GraphAnswer> {
   const subs = scope.graph.subscriptions;
   const own = (sub: GraphSubscription | undefined) => (sub && sub.applicationId === scope.caller.app.clientId ? sub : undefined);
   if (id === null) {
@@ -652,15 +688,15 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
     if (method !== 'POST') throw new GraphError(405, 'ErrorInvalidRequest', 'The OData request is not supported.');
     const b = body(scope);
     const resource = typeof b.resource === 'string' ? b.resource : '';
+    if (/^\/?me\//i.test(resource)) throw badRequest('/me request is only valid with delegated authentication flow.');
     const m = RESOURCE.exec(resource);
-    if (!m) throw badRequest(`Resource '${resource}' is not supported.`, 'ExtensionError');
-    const mailbox = userMailbox(scope.graph, decodeURIComponent(m[1]!));
+    const all = m ? null : ALL_MESSAGES.exec(resource);
+    if (!m && !all) throw badRequest(`Resource '${resource}' is not supported.`, 'ExtensionError');
+    const mailbox = userMailbox(scope.graph, decodeURIComponent((m ?? all)![1]!));
     need(scope, READ_ROLES);
     return guarded(scope, { operation: 'graph.subscriptions', mailbox }, async () => {
-      const folder = folderOf(mailbox, decodeURIComponent(m[2] ?? m[3]!));
-      const changeType = typeof b.changeType === 'string' ? b.changeType : '';
-      // Only created is notified by the sandbox; refusing the others says so rather than never notifying them.
-      if (changeType.trim() !== 'created') throw badRequest(`changeType '${changeType}' is not supported by the sandbox: only 'created' is.`, 'ValidationError');
+      const folder = m ? folderOf(mailbox, decodeURIComponent(m[2] ?? m[3]!)) : null;
+      const changeType = changeTypeOf(b.changeType);
       if (b.clientState !== undefined && b.clientState !== null && (typeof b.clientState !== 'string' || b.clientState.length > 128)) {
         throw badRequest('clientState must be a string of at most 128 characters.', 'ValidationError');
       }
@@ -681,8 +717,9 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
         creatorId: scope.caller.app.servicePrincipalId,
         latestSupportedTlsVersion: typeof b.latestSupportedTlsVersion === 'string' ? b.latestSupportedTlsVersion : 'v1_2',
         mailbox,
-        folderId: folder.id,
+        folderId: folder ? folder.id : null,
         immutable: scope.immutable,
+        reauthorizationRequired: false,
         delivered: 0,
         failed: 0,
       };
@@ -693,6 +730,16 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
   subs.expire();
   const sub = own(subs.all.get(id));
   if (!sub) throw new GraphError(404, 'ResourceNotFound', `The object was not found.`);
+  if (action === 'reauthorize') {
+    // The bound action reauthorize (v1.0 CSDL; 204 No Content): the app must still hold a role that reads the
+    // mailbox and be let in by the access policies; then the pending reauthorization is answered.
+    if (method !== 'POST') throw new GraphError(405, 'ErrorInvalidRequest', 'The OData request is not supported.');
+    need(scope, READ_ROLES);
+    return guarded(scope, { operation: 'graph.subscriptions', mailbox: sub.mailbox }, () => {
+      sub.reauthorizationRequired = false;
+      return { status: 204, headers: {} };
+    });
+  }
   return guarded(scope, { operation: 'graph.subscriptions', mailbox: null }, async () => {
     if (method === 'GET') return json(200, renderSubscription(scope, sub));
     if (method === 'DELETE') {
@@ -701,7 +748,11 @@ async function subscriptionsRoute(scope: Scope, id: string | null, method: strin
     }
     if (method === 'PATCH') {
       const b = body(scope);
-      if (b.expirationDateTime !== undefined) sub.expirationDateTime = expiration(b.expirationDateTime);
+      if (b.expirationDateTime !== undefined) {
+        sub.expirationDateTime = expiration(b.expirationDateTime);
+        // Renewing answers a reauthorizationRequired event as reauthorize does (lifecycle notifications docs).
+        sub.reauthorizationRequired = false;
+      }
       if (typeof b.notificationUrl === 'string') {
         const url = subs.checkUrl(b.notificationUrl, 'notificationUrl');
         await subs.validate(url);

@@ -120,8 +120,12 @@ export async function handleLogin(graph: GraphService, req: IncomingMessage, res
           res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
           return void res.end('{"token_type":"Bearer","expires_in":');
         } else {
-          const status = rule.kind === 'http429' ? 429 : 503;
-          return json(res, status, aadErrorBody(new AadError(status, 'temporarily_unavailable', 50196, 'The server is temporarily unable to service your request. Please try again later.')), {
+          // Azure AD's own words: 429 is its loop detection (AADSTS50196), 503 a transient failure (AADSTS90033).
+          const error =
+            rule.kind === 'http429'
+              ? new AadError(429, 'temporarily_unavailable', 50196, 'The server terminated an operation because it encountered a client request loop. Please contact your app vendor.')
+              : new AadError(503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.');
+          return json(res, error.status, aadErrorBody(error), {
             'Retry-After': String(graph.runtime.settings.graphRetryAfterSeconds),
           });
         }

@@ -193,7 +193,7 @@ export function renderFolder(mailbox: Mailbox, folder: Folder): Record<string, u
     childFolderCount: counts.children,
     unreadItemCount: counts.unread,
     totalItemCount: counts.total,
-    isHidden: false,
+    isHidden: folder.isHidden === true,
   };
 }
 

@@ -1,10 +1,10 @@
 /**
  * Graph change-notification subscriptions on a mailbox folder's messages: the validation handshake with the
  * notification URL (and the lifecycle URL), a notification POSTed for each message created in (or moved into)
- * the folder, batched when several come at once, lifecycle notifications on request, expiry. Kept in memory,
+ * the folder (or any of the mailbox's mail folders) and, when asked, for each one updated there, batched when several come at once, lifecycle notifications on request, expiry. Kept in memory,
  * as the EWS side's subscriptions are: a restarted sandbox has none (as if Graph had removed them).
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { Mailbox, MailboxEvent } from '../state/mailbox.js';
 import { badRequest, GraphError } from './errors.js';
@@ -27,9 +27,12 @@ export interface GraphSubscription {
   creatorId: string;
   latestSupportedTlsVersion: string;
   mailbox: Mailbox;
-  folderId: string;
+  /** The folder whose messages are watched; null for all the mailbox's mail folders (`users/{id}/messages`). */
+  folderId: string | null;
   /** Whether ids in notifications are immutable ones (the creating request asked for them). */
   immutable: boolean;
+  /** A reauthorizationRequired lifecycle event was sent and neither reauthorize nor a renewal has answered it yet. */
+  reauthorizationRequired: boolean;
   /** Notifications sent and failed, for the control API. */
   delivered: number;
   failed: number;
@@ -121,20 +124,37 @@ export class GraphSubscriptions {
     }
   }
 
+  /** Whether a folder holds messages the subscription watches. */
+  private inScope(sub: GraphSubscription, folderId: string | undefined): boolean {
+    if (!folderId) return false;
+    if (sub.folderId !== null) return sub.folderId === folderId;
+    const root = sub.mailbox.distinguishedFolder('msgfolderroot');
+    return !!root && sub.mailbox.subtree(root.id).some((f) => f.id === folderId);
+  }
+
+  /**
+   * A mailbox change as the change types a subscription watches: a message that appears in scope (created,
+   * delivered, copied or moved in from outside it) is `created`; one changed in scope, or moved within it, is
+   * `updated`.
+   */
   private onEvent(mailbox: Mailbox, event: MailboxEvent): void {
-    if (!event.itemId || (event.type !== 'CreatedEvent' && event.type !== 'MovedEvent' && event.type !== 'CopiedEvent')) return;
+    if (!event.itemId || !['CreatedEvent', 'MovedEvent', 'CopiedEvent', 'ModifiedEvent'].includes(event.type)) return;
     const item = mailbox.item(event.itemId);
     if (!item) return;
     const now = Date.now();
     for (const sub of this.all.values()) {
-      if (sub.mailbox !== mailbox || sub.folderId !== event.parentFolderId || !sub.changeType.split(',').includes('created')) continue;
-      if (Date.parse(sub.expirationDateTime) <= now) continue;
+      if (sub.mailbox !== mailbox || Date.parse(sub.expirationDateTime) <= now) continue;
+      if (!this.inScope(sub, event.parentFolderId)) continue;
+      const kind = event.type === 'ModifiedEvent' || (event.type === 'MovedEvent' && this.inScope(sub, event.oldParentFolderId)) ? 'updated' : 'created';
+      if (!sub.changeType.split(',').includes(kind)) continue;
       const id = messageIdFor(item, sub.immutable);
       const path = `Users/${mailbox.guid}/Messages/${id}`;
       this.queue(sub, {
+        // Each notification has its own id (changeNotification.id; webhooks__05 shows a short opaque one).
+        id: randomBytes(10).toString('base64url'),
         subscriptionId: sub.id,
         subscriptionExpirationDateTime: sub.expirationDateTime,
-        changeType: 'created',
+        changeType: kind,
         resource: path,
         resourceData: { '@odata.type': '#Microsoft.Graph.Message', '@odata.id': path, '@odata.etag': etag(mailbox, item), id },
         clientState: sub.clientState,
@@ -171,6 +191,7 @@ export class GraphSubscriptions {
   async lifecycle(sub: GraphSubscription, event: LifecycleEvent): Promise<void> {
     const url = sub.lifecycleNotificationUrl ?? sub.notificationUrl;
     if (event === 'subscriptionRemoved') this.remove(sub.id);
+    if (event === 'reauthorizationRequired') sub.reauthorizationRequired = true;
     await this.post(sub, url, [
       {
         subscriptionId: sub.id,

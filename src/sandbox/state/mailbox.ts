@@ -225,7 +225,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
     return false;
   }
 
-  addFolder(parentId: string | null, displayName: string, folderClass: string, distinguishedId: string | null = null, checkName = true): Folder {
+  addFolder(parentId: string | null, displayName: string, folderClass: string, distinguishedId: string | null = null, checkName = true, options: { isHidden?: boolean } = {}): Folder {
     if (parentId !== null && checkName) {
       const clash = this.childFolders(parentId).find((f) => f.displayName.toLowerCase() === displayName.toLowerCase());
       if (clash) throw new MailboxStateError('ErrorFolderExists', 'A folder with the specified name already exists.');
@@ -237,6 +237,7 @@ export class Mailbox extends EventEmitter<{ event: [MailboxEvent]; change: [] }>
       displayName,
       folderClass,
       distinguishedId,
+      ...(options.isHidden ? { isHidden: true } : {}),
       version: 1,
       createdSeq: seq,
       changeSeq: seq,

@@ -159,6 +159,8 @@ export interface Folder {
   displayName: string;
   folderClass: string;
   distinguishedId: string | null;
+  /** Created hidden (Graph's mailFolder isHidden, set once at creation): left out of folder lists unless asked. */
+  isHidden?: boolean;
   version: number;
   createdSeq: number;
   /** The change sequence of its last change: the change number of its change key. */
