@@ -11,6 +11,8 @@
  *   certificate not registered), a 401 that a new token did not cure, 403 ErrorAccessDenied (permissions, or an
  *   application access policy), 404 MailboxNotEnabledForRESTAPI, no such user, TLS refused.
  * - uncertain: a draft send whose connection broke after the request had left (GraphSendUncertainError).
+ * - an HTML page where JSON was expected (a proxy's page) is graph.html-page: permanent when it asks for a
+ *   password (a sign-in page stays until an administrator lets Graph through), transient otherwise.
  * - transient: timeouts, resets, 5xx, an answer that cannot be read, ErrorItemNotFound, anything unknown.
  */
 import type { ClassifiedError, FailureKind } from '../connector.js';
@@ -110,6 +112,13 @@ export function classifyGraphError(error: unknown, context: GraphExplainContext 
     if (error instanceof GraphTokenError) return classifyToken(error, context);
     if (error instanceof GraphError) return classifyGraph(error, context);
     if (error instanceof TransportError) return classifyTransport(error);
+    if (error instanceof GraphProtocolError && error.htmlPage) {
+      // As for EWS: a page that asks for a password stays until an administrator lets Graph through; another page may pass.
+      return result(error.htmlPage.signIn ? 'permanent' : 'transient', 'graph.html-page', `${context.graphHost ?? 'Microsoft Graph'} answered ${error.message.slice(error.operation.length + 2)}`, {
+        serverResponse: error.excerpt,
+        fix: `The Graph URL reaches a web page, not Microsoft Graph. If a proxy or gateway stands between Liaison and ${context.graphHost ?? 'graph.microsoft.com'}, let Liaison's requests to it and to the sign-in authority through without its own sign-in page, or correct the profile's Graph URL (https://graph.microsoft.com for the global cloud).`,
+      });
+    }
     if (error instanceof GraphProtocolError) {
       return result('transient', 'graph.protocol', error.message, { serverResponse: error.excerpt ? error.excerpt.slice(0, SERVER_RESPONSE_CHARS) : null });
     }

@@ -15,6 +15,7 @@
  */
 import type { HttpResponse, HttpTransport } from '../ews/transport/types.js';
 import { retryAfterMs } from '../ews/classify.js';
+import { htmlPageOf } from '../ews/soap/answer.js';
 import { GraphError, GraphProtocolError, SERVER_RESPONSE_CHARS } from './errors.js';
 import type { GraphToken } from './token.js';
 
@@ -258,7 +259,14 @@ export class GraphClient {
     try {
       return JSON.parse(answer.body.toString('utf8')) as T;
     } catch {
-      throw new GraphProtocolError(request.operation, `the answer (HTTP ${answer.status}) is not JSON`, answer.body.toString('utf8').slice(0, 300));
+      const excerpt = answer.body.subarray(0, 4 * SERVER_RESPONSE_CHARS).toString('utf8').slice(0, SERVER_RESPONSE_CHARS);
+      const page = htmlPageOf(answer);
+      if (page) {
+        const titled = page.title ? ` (its title: "${page.title}")` : '';
+        const what = page.signIn ? `an HTML page, not Microsoft Graph: a proxy's sign-in page?${titled}` : `an HTML page, not Microsoft Graph${titled}: a proxy's sign-in or error page?`;
+        throw new GraphProtocolError(request.operation, `the answer (HTTP ${answer.status}) is ${what}`, excerpt, page);
+      }
+      throw new GraphProtocolError(request.operation, `the answer (HTTP ${answer.status}) is not JSON`, excerpt.slice(0, 300));
     }
   }
 

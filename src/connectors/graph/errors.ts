@@ -35,6 +35,8 @@ export class GraphProtocolError extends Error {
     readonly operation: string,
     message: string,
     readonly excerpt: string | null = null,
+    /** When the answer was an HTML page (a proxy's sign-in or error page): its title, and whether it asks for a password. */
+    readonly htmlPage: { title: string | null; signIn: boolean } | null = null,
   ) {
     super(`${operation}: ${message}`);
     this.name = 'GraphProtocolError';

@@ -99,7 +99,7 @@ const HTML_SNIFF_BYTES = 64 * 1024;
  * An HTML page where SOAP was expected: Content-Type text/html, or a body that starts as HTML whatever the
  * Content-Type says (proxies and appliances label their pages loosely). Null when the answer is not HTML.
  */
-export function htmlPageOf(http: HttpResponse): { title: string | null; signIn: boolean } | null {
+export function htmlPageOf(http: Pick<HttpResponse, 'headers' | 'body'>): { title: string | null; signIn: boolean } | null {
   const head = http.body.subarray(0, HTML_SNIFF_BYTES).toString('utf8').replace(/^\uFEFF/, '');
   const start = head.replace(/^\s*(<\?xml[^>]*\?>\s*)?(<!--[\s\S]*?-->\s*)*/, '');
   const declared = /^\s*(text\/html|application\/xhtml\+xml)\b/i.test(http.headers['content-type'] ?? '');
