@@ -22,6 +22,7 @@ import { printEngineEvent } from '../src/cli/demo.js';
 import { defaultConnectors } from '../src/connectors/index.js';
 import { createDiagnostics } from '../src/diagnostics/index.js';
 import { createSyncEngine } from '../src/sync/engine.js';
+import { testLeaf } from './helpers/certs.js';
 import { liaison } from './helpers/cli.js';
 import { mailServersSkip, startMailServers, type MailServers } from './helpers/mail-servers.js';
 import { startTestSandbox, type TestSandbox } from './helpers/sandbox.js';
@@ -221,6 +222,57 @@ for (const kind of DATABASES) {
       assert.equal((await call('GET', '/api/v1/alerts', { token })).statusCode, 200);
       assert.equal((await call('GET', `/api/v1/mailboxes/${member.mailboxId}`, { token: memberToken })).statusCode, 200);
 
+      // Exchange Online on the sandbox's Graph side: the app's right client secret, a wrong one, and a certificate
+      // with its private key (the PEM, and lines of its key as they could be quoted alone).
+      const g = (sandbox.info as unknown as { graph: { url: string; authority: string; tenantId: string; clientId: string; clientSecret: string } }).graph;
+      secret('the sandbox Graph app’s client secret', g.clientSecret);
+      const wrongClientSecret = secret('a wrong client secret', 'Wrong~Graph.Client-Secret-8');
+      const leaf = testLeaf({ names: ['liaison-leak-app'] });
+      secret('a client certificate’s private key', leaf.key.pem);
+      const keyLines = leaf.key.pem.split(/\r?\n/).filter((line) => line && !line.startsWith('-----'));
+      for (const at of [0, Math.floor(keyLines.length / 2), keyLines.length - 2]) secret(`line ${at + 1} of the private key`, keyLines[at]!);
+      const certApp = await sandbox.control<{ clientId: string }>('POST', '/graph/apps', { displayName: 'leak test', permissions: ['Mail.ReadWrite', 'Mail.Send'], certificates: [{ pem: leaf.pem }] });
+      assert.ok(certApp.status < 300, JSON.stringify(certApp.json));
+      const online = async (name: string, body: Record<string, unknown>) => {
+        const created = await call('POST', '/api/v1/email-server-profiles', {
+          token,
+          body: { name, serverType: 'exchange-online', tenantId: g.tenantId, clientId: g.clientId, authority: g.authority, incomingServer: g.url, trustedCaPem: sandbox.sandbox.pki.caCertPem, ...body },
+        });
+        assert.equal(created.statusCode, 201, created.body);
+        return created.json().id as string;
+      };
+      const goodOnline = await online('Exchange Online', { clientSecret: g.clientSecret });
+      const badOnline = await online('Exchange Online, wrong secret', { clientSecret: wrongClientSecret });
+      const certOnline = await online('Exchange Online, certificate', { clientId: certApp.json.clientId, clientCertificate: `${leaf.pem}${leaf.key.pem}` });
+      for (const id of [goodOnline, badOnline, certOnline]) {
+        assert.equal((await call('POST', `/api/v1/email-server-profiles/${id}/test-connection`, { token, body: { mailbox: 'alice@contoso.test' } })).statusCode, 200);
+        assert.equal((await call('POST', `/api/v1/email-server-profiles/${id}/test-connection`, { token, body: { mailbox: 'alice@contoso.test' }, accept: 'text/event-stream' })).statusCode, 200);
+      }
+      const onlineResult = async (id: string) => (await call('GET', `/api/v1/email-server-profiles/${id}/test-connection`, { token })).json() as { status: string; steps: Array<{ status: string; code?: string }> };
+      assert.equal((await onlineResult(goodOnline)).status, 'success', 'the right client secret passes');
+      assert.equal((await onlineResult(certOnline)).status, 'success', 'the certificate passes');
+      assert.equal((await onlineResult(badOnline)).steps[0]!.code, 'aad.AADSTS7000215', 'the wrong client secret fails at the token');
+      // Test & Enable of a mailbox on the secret's profile and one on the certificate's, then a sync cycle of each.
+      const onlineUsers = await Promise.all(['dave', 'sales'].map((local) => store.users.create({ name: local, email: `${local}@contoso.test` })));
+      await call('POST', '/api/v1/mailboxes/associate', { token, body: { mailboxIds: [onlineUsers[0]!.mailboxId], profileId: goodOnline } });
+      await call('POST', '/api/v1/mailboxes/associate', { token, body: { mailboxIds: [onlineUsers[1]!.mailboxId], profileId: certOnline } });
+      await call('POST', '/api/v1/mailboxes/approval', { token, body: { mailboxIds: onlineUsers.map((u) => u.mailboxId), approvalStatus: 'approved' } });
+      const onlineEnabled = await call('POST', '/api/v1/mailboxes/test-and-enable', { token, body: { ids: onlineUsers.map((u) => u.mailboxId) } });
+      assert.deepEqual(onlineEnabled.json().summary, { enabled: 2, failed: 0, refused: 0 }, onlineEnabled.body);
+      const onlineEvents = await cycles(store, sandboxResolve(sandbox), onlineUsers.map((u) => u.email));
+      samples.push({ where: 'the sync engine’s events (Exchange Online)', text: onlineEvents.join('\n') });
+      for (const id of [goodOnline, badOnline, certOnline]) assert.equal((await call('GET', `/api/v1/email-server-profiles/${id}`, { token })).statusCode, 200);
+      for (const user of onlineUsers) assert.equal((await call('GET', `/api/v1/mailboxes/${user.mailboxId}`, { token })).statusCode, 200);
+      // The analyzer, the client secret from stdin, right and wrong (SQLite only, as for IMAP below).
+      if (kind.name === 'sqlite') {
+        const flags = ['analyze', 'exchange-online', '--tenant', g.tenantId, '--client-id', g.clientId, '--email', 'alice@contoso.test', '--authority', g.authority, '--graph-url', g.url, '--resolve', sandboxResolve(sandbox).join(','), '--ca-file', sandbox.info.caCert, '--client-secret-stdin'];
+        const right = await cli([...flags, '--json'], { stdin: `${g.clientSecret}\n` });
+        assert.equal(right.code, 0, right.stdout + right.stderr);
+        const wrong = await cli(flags, { stdin: `${wrongClientSecret}\n` });
+        assert.equal(wrong.code, 1, wrong.stdout + wrong.stderr);
+        assert.match(wrong.stdout, /AADSTS7000215/);
+      }
+
       // Dovecot and Postfix: a master-user profile (right and wrong), a wrong SMTP login, mailboxes' own logins.
       if (servers) {
         const host = servers.host;
@@ -261,25 +313,7 @@ for (const kind of DATABASES) {
         await servers.addUser(`leak-${process.pid}-${kind.name}-erin`, secret('Erin’s new server password', `Erin-Changed-Pw-${kind.name}`));
 
         // A sync cycle of the enabled mailboxes, its events printed as `serve` prints them.
-        const events: string[] = [];
-        const engine = createSyncEngine({
-          sync: store.sync,
-          connectors: defaultConnectors(),
-          resolve: servers.resolve,
-          leaseMs: 5_000,
-          pollFloorMs: 200,
-          push: false,
-          onEvent: (event) => {
-            printEngineEvent(event, { write: (text: string) => void events.push(text) });
-            events.push(JSON.stringify(event));
-          },
-        });
-        engine.start();
-        const deadline = Date.now() + 30_000;
-        while (!(events.some((e) => e.includes(dave.address) && e.includes('"cycle"')) && events.some((e) => e.includes(erin.address) && e.includes('"cycle"'))) && Date.now() < deadline) {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        await engine.stop();
+        const events = await cycles(store, servers.resolve, [dave.address, erin.address]);
         samples.push({ where: 'the sync engine’s events', text: events.join('\n') });
         assert.ok(events.some((e) => e.includes(erin.address) && e.includes('"failure"')), `Erin's cycle failed: ${events.join('\n')}`);
         assert.equal((await call('GET', '/api/v1/alerts?limit=200', { token })).statusCode, 200);
@@ -344,6 +378,30 @@ for (const kind of DATABASES) {
       assert.deepEqual(leaks(secrets, samples), []);
     });
   });
+}
+
+/** Runs the sync engine until each address has had a cycle (at most 30 s); its events as `serve` prints them, and as JSON. */
+async function cycles(store: TestStore['store'], resolve: string[], addresses: string[]): Promise<string[]> {
+  const events: string[] = [];
+  const engine = createSyncEngine({
+    sync: store.sync,
+    connectors: defaultConnectors(),
+    resolve,
+    leaseMs: 5_000,
+    pollFloorMs: 200,
+    push: false,
+    onEvent: (event) => {
+      printEngineEvent(event, { write: (text: string) => void events.push(text) });
+      events.push(JSON.stringify(event));
+    },
+  });
+  engine.start();
+  const deadline = Date.now() + 30_000;
+  const done = () => addresses.every((address) => events.some((e) => e.includes(address) && e.includes('"cycle"')));
+  while (!done() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  await engine.stop();
+  assert.ok(done(), `a cycle of each of ${addresses.join(', ')}: ${events.join('\n')}`);
+  return events;
 }
 
 function tokensIn(text: string): string[] {
