@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DEMO_PROFILE_NAME, type DemoSetup, describeDemo, printEngineEvent, setupDemo } from '../src/cli/demo.js';
+import { DEMO_ONLINE_PROFILE_NAME, DEMO_PROFILE_NAME, type DemoSetup, describeDemo, printEngineEvent, setupDemo } from '../src/cli/demo.js';
 import { createDiagnostics } from '../src/diagnostics/index.js';
 import type { DiagnosticsContext } from '../src/diagnostics/runs.js';
 import type { Store } from '../src/store/store.js';
@@ -77,7 +77,7 @@ describe('the demo of serve --sandbox', () => {
         assert.equal(signedIn?.name, 'Alice Adams', "the name comes from the sandbox's directory");
       });
 
-      test('the demo users and the queue have the demo mailboxes, associated with a sandbox profile, approved and enabled', async () => {
+      test('the demo users and the queue have the demo mailboxes, associated with a sandbox profile (Bob with the Exchange Online one), approved and enabled', async () => {
         const profile = await t.store.profiles.get(first.profile.id);
         assert.equal(profile.name, DEMO_PROFILE_NAME);
         assert.equal(profile.serverType, 'exchange');
@@ -86,6 +86,18 @@ describe('the demo of serve --sandbox', () => {
         assert.equal((await t.store.profiles.secretsOf(profile.id)).password, s.info.serviceAccount!.password);
         assert.equal(profile.trustedCaPem, s.sandbox.pki.caCertPem.trim());
         assert.equal(profile.ownerId, first.administrator.id);
+        // The Graph side: the sandbox's tenant and demo app, its authority and URL, the same CA.
+        assert.ok(first.onlineProfile, 'an Exchange Online profile');
+        const online = await t.store.profiles.get(first.onlineProfile.id);
+        assert.equal(online.name, DEMO_ONLINE_PROFILE_NAME);
+        assert.equal(online.serverType, 'exchange-online');
+        assert.equal(online.tenantId, s.info.graph.tenantId);
+        assert.equal(online.clientId, s.info.graph.clientId);
+        assert.equal((await t.store.profiles.secretsOf(online.id)).clientSecret, s.info.graph.clientSecret);
+        assert.equal(online.authority, s.info.graph.authority);
+        assert.equal(online.incomingServer, s.info.graph.url);
+        assert.equal(online.trustedCaPem, s.sandbox.pki.caCertPem.trim());
+        assert.equal(online.ownerId, first.administrator.id);
 
         assert.deepEqual(first.mailboxes.map((m) => `${m.address} ${m.kind} ${m.outcome}`), [
           'alice@contoso.test user enabled',
@@ -97,7 +109,7 @@ describe('the demo of serve --sandbox', () => {
         for (const entry of first.mailboxes) {
           const mailbox = await t.store.mailboxes.get(entry.mailboxId);
           assert.equal(mailbox.emailAddress, entry.address);
-          assert.equal(mailbox.profileId, profile.id);
+          assert.equal(mailbox.profileId, entry.address.startsWith('bob@') ? online.id : profile.id, entry.address);
           assert.equal(mailbox.approvalStatus, 'approved');
           assert.equal(mailbox.enabled, true, `${entry.address} is enabled`);
           assert.equal(mailbox.incomingStatus, 'success');
@@ -141,13 +153,15 @@ describe('the demo of serve --sandbox', () => {
         assert.equal(second.administrator.token, null, 'no new token on a later start');
         assert.equal(second.profile.id, first.profile.id);
         assert.equal(second.profile.created || second.profile.updated, false);
+        assert.equal(second.onlineProfile?.id, first.onlineProfile?.id);
+        assert.equal(second.onlineProfile?.created || second.onlineProfile?.updated, false);
         assert.deepEqual(second.mailboxes.map((m) => m.mailboxId), first.mailboxes.map((m) => m.mailboxId));
         assert.ok(second.mailboxes.every((m) => m.outcome === 'already-enabled' && !m.created));
         assert.deepEqual(second.records.map((r) => r.id), first.records.map((r) => r.id));
         assert.ok(second.records.every((r) => !r.created));
         assert.equal(before.users.length, 4);
         assert.equal(before.queues.length, 1);
-        assert.equal(before.profiles.length, 1);
+        assert.equal(before.profiles.length, 2);
       });
 
       test('a mailbox disabled since is tested and enabled again; one moved to another profile is left alone', async () => {
@@ -264,6 +278,7 @@ describe('describeDemo', () => {
     const base: DemoSetup = {
       administrator: { id: 'u1', email: 'alice@contoso.test', created: true, promoted: false, token: 'lsn_secret' },
       profile: { id: 'p1', name: DEMO_PROFILE_NAME, created: true, updated: false },
+      onlineProfile: null,
       mailboxes: [{ address: 'alice@contoso.test', kind: 'user', mailboxId: 'm1', created: true, outcome: 'enabled', problem: null }],
       records: [],
       notificationMailbox: { id: 'm1', address: 'sales@contoso.test', set: true },
@@ -277,5 +292,14 @@ describe('describeDemo', () => {
     describeDemo({ ...base, administrator: { ...base.administrator, token: null, created: false } }, 'http://127.0.0.1:8080', { write: (c: string) => (text += c) });
     assert.doesNotMatch(text, /lsn_/);
     assert.match(text, /npm run -s liaison -- user token --email alice@contoso\.test/);
+    text = '';
+    const hybrid: DemoSetup = {
+      ...base,
+      onlineProfile: { id: 'p2', name: DEMO_ONLINE_PROFILE_NAME, created: true, updated: false },
+      mailboxes: [...base.mailboxes, { address: 'bob@contoso.test', kind: 'user', mailboxId: 'm2', created: true, outcome: 'enabled', problem: null }],
+    };
+    describeDemo(hybrid, 'http://127.0.0.1:8080', { write: (c: string) => (text += c) });
+    assert.match(text, /profiles "Sandbox Exchange" \(p1, created\) and "Sandbox Exchange Online" \(p2, created\), 2 of 2 demo mailboxes enabled/);
+    assert.match(text, /bob@contoso\.test on "Sandbox Exchange Online" \(Microsoft Graph\), the others on "Sandbox Exchange" \(EWS\)/);
   });
 });

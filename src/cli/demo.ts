@@ -1,7 +1,8 @@
 /**
  * `liaison serve --sandbox` with nothing else to do: the demo's administrator, users and queue for the sandbox's
- * demo mailboxes, an Exchange profile pointing at the sandbox, those mailboxes associated, approved, tested and
- * enabled, and the CRM records the demo mail's senders resolve to. Every start runs it; what exists is kept, so a
+ * demo mailboxes, an Exchange profile pointing at the sandbox's EWS side and an Exchange Online profile pointing at
+ * its Graph side (a hybrid organization: one mailbox is in Exchange Online), those mailboxes associated, approved,
+ * tested and enabled, and the CRM records the demo mail's senders resolve to. Every start runs it; what exists is kept, so a
  * second start creates nothing and changes nothing.
  */
 import { readFileSync } from 'node:fs';
@@ -25,9 +26,15 @@ export interface DemoSandboxInfo {
   control: string;
   serviceAccount?: { username: string; password: string };
   mailboxes?: string[];
+  /** The Graph side: its URL, authority and tenant, and the demo app (without it, every demo mailbox is on the Exchange profile). */
+  graph?: { url: string; authority: string; tenantId: string; clientId?: string; clientSecret?: string };
 }
 
 export const DEMO_PROFILE_NAME = 'Sandbox Exchange';
+export const DEMO_ONLINE_PROFILE_NAME = 'Sandbox Exchange Online';
+
+/** Local parts of the demo mailboxes that the demo puts on the Exchange Online profile, as a hybrid organization would. */
+const DEMO_ONLINE = new Set(['bob']);
 
 /**
  * The demo users' incoming filter: the demo mail comes from the CRM's contacts and accounts, so this tracks it,
@@ -60,9 +67,19 @@ export interface DemoMailbox {
   problem: string | null;
 }
 
+export interface DemoProfile {
+  id: string;
+  name: string;
+  created: boolean;
+  updated: boolean;
+}
+
 export interface DemoSetup {
   administrator: { id: string; email: string; created: boolean; promoted: boolean; token: string | null };
-  profile: { id: string; name: string; created: boolean; updated: boolean };
+  /** The Exchange profile (EWS). */
+  profile: DemoProfile;
+  /** The Exchange Online profile (Microsoft Graph), when the sandbox has its demo app. */
+  onlineProfile: DemoProfile | null;
   mailboxes: DemoMailbox[];
   records: Array<{ type: CrmRecordType; id: string; name: string; address: string; created: boolean }>;
   /** The organization's system notification mailbox (the owner's failure email comes from it), and whether this run named it. */
@@ -119,17 +136,23 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
   }
 
   const profile = await ensureProfile(store, administrator.id, account, caPem);
+  const graph = info.graph?.clientId && info.graph.clientSecret ? { ...info.graph, clientId: info.graph.clientId, clientSecret: info.graph.clientSecret } : null;
+  const online = graph ? await ensureOnlineProfile(store, administrator.id, graph, caPem) : null;
+  /** The profile the demo gives a mailbox. */
+  const profileFor = (address: string): Profile => (online && DEMO_ONLINE.has(localPart(address)) ? online.profile : profile.profile);
 
   const mailboxes = new Map<string, Mailbox>();
   for (const [address, owner] of owners) {
     if (!owner.record.mailboxId) throw new Error(`the ${owner.kind} ${address} has no mailbox; every user and queue gets one when created`);
     mailboxes.set(address, await store.mailboxes.get(owner.record.mailboxId));
   }
-  const unassociated = [...mailboxes.values()].filter((m) => m.profileId === null).map((m) => m.id);
-  if (unassociated.length > 0) await store.mailboxes.updateMany(unassociated, { profileId: profile.profile.id });
-  const unapproved = [...mailboxes.values()]
-    .filter((m) => (m.profileId === null || m.profileId === profile.profile.id) && (m.approvalStatus === 'empty' || m.approvalStatus === 'pending'))
-    .map((m) => m.id);
+  for (const target of new Set([...mailboxes.keys()].map((a) => profileFor(a).id))) {
+    const unassociated = [...mailboxes].filter(([a, m]) => m.profileId === null && profileFor(a).id === target).map(([, m]) => m.id);
+    if (unassociated.length > 0) await store.mailboxes.updateMany(unassociated, { profileId: target });
+  }
+  const unapproved = [...mailboxes]
+    .filter(([a, m]) => (m.profileId === null || m.profileId === profileFor(a).id) && (m.approvalStatus === 'empty' || m.approvalStatus === 'pending'))
+    .map(([, m]) => m.id);
   if (unapproved.length > 0) await store.mailboxes.updateMany(unapproved, { approvalStatus: 'approved' });
   for (const [address, mailbox] of mailboxes) mailboxes.set(address, await store.mailboxes.get(mailbox.id));
 
@@ -139,7 +162,7 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
     const owner = owners.get(address)!;
     const entry: DemoMailbox = { address, kind: owner.kind, mailboxId: mailbox.id, created: owner.created, outcome: 'already-enabled', problem: null };
     results.set(address, entry);
-    if (mailbox.profileId !== profile.profile.id) {
+    if (mailbox.profileId !== profileFor(address).id) {
       entry.outcome = 'left-alone';
       entry.problem = `associated with another email server profile (${mailbox.profileId}), so the demo leaves it as it is`;
     } else if (mailbox.approvalStatus !== 'approved') {
@@ -179,12 +202,17 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
 
   return {
     administrator,
-    profile: { id: profile.profile.id, name: profile.profile.name, created: profile.created, updated: profile.updated },
+    profile: demoProfile(profile),
+    onlineProfile: online ? demoProfile(online) : null,
     mailboxes: addresses.map((a) => results.get(a)!),
     records,
     notificationMailbox,
     notes,
   };
+}
+
+function demoProfile(found: { profile: Profile; created: boolean; updated: boolean }): DemoProfile {
+  return { id: found.profile.id, name: found.profile.name, created: found.created, updated: found.updated };
 }
 
 function localPart(address: string): string {
@@ -283,6 +311,54 @@ async function ensureProfile(
   return { profile: await store.profiles.update(found.id, change), created: false, updated: true };
 }
 
+/**
+ * The profile named DEMO_ONLINE_PROFILE_NAME, for the sandbox's Graph side and its demo app: created when missing;
+ * when it exists, its tenant, app, secret, authority, Graph URL and CA follow the sandbox's when they differ.
+ */
+async function ensureOnlineProfile(
+  store: Store,
+  ownerId: string,
+  graph: { url: string; authority: string; tenantId: string; clientId: string; clientSecret: string },
+  caPem: string,
+): Promise<{ profile: Profile; created: boolean; updated: boolean }> {
+  let after: string | undefined;
+  let found: Profile | undefined;
+  do {
+    const page = await store.profiles.list({ limit: 500, after });
+    found = page.items.find((p) => p.name === DEMO_ONLINE_PROFILE_NAME);
+    after = found ? undefined : (page.nextCursor ?? undefined);
+  } while (after);
+  if (!found) {
+    const profile = await store.profiles.create({
+      name: DEMO_ONLINE_PROFILE_NAME,
+      description: 'The Microsoft Graph side of the sandbox that `liaison serve --sandbox` runs, with its demo app (Mail.ReadWrite, Mail.Send)',
+      serverType: 'exchange-online',
+      tenantId: graph.tenantId,
+      clientId: graph.clientId,
+      clientSecret: graph.clientSecret,
+      authority: graph.authority,
+      incomingServer: graph.url,
+      trustedCaPem: caPem,
+      requestTimeoutSeconds: 30,
+      moveFailedToUndeliverable: true,
+      notifyOwnerOnFailure: true,
+      ownerId,
+    });
+    return { profile, created: true, updated: false };
+  }
+  const secrets = await store.profiles.secretsOf(found.id);
+  const change = {
+    ...(found.tenantId !== graph.tenantId ? { tenantId: graph.tenantId } : {}),
+    ...(found.clientId !== graph.clientId ? { clientId: graph.clientId } : {}),
+    ...(secrets.clientSecret !== graph.clientSecret ? { clientSecret: graph.clientSecret } : {}),
+    ...(found.authority !== graph.authority ? { authority: graph.authority } : {}),
+    ...(found.incomingServer !== graph.url ? { incomingServer: graph.url } : {}),
+    ...(found.trustedCaPem !== caPem.trim() ? { trustedCaPem: caPem } : {}),
+  };
+  if (Object.keys(change).length === 0) return { profile: found, created: false, updated: false };
+  return { profile: await store.profiles.update(found.id, change), created: false, updated: true };
+}
+
 function failedSummary(result: { steps: Array<{ status: string; summary: string }> } | null): string {
   const step = result?.steps.find((s) => s.status === 'failure');
   return step ? step.summary : 'the test failed without saying at which step';
@@ -295,9 +371,15 @@ interface Out {
 /** What the demo set up, for the terminal that ran `serve --sandbox`. */
 export function describeDemo(setup: DemoSetup, base: string, out: Out): void {
   const enabled = setup.mailboxes.filter((m) => m.outcome === 'enabled' || m.outcome === 'already-enabled');
+  const profiles = [setup.profile, ...(setup.onlineProfile ? [setup.onlineProfile] : [])]
+    .map((p) => `"${p.name}" (${p.id}${p.created ? ', created' : p.updated ? ', updated to the sandbox' : ''})`)
+    .join(' and ');
   const lines = [
-    `Demo: profile "${setup.profile.name}" (${setup.profile.id}${setup.profile.created ? ', created' : setup.profile.updated ? ', service account or CA updated' : ''}), ` +
+    `Demo: profile${setup.onlineProfile ? 's' : ''} ${profiles}, ` +
       `${enabled.length} of ${setup.mailboxes.length} demo mailboxes enabled: ${enabled.map((m) => m.address).join(', ')}`,
+    ...(setup.onlineProfile
+      ? [`  ${setup.mailboxes.filter((m) => DEMO_ONLINE.has(localPart(m.address))).map((m) => m.address).join(', ')} on "${setup.onlineProfile.name}" (Microsoft Graph), the others on "${setup.profile.name}" (EWS)`]
+      : []),
     ...setup.mailboxes.filter((m) => m.problem !== null).map((m) => `  ${m.address}: ${m.outcome}: ${m.problem}`),
     `  CRM records the demo mail resolves to: ${setup.records.map((r) => `${r.type} ${r.name} <${r.address}>`).join(', ')}`,
     ...(setup.notificationMailbox.set ? [`  System notifications (the owner's failure email) are sent from ${setup.notificationMailbox.address ?? `mailbox ${setup.notificationMailbox.id}`}`] : []),

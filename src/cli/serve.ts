@@ -132,6 +132,8 @@ export function serveCommand(program: Command): void {
           ? `Exchange sandbox: EWS ${sandbox.info.ews} (and ${sandbox.info.ews2}), control API ${sandbox.info.control}\n` +
             `  host names ${sandbox.info.hosts.join(', ')} listen on ${sandbox.info.listen.address}; CA certificate ${sandbox.info.caCert}\n` +
             `  service account ${sandbox.info.serviceAccount?.username} / ${sandbox.info.serviceAccount?.password}; mailboxes ${sandbox.info.mailboxes?.join(', ')}\n` +
+            `  Microsoft Graph ${sandbox.info.graph.url}/v1.0, authority ${sandbox.info.graph.authority} (tenant ${sandbox.info.graph.tenantId})` +
+            (sandbox.info.graph.clientId ? `; demo app ${sandbox.info.graph.clientId} / ${sandbox.info.graph.clientSecret}\n` : '\n') +
             "  Liaison reaches the sandbox's host names without DNS, on its ports and on 443 and 80 (where Autodiscover looks)\n"
           : '') +
         (admins.items.length === 0

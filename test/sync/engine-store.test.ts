@@ -1,7 +1,7 @@
 /**
  * The engine over the real store (SQLite and PostgreSQL), with the demo's profile and mailboxes set up against
- * a test sandbox: new mail tracked once across a restart, and an email sent through the store's outgoing
- * queue arriving once.
+ * a test sandbox (one mailbox on its Exchange Online profile): new mail tracked once across a restart, and an
+ * email sent through the store's outgoing queue arriving once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -48,6 +48,11 @@ for (const kind of DATABASES) {
       const sync = t.store.sync;
       const first = runEngine(s, sync);
       await waitFor('the first message tracked', async () => (await subjects(t.store)).includes(`Engine first ${tag}`));
+      // Bob's mailbox is on the demo's Exchange Online profile: his seeded mail comes in over Microsoft Graph.
+      await waitFor("Bob's mail tracked over Graph", async () => (await subjects(t.store)).includes('Signed contract'));
+      const bob = demo.mailboxes.find((m) => m.address.startsWith('bob@'))!;
+      assert.equal((await t.store.mailboxes.get(bob.mailboxId)).profileId, demo.onlineProfile?.id);
+      assert.ok(first.events.some((e) => e.type === 'tracked' && e.address === bob.address && e.subject === 'Signed contract'), 'tracked from Bob\'s mailbox');
       await first.stop();
 
       await deliver(s, alice.address, { subject: `Engine second ${tag}`, from: 'jane.doe@fabrikam.test' });
