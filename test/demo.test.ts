@@ -225,6 +225,24 @@ describe('the demo of serve --sandbox', () => {
     });
   });
 
+  test("a store from a demo before Exchange Online keeps Bob on the Exchange profile, and gains the Exchange Online one", DATABASES[0]!.suite, async () => {
+    const t = await DATABASES[0]!.open();
+    try {
+      // Without the Graph demo app, every demo mailbox goes on the Exchange profile, as demos before it did.
+      const earlier = await setupDemo(t.store, { ...s.info, graph: { ...s.info.graph, clientId: undefined, clientSecret: undefined } }, context);
+      assert.equal(earlier.onlineProfile, null);
+      const bob = earlier.mailboxes.find((m) => m.address.startsWith('bob@'))!;
+      assert.equal((await t.store.mailboxes.get(bob.mailboxId)).profileId, earlier.profile.id);
+      const now = await setupDemo(t.store, s.info, context);
+      assert.equal(now.onlineProfile?.created, true);
+      assert.equal(now.profile.id, earlier.profile.id);
+      assert.deepEqual(now.mailboxes.map((m) => m.outcome), ['already-enabled', 'already-enabled', 'already-enabled', 'already-enabled', 'already-enabled']);
+      assert.equal((await t.store.mailboxes.get(bob.mailboxId)).profileId, earlier.profile.id, 'not moved');
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   test('a sandbox without its demo data is refused with why', async () => {
     const kind = DATABASES[0]!;
     const t = await kind.open();

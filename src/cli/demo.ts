@@ -140,6 +140,9 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
   const online = graph ? await ensureOnlineProfile(store, administrator.id, graph, caPem) : null;
   /** The profile the demo gives a mailbox. */
   const profileFor = (address: string): Profile => (online && DEMO_ONLINE.has(localPart(address)) ? online.profile : profile.profile);
+  // A mailbox already on either demo profile stays where it is (an earlier demo, or an administrator, put it there).
+  const demoProfileIds = new Set([profile.profile.id, ...(online ? [online.profile.id] : [])]);
+  const isDemoProfile = (id: string | null): boolean => id === null || demoProfileIds.has(id);
 
   const mailboxes = new Map<string, Mailbox>();
   for (const [address, owner] of owners) {
@@ -151,7 +154,7 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
     if (unassociated.length > 0) await store.mailboxes.updateMany(unassociated, { profileId: target });
   }
   const unapproved = [...mailboxes]
-    .filter(([a, m]) => (m.profileId === null || m.profileId === profileFor(a).id) && (m.approvalStatus === 'empty' || m.approvalStatus === 'pending'))
+    .filter(([, m]) => isDemoProfile(m.profileId) && (m.approvalStatus === 'empty' || m.approvalStatus === 'pending'))
     .map(([, m]) => m.id);
   if (unapproved.length > 0) await store.mailboxes.updateMany(unapproved, { approvalStatus: 'approved' });
   for (const [address, mailbox] of mailboxes) mailboxes.set(address, await store.mailboxes.get(mailbox.id));
@@ -162,7 +165,7 @@ export async function setupDemo(store: Store, info: DemoSandboxInfo, context: Di
     const owner = owners.get(address)!;
     const entry: DemoMailbox = { address, kind: owner.kind, mailboxId: mailbox.id, created: owner.created, outcome: 'already-enabled', problem: null };
     results.set(address, entry);
-    if (mailbox.profileId !== profileFor(address).id) {
+    if (!isDemoProfile(mailbox.profileId)) {
       entry.outcome = 'left-alone';
       entry.problem = `associated with another email server profile (${mailbox.profileId}), so the demo leaves it as it is`;
     } else if (mailbox.approvalStatus !== 'approved') {
