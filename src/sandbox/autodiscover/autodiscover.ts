@@ -88,6 +88,7 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
     el('ASUrl', null, `${base}/EWS/Exchange.asmx`),
     el('EwsUrl', null, ews),
     el('EmwsUrl', null, ews),
+    ecpUrls(base, mailbox.address.split('@')[1] ?? runtime.domain),
     el('OOFUrl', null, ews),
     el('UMUrl', null, `${base}/EWS/UM2007Legacy.asmx`),
     el('OABUrl', null, `${base}/OAB/${deploymentId(runtime)}/`),
@@ -106,7 +107,10 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
       el('ServerDN', null, serverDn(host)),
       el('ServerVersion', null, SERVER_VERSION),
       el('MdbDN', null, `${serverDn(host)}/cn=Microsoft Private MDB`),
+      el('PublicFolderServer', null, host),
+      el('AD', null, `dc1.${runtime.domain}`),
       serviceUrls,
+      el('ServerExclusiveConnect', null, 'Off'),
     ),
     el(
       'Protocol',
@@ -116,12 +120,37 @@ export function answerPox(runtime: SandboxRuntime, text: string): AutodiscoverAn
       el('SSL', null, 'On'),
       el('AuthPackage', null, runtime.settings.basicAuth ? 'Basic' : 'Ntlm'),
       serviceUrls,
+      el('ServerExclusiveConnect', null, 'On'),
+      // The certificate the sandbox presents names the host (certprincipalname-pox.md: msstd:<Server>).
+      el('CertPrincipalName', null, `msstd:${host}`),
       // groupinginformation-pox.md: only in the Protocol of Type EXPR.
       el('GroupingInformation', null, groupingInformation(runtime, mailbox)),
     ),
     el('Protocol', null, el('Type', null, 'WEB'), el('Internal', null, el('OWAUrl', { AuthenticationMethod: 'Basic, Fba' }, `${base}/owa/`))),
   );
   return { status: 200, body: poxDocument([user, account], true), operation: 'pox' };
+}
+
+/**
+ * The Exchange Control Panel's links as Exchange writes them in the Outlook settings: EcpUrl the base, each
+ * EcpUrl-* a page relative to it (the sandbox serves no control panel; the URLs are there because clients that read
+ * the settings expect the whole set, as with OABUrl and UMUrl).
+ */
+function ecpUrls(base: string, realm: string): Xml[] {
+  const pages: Array<[string, string]> = [
+    ['um', `?rfr=olk&p=customize/voicemail.aspx&exsvurl=1&realm=${realm}`],
+    ['aggr', `?rfr=olk&p=personalsettings/EmailSubscriptions.slab&exsvurl=1&realm=${realm}`],
+    ['mt', `PersonalSettings/DeliveryReport.aspx?rfr=olk&exsvurl=1&IsOWA=<IsOWA>&MsgID=<MsgID>&Mbx=<Mbx>&realm=${realm}`],
+    ['ret', `?rfr=olk&p=organize/retentionpolicytags.slab&exsvurl=1&realm=${realm}`],
+    ['sms', `?rfr=olk&p=sms/textmessaging.slab&exsvurl=1&realm=${realm}`],
+    ['publish', `customize/calendarpublishing.slab?rfr=olk&exsvurl=1&FldID=<FldID>&realm=${realm}`],
+    ['photo', `PersonalSettings/EditAccount.aspx?rfr=olk&chgPhoto=1&exsvurl=1&realm=${realm}`],
+    ['tm', `?rfr=olk&ftr=TeamMailbox&exsvurl=1&realm=${realm}`],
+    ['tmCreating', `?rfr=olk&ftr=TeamMailboxCreating&SPUrl=<SPUrl>&Title=<Title>&SPTMAppUrl=<SPTMAppUrl>&exsvurl=1&realm=${realm}`],
+    ['tmEditing', `?rfr=olk&ftr=TeamMailboxEditing&Id=<Id>&exsvurl=1&realm=${realm}`],
+    ['extinstall', `Extension/InstalledExtensions.slab?rfr=olk&exsvurl=1&realm=${realm}`],
+  ];
+  return [el('EcpUrl', null, `${base}/ecp/`), ...pages.map(([name, page]) => el(`EcpUrl-${name}`, null, page))];
 }
 
 // ---- SOAP ----
