@@ -82,6 +82,12 @@ async function sendOne(context: CycleContext, email: OutgoingEmail, counts: Outg
   }
   checkLease(context);
   const mime = await context.steps.buildOutgoingMime(email, context.organization);
+  const settle = context.sendSettleMs ?? sendSettleMs(context.profile.requestTimeoutSeconds);
+  // Before the request leaves: if this cycle never gets to record how it ended (its worker killed, Sent Items
+  // not reachable afterwards), no other cycle looks for the email, or sends it, while the server may still be
+  // carrying this attempt out. The soak saw a cycle whose Sent Items lookup was refused after a timeout leave the
+  // email for the next cycle, which looked at once, found nothing yet, and sent it a second time.
+  await sync.startAttempt(lease, email.activityId, new Date(context.now().getTime() + settle));
   let receipt: SendReceipt | void;
   try {
     receipt = await session.send({ mime, saveCopy: true });
@@ -110,7 +116,6 @@ async function sendOne(context: CycleContext, email: OutgoingEmail, counts: Outg
         return;
       }
       checkLease(context);
-      const settle = context.sendSettleMs ?? sendSettleMs(context.profile.requestTimeoutSeconds);
       await context.sync.settleSending(context.lease, email.activityId, `${describe(classified)}; Sent Items is looked at again before any new attempt`, new Date(context.now().getTime() + settle));
       return;
     }

@@ -242,6 +242,12 @@ export interface SyncStore {
    */
   settleSending(lease: Lease, activityId: string, reason: string, notBefore: Date): Promise<void>;
   /**
+   * An attempt is about to go to the server: until `notBefore` (the longest the server may take to carry it out)
+   * no other cycle looks for the email or sends it, even if this one never records how the attempt ended (its
+   * worker was killed, or it could not ask Sent Items afterwards). How the attempt ends replaces the time.
+   */
+  startAttempt(lease: Lease, activityId: string, notBefore: Date): Promise<void>;
+  /**
    * The send's outcome cannot be known (the server's answer was lost and nothing on the server can tell): the
    * email leaves sending for delivery-uncertain, never claimed again, with the alert that asks a person to decide.
    */

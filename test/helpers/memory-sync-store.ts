@@ -463,6 +463,13 @@ export class MemorySyncStore implements SyncStore {
     if (alert) this.alerts.push(alert);
   }
 
+  async startAttempt(lease: Lease, activityId: string, notBefore: Date): Promise<void> {
+    this.held(lease);
+    const entry = this.outgoing.get(activityId)!;
+    if (entry.status !== 'sending') throw new Error(`email activity ${activityId} is not in sending`);
+    entry.notBefore = notBefore.toISOString();
+  }
+
   async settleSending(lease: Lease, activityId: string, reason: string, notBefore: Date): Promise<void> {
     this.held(lease);
     const entry = this.outgoing.get(activityId)!;

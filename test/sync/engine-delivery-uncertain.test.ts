@@ -13,6 +13,7 @@ import { MemorySyncStore, testProfile } from '../helpers/memory-sync-store.js';
 import { waitFor } from '../helpers/engine-harness.js';
 
 class UncertainSend extends Error {}
+class ServerBusy extends Error {}
 
 interface FakeServer {
   sends: number;
@@ -21,11 +22,16 @@ interface FakeServer {
   /** A send whose request timed out is carried out this long after it (findSent says true from then on). */
   lateMs?: number;
   sentAt?: number;
+  /** How many Sent Items lookups the server refuses (busy) before it answers them. */
+  busyLookups?: number;
+  lookups?: number;
 }
 
 function fakeConnector(server: FakeServer): Connector {
   const classify = (error: unknown): ClassifiedError =>
-    error instanceof UncertainSend
+    error instanceof ServerBusy
+      ? { kind: 'throttled', code: 'fake.busy', message: 'the server asks to slow down', serverResponse: null, fix: null, backOffMs: 10 }
+      : error instanceof UncertainSend
       ? { kind: 'uncertain', code: 'smtp.uncertain', message: 'the connection was lost after the message was sent, before the server answered', serverResponse: null, fix: null, backOffMs: null }
       : { kind: 'transient', code: 'fake.error', message: String(error), serverResponse: null, fix: null, backOffMs: null };
   return {
@@ -47,6 +53,8 @@ function fakeConnector(server: FakeServer): Connector {
           if (server.sendAnswer === 'warning') return { warning: 'the copy could not be saved in Sent: NO [OVERQUOTA]' };
         },
         async findSent() {
+          server.lookups = (server.lookups ?? 0) + 1;
+          if (server.lookups <= (server.busyLookups ?? 0)) throw new ServerBusy('busy');
           if (server.sentAt !== undefined && Date.now() >= server.sentAt) return true;
           return server.findSentAnswer;
         },
@@ -139,6 +147,19 @@ describe('engine: sends whose outcome cannot be known', () => {
     await waitFor('the hasty email settled', () => second.email.status === 'sent' || second.email.status === 'delivery-uncertain');
     await second.engine.stop();
     assert.ok(hasty.sends > 1, 'the check that proves the settling time matters');
+  });
+
+  test('a send that timed out whose Sent Items lookup was refused is left alone while it settles, not sent again by the next cycle', async () => {
+    // Found by the fault soak: the lookup after the timeout was refused (ErrorServerBusy), the email stayed in
+    // sending with no settling time, and the next cycle looked at once, found nothing yet, and sent it again
+    // before the late request completed. The settling time now starts before the request leaves.
+    const server: FakeServer = { sends: 0, sendAnswer: 'uncertain', findSentAnswer: false, lateMs: 300, busyLookups: 1 };
+    const { email, engine } = start(server, 600);
+    await waitFor('the email marked sent', () => email.status === 'sent' || email.status === 'delivery-uncertain');
+    await engine.stop();
+    assert.equal(email.status, 'sent');
+    assert.equal(server.sends, 1, 'sent once; found in Sent Items after it settled');
+    assert.ok((server.lookups ?? 0) >= 2, 'the refused lookup was made, and a later one found it');
   });
 
   test('a send that went with a warning is sent, and the warning is an alert on the email', async () => {
