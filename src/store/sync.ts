@@ -405,25 +405,20 @@ export class SyncRepository implements SyncStore {
   }
 
   async startAttempt(lease: Lease, activityId: string, notBefore: Date): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
-      await holdLease(trx, lease);
-      const done = await trx
-        .updateTable('email_activities')
-        .set({ send_not_before: notBefore.toISOString(), updated_at: new Date().toISOString() })
-        .where('id', '=', activityId)
-        .where('mailbox_id', '=', lease.mailboxId)
-        .where('status', '=', 'sending')
-        .executeTakeFirst();
-      if (Number(done.numUpdatedRows) === 0) throw new ConflictError(`email activity ${activityId} is not in sending`);
-    });
+    await this.holdInSending(lease, activityId, notBefore, {});
   }
 
   async settleSending(lease: Lease, activityId: string, reason: string, notBefore: Date): Promise<void> {
+    await this.holdInSending(lease, activityId, notBefore, { failure_reason: reason });
+  }
+
+  /** Keeps an email in sending, not looked at by any cycle before `notBefore`; a conflict if it is not in sending. */
+  private async holdInSending(lease: Lease, activityId: string, notBefore: Date, set: { failure_reason?: string }): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await holdLease(trx, lease);
       const done = await trx
         .updateTable('email_activities')
-        .set({ failure_reason: reason, send_not_before: notBefore.toISOString(), updated_at: new Date().toISOString() })
+        .set({ ...set, send_not_before: notBefore.toISOString(), updated_at: new Date().toISOString() })
         .where('id', '=', activityId)
         .where('mailbox_id', '=', lease.mailboxId)
         .where('status', '=', 'sending')

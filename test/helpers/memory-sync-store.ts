@@ -464,18 +464,19 @@ export class MemorySyncStore implements SyncStore {
   }
 
   async startAttempt(lease: Lease, activityId: string, notBefore: Date): Promise<void> {
-    this.held(lease);
-    const entry = this.outgoing.get(activityId)!;
-    if (entry.status !== 'sending') throw new Error(`email activity ${activityId} is not in sending`);
-    entry.notBefore = notBefore.toISOString();
+    this.holdInSending(lease, activityId, notBefore);
   }
 
   async settleSending(lease: Lease, activityId: string, reason: string, notBefore: Date): Promise<void> {
+    this.holdInSending(lease, activityId, notBefore).reason = reason;
+  }
+
+  private holdInSending(lease: Lease, activityId: string, notBefore: Date) {
     this.held(lease);
     const entry = this.outgoing.get(activityId)!;
     if (entry.status !== 'sending') throw new Error(`email activity ${activityId} is not in sending`);
-    entry.reason = reason;
     entry.notBefore = notBefore.toISOString();
+    return entry;
   }
 
   async markDeliveryUncertain(lease: Lease, activityId: string, reason: string, alert: AlertInput): Promise<void> {
